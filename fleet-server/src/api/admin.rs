@@ -1,0 +1,229 @@
+//! The admin API, `/api/admin/v1/…`, for IT staff's tools until staff accounts exist: issue
+//! bootstrap tokens, publish the catalog, list kiosks and submissions (metadata only). Every
+//! call needs `Authorization: Bearer <admin token>`; without a configured token the API is off.
+
+use std::collections::HashSet;
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::fleet::Catalog;
+use serde::{Deserialize, Serialize};
+
+use super::{AppError, AppState, JsonBody, blocking};
+use crate::auth;
+use crate::store::{KioskRecord, SubmissionMeta};
+
+/// The admin routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/v1/bootstrap-tokens", post(create_token))
+        .route("/api/admin/v1/catalog", get(get_catalog).put(publish))
+        .route("/api/admin/v1/kiosks", get(kiosks))
+        .route("/api/admin/v1/submissions", get(submissions))
+}
+
+/// Proof that the caller holds the admin token.
+#[derive(Debug)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(expected) = &state.admin_token_hash else {
+            return Err(AppError::Forbidden(
+                "the admin API is not enabled on this server".into(),
+            ));
+        };
+        let token = auth::bearer(parts.headers.get(header::AUTHORIZATION))
+            .ok_or_else(|| AppError::Unauthorized("missing admin token".into()))?;
+        if auth::constant_time_eq(&auth::hash_secret(token), expected) {
+            Ok(Admin)
+        } else {
+            Err(AppError::Unauthorized("wrong admin token".into()))
+        }
+    }
+}
+
+/// Request for a bootstrap token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Fleet identifier of the kiosk, e.g. `ostrava-01`.
+    pub kiosk_id: String,
+    /// Human name.
+    pub name: String,
+    /// Group; default `default`.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// Validity in hours; default 72.
+    #[serde(default = "default_ttl")]
+    pub ttl_hours: u32,
+}
+
+fn default_group() -> String {
+    "default".into()
+}
+fn default_ttl() -> u32 {
+    72
+}
+
+/// A freshly issued token; shown once, stored only as a hash.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The token to put in the kiosk's configuration.
+    pub token: String,
+    /// The kiosk.
+    pub kiosk_id: String,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+/// Issues a token: shared by the HTTP API and the `fleet-server token` command.
+pub fn issue_token(
+    store: &dyn crate::store::Store,
+    req: &TokenRequest,
+) -> Result<TokenResponse, AppError> {
+    if !protocol::form::is_valid_id(&req.kiosk_id) {
+        return Err(AppError::BadRequest(
+            "kiosk_id must be 1-64 characters of a-z, 0-9, '-', '_'".into(),
+        ));
+    }
+    if !protocol::form::is_valid_id(&req.group) {
+        return Err(AppError::BadRequest(
+            "group must be 1-64 characters of a-z, 0-9, '-', '_'".into(),
+        ));
+    }
+    if req.name.trim().is_empty() || req.name.chars().count() > 200 {
+        return Err(AppError::BadRequest("name must be 1-200 characters".into()));
+    }
+    if !(1..=24 * 90).contains(&req.ttl_hours) {
+        return Err(AppError::BadRequest(
+            "ttl_hours must be between 1 and 2160".into(),
+        ));
+    }
+    let token = auth::fresh_secret(20);
+    let expires_at = crate::now_ms() + i64::from(req.ttl_hours) * 3_600_000;
+    store.create_bootstrap_token(
+        &auth::hash_secret(&token),
+        &req.kiosk_id,
+        req.name.trim(),
+        &req.group,
+        expires_at,
+    )?;
+    Ok(TokenResponse {
+        token,
+        kiosk_id: req.kiosk_id.clone(),
+        expires_at,
+    })
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    _: Admin,
+    JsonBody(req): JsonBody<TokenRequest>,
+) -> Result<Json<TokenResponse>, AppError> {
+    let store = std::sync::Arc::clone(&state.store);
+    let resp = tokio::task::spawn_blocking(move || issue_token(store.as_ref(), &req))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    tracing::info!(kiosk = %resp.kiosk_id, "bootstrap token issued");
+    Ok(Json(resp))
+}
+
+/// Checks a catalog before publication: every service well-formed, ids unique, categories known.
+pub fn check_catalog(c: &Catalog) -> Result<(), AppError> {
+    let bad = |m: String| Err(AppError::BadRequest(m));
+    if c.services.len() > protocol::form::limits::MAX_SERVICES {
+        return bad(format!(
+            "more than {} services",
+            protocol::form::limits::MAX_SERVICES
+        ));
+    }
+    let mut categories = HashSet::new();
+    for cat in &c.categories {
+        if !protocol::form::is_valid_id(&cat.id) || !categories.insert(cat.id.as_str()) {
+            return bad(format!("category id {:?} is malformed or repeated", cat.id));
+        }
+        if cat.name.cs.trim().is_empty() {
+            return bad(format!("category {:?} has no Czech name", cat.id));
+        }
+    }
+    let mut ids = HashSet::new();
+    for s in &c.services {
+        s.check()
+            .map_err(|e| AppError::BadRequest(format!("service {:?}: {e}", s.id)))?;
+        if !ids.insert(s.id.as_str()) {
+            return bad(format!("service {:?} appears twice", s.id));
+        }
+        if !categories.contains(s.category.as_str()) {
+            return bad(format!(
+                "service {:?} is in unknown category {:?}",
+                s.id, s.category
+            ));
+        }
+    }
+    let mut notices = HashSet::new();
+    for n in &c.notices {
+        if !protocol::form::is_valid_id(&n.id) || !notices.insert(n.id.as_str()) {
+            return bad(format!("notice id {:?} is malformed or repeated", n.id));
+        }
+        if n.title.cs.trim().is_empty() {
+            return bad(format!("notice {:?} has no Czech title", n.id));
+        }
+    }
+    Ok(())
+}
+
+/// The answer to a publication.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Published {
+    /// The new catalog version.
+    pub version: u64,
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    _: Admin,
+    JsonBody(catalog): JsonBody<Catalog>,
+) -> Result<Json<Published>, AppError> {
+    check_catalog(&catalog)?;
+    let version = blocking(&state, move |s| {
+        s.publish_catalog(&catalog, crate::now_ms())
+    })
+    .await?;
+    tracing::info!(version, "catalog published");
+    Ok(Json(Published { version }))
+}
+
+async fn get_catalog(State(state): State<AppState>, _: Admin) -> Result<Json<Catalog>, AppError> {
+    Ok(Json(
+        blocking(&state, |s| s.catalog()).await?.unwrap_or_default(),
+    ))
+}
+
+async fn kiosks(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Json<Vec<KioskRecord>>, AppError> {
+    Ok(Json(blocking(&state, |s| s.kiosks()).await?))
+}
+
+/// `?limit=` for lists.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Most rows; default 100, at most 100,000.
+    pub limit: Option<usize>,
+}
+
+async fn submissions(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<SubmissionMeta>>, AppError> {
+    let limit = q.limit.unwrap_or(100).min(100_000);
+    Ok(Json(blocking(&state, move |s| s.submissions(limit)).await?))
+}

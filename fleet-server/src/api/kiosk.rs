@@ -1,0 +1,186 @@
+//! The kiosk API, `/api/kiosk/v1/…`. A kiosk authenticates with `Bearer <kiosk_id>:<secret>`
+//! and reaches only its own data: it uploads only codes carrying its own kiosk number, a replayed
+//! id of another kiosk is refused, and its catalog is filtered to its group.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use protocol::fleet::{
+    self, BatchAck, Catalog, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatReply, ItemAck,
+    ItemOutcome, SubmissionBatch,
+};
+use protocol::tracking::TrackingCode;
+
+use super::{AppError, AppState, ClientIp, JsonBody, blocking};
+use crate::auth;
+use crate::store::{Enrolment, KioskRecord};
+
+/// The kiosk routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{}/enrol", fleet::PREFIX), post(enrol))
+        .route(&format!("{}/submissions", fleet::PREFIX), post(submissions))
+        .route(&format!("{}/catalog", fleet::PREFIX), get(catalog))
+        .route(&format!("{}/status/{{code}}", fleet::PREFIX), get(status))
+        .route(&format!("{}/heartbeat", fleet::PREFIX), post(heartbeat))
+}
+
+/// An authenticated kiosk.
+#[derive(Debug, Clone)]
+pub struct Kiosk(pub KioskRecord);
+
+impl FromRequestParts<AppState> for Kiosk {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = auth::bearer(parts.headers.get(header::AUTHORIZATION))
+            .ok_or_else(|| AppError::Unauthorized("missing kiosk credential".into()))?;
+        let (kiosk_id, secret) = token
+            .split_once(':')
+            .ok_or_else(|| AppError::Unauthorized("malformed kiosk credential".into()))?;
+        let (kiosk_id, hash) = (kiosk_id.to_owned(), auth::hash_secret(secret));
+        let rec = blocking(state, move |s| s.authenticate(&kiosk_id, &hash)).await?;
+        rec.map(Kiosk)
+            .ok_or_else(|| AppError::Unauthorized("unknown kiosk credential".into()))
+    }
+}
+
+async fn enrol(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(req): JsonBody<EnrolRequest>,
+) -> Result<Json<EnrolResponse>, AppError> {
+    if !state.limiter.allow(ip) {
+        return Err(AppError::RateLimited);
+    }
+    if req.credential.len() < 40 || req.credential.len() > 200 {
+        return Err(AppError::BadRequest(
+            "the credential must be 40-200 characters".into(),
+        ));
+    }
+    let token_hash = auth::hash_secret(&req.bootstrap_token);
+    let cred_hash = auth::hash_secret(&req.credential);
+    let version: String = req.agent_version.chars().take(64).collect();
+    let outcome = blocking(&state, move |s| {
+        s.enrol(&token_hash, &cred_hash, &version, crate::now_ms())
+    })
+    .await?;
+    match outcome {
+        Enrolment::Enrolled(k) => {
+            tracing::info!(kiosk = %k.kiosk_id, number = k.number, "kiosk enrolled");
+            Ok(Json(EnrolResponse {
+                kiosk_id: k.kiosk_id,
+                kiosk_number: k.number,
+                name: k.name,
+                group: k.group,
+            }))
+        }
+        Enrolment::UnknownToken => Err(AppError::Unauthorized("unknown bootstrap token".into())),
+        Enrolment::TokenUsed => Err(AppError::Forbidden(
+            "the bootstrap token was already used".into(),
+        )),
+        Enrolment::Expired => Err(AppError::Forbidden(
+            "the bootstrap token has expired".into(),
+        )),
+    }
+}
+
+async fn submissions(
+    State(state): State<AppState>,
+    Kiosk(kiosk): Kiosk,
+    JsonBody(batch): JsonBody<SubmissionBatch>,
+) -> Result<Json<BatchAck>, AppError> {
+    if batch.items.len() > fleet::MAX_BATCH {
+        return Err(AppError::BadRequest(format!(
+            "at most {} items per batch",
+            fleet::MAX_BATCH
+        )));
+    }
+    let kiosk_id = kiosk.kiosk_id.clone();
+    let items = blocking(&state, move |s| {
+        s.ingest(&kiosk, &batch.items, crate::now_ms())
+    })
+    .await?;
+    let accepted = items
+        .iter()
+        .filter(|a| matches!(a.outcome, ItemOutcome::Accepted { .. }))
+        .count();
+    let rejected: Vec<&ItemAck> = items
+        .iter()
+        .filter(|a| matches!(a.outcome, ItemOutcome::Rejected { .. }))
+        .collect();
+    for r in &rejected {
+        tracing::warn!(kiosk = %kiosk_id, submission = %r.id, outcome = ?r.outcome, "submission rejected");
+    }
+    tracing::info!(kiosk = %kiosk_id, items = items.len(), accepted, rejected = rejected.len(), "batch ingested");
+    if accepted > 0 {
+        state.connector_wake.notify_one();
+    }
+    Ok(Json(BatchAck { items }))
+}
+
+/// The catalog as kiosk `group` sees it.
+pub fn for_group(mut c: Catalog, group: &str) -> Catalog {
+    let visible = |groups: &[String]| groups.is_empty() || groups.iter().any(|g| g == group);
+    c.services.retain(|s| visible(&s.groups));
+    let now = crate::now_ms();
+    c.notices
+        .retain(|n| visible(&n.groups) && n.valid_until.is_none_or(|u| now < u));
+    c
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    Kiosk(kiosk): Kiosk,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let catalog = blocking(&state, |s| s.catalog()).await?.unwrap_or_default();
+    let view = for_group(catalog, &kiosk.group);
+    let etag = format!("\"{}-{}\"", view.version, etag_hash(&view));
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok(([(header::ETAG, etag)], Json(view)).into_response())
+}
+
+/// A short digest of the kiosk's view, so that a notice expiring changes the ETag too.
+fn etag_hash(c: &Catalog) -> String {
+    let json = serde_json::to_string(c).unwrap_or_default();
+    auth::hash_secret(&json)[..16].to_owned()
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Kiosk(_): Kiosk,
+    Path(code): Path<String>,
+) -> Result<Json<fleet::StatusRecord>, AppError> {
+    let code = TrackingCode::parse(&code).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    blocking(&state, move |s| s.status(code.as_str()))
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound("no request with this tracking code".into()))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Kiosk(kiosk): Kiosk,
+    JsonBody(hb): JsonBody<Heartbeat>,
+) -> Result<Json<HeartbeatReply>, AppError> {
+    let now = crate::now_ms();
+    let catalog_version = blocking(&state, move |s| {
+        s.record_heartbeat(&kiosk.kiosk_id, &hb, now)?;
+        Ok(s.catalog()?.map(|c| c.version).unwrap_or(0))
+    })
+    .await?;
+    Ok(Json(HeartbeatReply {
+        server_time: now,
+        catalog_version,
+    }))
+}

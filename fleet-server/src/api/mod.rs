@@ -1,0 +1,236 @@
+//! The HTTP surface: [`app`] builds the router that `run` serves and tests call with `oneshot`.
+//!
+//! - `/api/kiosk/v1/…` ([`kiosk`]): enrolment, submissions, catalog, status, heartbeat; every
+//!   call but enrolment authenticated by the kiosk's own credential, which reaches only that
+//!   kiosk's data.
+//! - `/api/admin/v1/…` ([`admin`]): bootstrap tokens, catalog publication, lists; admin token.
+//! - `/api/agenda/v1/status` ([`agenda`]): the agenda system pushes state changes.
+//! - `/s/{code}` ([`public`]): the citizen's status page, no personal data, rate-limited.
+//! - `/healthz`, `/api/openapi.json`.
+//!
+//! Errors answer with a JSON [`protocol::fleet::ErrorBody`]; internal details are logged, never
+//! shown to the client.
+
+pub mod admin;
+pub mod agenda;
+pub mod kiosk;
+pub mod public;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use protocol::fleet::ErrorBody;
+use serde::de::DeserializeOwned;
+
+use crate::ratelimit::RateLimiter;
+use crate::store::{Store, StoreError};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Hash of the admin token, when the admin API is enabled.
+    pub admin_token_hash: Option<String>,
+    /// Hash of the agenda system's inbound token, when enabled.
+    pub agenda_token_hash: Option<String>,
+    /// Limits abuse of the public endpoints.
+    pub limiter: Arc<RateLimiter>,
+    /// Wakes the connector when new submissions arrive.
+    pub connector_wake: Arc<tokio::sync::Notify>,
+    /// Largest request body.
+    pub max_body: usize,
+}
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// Conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// Body over the limit.
+    #[error("request body over {0} bytes")]
+    TooLarge(usize),
+    /// Too many requests from this address.
+    #[error("too many requests; try again in a minute")]
+    RateLimited,
+    /// Anything else; the detail is logged, the client sees none.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            StoreError::NotFound(m) => AppError::NotFound(format!("{m} not found")),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, kind) = match &self {
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let body = ErrorBody {
+            error: kind.into(),
+            message: self.to_string(),
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        resp
+    }
+}
+
+/// A JSON body decoded with the protocol's limits and clear errors (axum's own `Json` answers
+/// in plain text).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(AppError::BadRequest(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge(0)
+            } else {
+                AppError::BadRequest(rej.body_text())
+            }
+        })?;
+        protocol::json::decode(&bytes, usize::MAX)
+            .map(JsonBody)
+            .map_err(|e| AppError::BadRequest(e.to_string()))
+    }
+}
+
+/// The client's address (loopback when the server was not started with connect info, as in
+/// `oneshot` tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Runs `f` on the store on the blocking pool.
+pub async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| AppError::Internal(format!("store task failed: {e}")))?
+        .map_err(AppError::from)
+}
+
+/// The whole router.
+pub fn app(state: AppState) -> Router {
+    let max_body = state.max_body;
+    Router::new()
+        .merge(kiosk::routes())
+        .merge(admin::routes())
+        .merge(agenda::routes())
+        .merge(public::routes())
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi))
+        .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
+    blocking(&state, |s| s.catalog().map(drop)).await?;
+    Ok("ok\n")
+}
+
+/// The OpenAPI description of every endpoint.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// One span per request with method and route; one line when it ends.
+async fn trace_request(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let span = tracing::info_span!("http", %method, %route);
+    let start = Instant::now();
+    let resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, ms, "request failed");
+        } else {
+            tracing::debug!(status, ms, "request");
+        }
+    });
+    resp
+}

@@ -1,0 +1,56 @@
+//! Credentials: hashing and constant-time comparison of secrets, `Bearer` parsing.
+//!
+//! Kiosk credentials, bootstrap tokens and API tokens are 160+ random bits, so a SHA-256 hash is
+//! enough to make a stolen database useless (no dictionary to run). Staff passwords are another
+//! matter and get argon2 when staff accounts arrive.
+
+use sha2::{Digest, Sha256};
+
+/// Hex SHA-256 of a secret.
+pub fn hash_secret(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token of an `Authorization: Bearer …` header value.
+pub fn bearer(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
+    let v = header?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A fresh random secret (`bytes` bytes, Crockford base32).
+pub fn fresh_secret(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the OS random source is available on Linux");
+    protocol::tracking::crockford(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        let h = |s: &'static str| axum::http::HeaderValue::from_static(s);
+        assert_eq!(bearer(Some(&h("Bearer abc"))), Some("abc"));
+        assert_eq!(bearer(Some(&h("bearer  abc "))), Some("abc"));
+        assert_eq!(bearer(Some(&h("Basic abc"))), None);
+        assert_eq!(bearer(Some(&h("Bearer "))), None);
+        assert_eq!(bearer(None), None);
+        assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+        assert_eq!(hash_secret("x").len(), 64);
+    }
+}

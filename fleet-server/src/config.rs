@@ -1,0 +1,325 @@
+//! The fleet server's configuration: a TOML file, default path [`DEFAULT_PATH`]. Every key is
+//! documented in `fleet-server/fleet.example.toml`; unknown keys are refused and every error
+//! names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the server looks for its configuration when no `--config` is given.
+pub const DEFAULT_PATH: &str = "/etc/okenko/fleet.toml";
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, a wrong type, or an unknown key.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, naming the key.
+        message: String,
+    },
+    /// A value that cannot be used.
+    #[error("config key `{key}`: {problem}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening, TLS, data.
+    pub server: ServerSection,
+    /// The agenda system.
+    #[serde(default)]
+    pub connector: ConnectorSection,
+    /// Abuse limits.
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// PEM certificate chain. With `tls_key`, the server speaks HTTPS; without, plain HTTP,
+    /// which is allowed only on a loopback address.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Directory of the SQLite database. Default `/var/lib/okenko-fleet`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The address citizens reach the server at (printed in receipt QR codes).
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+    /// Token for the admin API (`Authorization: Bearer …`), or use `admin_token_file`.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// File holding the admin token.
+    #[serde(default)]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// `[connector]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSection {
+    /// Where new submissions are POSTed. Without it, submissions wait on the server.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Bearer token sent to the agenda system.
+    #[serde(default)]
+    pub outbound_token: Option<String>,
+    /// Bearer token the agenda system presents when it pushes status changes.
+    #[serde(default)]
+    pub inbound_token: Option<String>,
+    /// Longest retry delay, seconds. Default 300.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_s: u64,
+}
+
+impl Default for ConnectorSection {
+    fn default() -> Self {
+        ConnectorSection {
+            url: None,
+            outbound_token: None,
+            inbound_token: None,
+            retry_max_s: default_retry_max(),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Public status-page and enrolment requests per client address per minute. Default 30.
+    #[serde(default = "default_public_rate")]
+    pub public_per_minute: u32,
+    /// Largest request body, bytes. Default 16 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            public_per_minute: default_public_rate(),
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `tracing` filter; `RUST_LOG` overrides it. Default `info`.
+    #[serde(default = "default_filter")]
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            filter: default_filter(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    "/var/lib/okenko-fleet".into()
+}
+fn default_public_url() -> String {
+    "http://127.0.0.1:8080".into()
+}
+fn default_retry_max() -> u64 {
+    300
+}
+fn default_public_rate() -> u32 {
+    30
+}
+fn default_max_body() -> usize {
+    16 * 1024 * 1024
+}
+fn default_filter() -> String {
+    "info".into()
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        let s = &self.server;
+        match (&s.tls_cert, &s.tls_key) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "server.tls_key",
+                    "tls_cert is set but tls_key is not",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "server.tls_cert",
+                    "tls_key is set but tls_cert is not",
+                ));
+            }
+            (None, None) if !s.listen.ip().is_loopback() => {
+                return Err(invalid(
+                    "server.listen",
+                    "plain HTTP is allowed only on a loopback address; set tls_cert and tls_key",
+                ));
+            }
+            _ => {}
+        }
+        if s.admin_token.is_some() && s.admin_token_file.is_some() {
+            return Err(invalid(
+                "server.admin_token",
+                "give admin_token or admin_token_file, not both",
+            ));
+        }
+        if let Some(t) = &s.admin_token
+            && t.len() < 16
+        {
+            return Err(invalid(
+                "server.admin_token",
+                "must be at least 16 characters",
+            ));
+        }
+        if !(s.public_url.starts_with("https://") || s.public_url.starts_with("http://")) {
+            return Err(invalid(
+                "server.public_url",
+                "must start with https:// or http://",
+            ));
+        }
+        if let Some(u) = &self.connector.url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(invalid(
+                "connector.url",
+                "must start with https:// or http://",
+            ));
+        }
+        if let Some(t) = &self.connector.inbound_token
+            && t.len() < 16
+        {
+            return Err(invalid(
+                "connector.inbound_token",
+                "must be at least 16 characters",
+            ));
+        }
+        if self.connector.retry_max_s == 0 {
+            return Err(invalid("connector.retry_max_s", "must be greater than 0"));
+        }
+        if self.limits.public_per_minute == 0 {
+            return Err(invalid(
+                "limits.public_per_minute",
+                "must be greater than 0",
+            ));
+        }
+        if self.limits.max_body_bytes < 64 * 1024 {
+            return Err(invalid("limits.max_body_bytes", "must be at least 65536"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| invalid("log.filter", &e.to_string()))?;
+        Ok(())
+    }
+
+    /// The admin token, read from its file when configured so.
+    pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(t) = &self.server.admin_token {
+            return Ok(Some(t.clone()));
+        }
+        match &self.server.admin_token_file {
+            None => Ok(None),
+            Some(p) => std::fs::read_to_string(p)
+                .map(|t| Some(t.trim().to_owned()))
+                .map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                }),
+        }
+    }
+
+    /// The server's database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.server.data_dir.join("fleet.sqlite")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\n").is_ok());
+        let e = Config::from_toml("[server]\nlisten = \"0.0.0.0:443\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.listen"), "{e}");
+        let e = Config::from_toml("[server]\ntls_cert = \"/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.tls_key"), "{e}");
+        let e = Config::from_toml("[server]\nlisten = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen"), "{e}");
+    }
+}

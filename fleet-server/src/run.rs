@@ -1,0 +1,132 @@
+//! From configuration to a serving process: open the store, start the connector, serve HTTP or
+//! HTTPS until SIGTERM/SIGINT, then finish in-flight requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+
+use crate::api::{AppState, app};
+use crate::config::Config;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+/// Builds the shared state from `config` and an opened store.
+pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        store,
+        admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),
+        agenda_token_hash: config
+            .connector
+            .inbound_token
+            .as_deref()
+            .map(crate::auth::hash_secret),
+        limiter: Arc::new(RateLimiter::new(config.limits.public_per_minute)),
+        connector_wake: Arc::new(Notify::new()),
+        max_body: config.limits.max_body_bytes,
+    })
+}
+
+/// Opens the configured store.
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let db = config.db_path();
+    let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Serves until a signal.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let state = state(&config, Arc::clone(&store))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let connector = tokio::spawn(crate::connector::run(
+        store,
+        config.connector.clone(),
+        Arc::clone(&state.connector_wake),
+        stop_rx,
+    ));
+    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: finishing in-flight requests");
+        h.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let addr = config.server.listen;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = tls_config(cert, key)?;
+            tracing::info!(%bound, "fleet-server listening (https)");
+            println!("listening on https://{bound}");
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(router)
+                .await?;
+        }
+        _ => {
+            tracing::info!(%bound, "fleet-server listening (plain http, loopback only)");
+            println!("listening on http://{bound}");
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(router)
+                .await?;
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = connector.await;
+    Ok(())
+}
+
+fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("cannot read certificate {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("malformed certificate {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
+        Arc::new(cfg),
+    ))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot watch signals; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

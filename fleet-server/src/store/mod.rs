@@ -1,0 +1,189 @@
+//! The fleet server's storage, behind one trait so that the embedded SQLite store and a
+//! PostgreSQL store (for national deployments) are interchangeable.
+//!
+//! Methods are synchronous; handlers call them on the blocking pool. Every method that changes
+//! data does so in one transaction: an ingest either stores a submission with its status and
+//! its delivery entry, or none of them.
+
+pub mod sqlite;
+
+use protocol::Text;
+use protocol::UnixMillis;
+use protocol::fleet::{
+    AgendaDelivery, Catalog, Heartbeat, ItemAck, RequestState, StatusRecord, SubmissionUpload,
+};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(String),
+    /// Stored data could not be read back.
+    #[error("stored {what} is unreadable: {message}")]
+    Corrupt {
+        /// What.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A request that conflicts with stored data.
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// A kiosk as the server knows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KioskRecord {
+    /// Fleet identifier.
+    pub kiosk_id: String,
+    /// Number carried in its tracking codes (assigned at enrolment; 0 before).
+    pub number: u32,
+    /// Human name.
+    pub name: String,
+    /// Group.
+    pub group: String,
+    /// When it enrolled.
+    pub enrolled_at: Option<UnixMillis>,
+    /// Last heartbeat received.
+    pub last_seen: Option<UnixMillis>,
+    /// Last reported agent version.
+    pub agent_version: Option<String>,
+    /// Last reported outbox length.
+    pub outbox_len: Option<u64>,
+}
+
+/// What became of an enrolment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enrolment {
+    /// The kiosk is enrolled (now, or earlier with the same token and credential).
+    Enrolled(KioskRecord),
+    /// No such token.
+    UnknownToken,
+    /// The token was used by another credential.
+    TokenUsed,
+    /// The token expired.
+    Expired,
+}
+
+/// A submission as listed for admins: metadata only, never values.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SubmissionMeta {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Tracking code.
+    pub tracking_code: String,
+    /// Kiosk.
+    pub kiosk_id: String,
+    /// Service.
+    pub service_id: String,
+    /// State.
+    pub state: RequestState,
+    /// Created on the kiosk.
+    pub created_at: UnixMillis,
+    /// Received here.
+    pub received_at: UnixMillis,
+    /// Delivered to the agenda system.
+    pub delivered_at: Option<UnixMillis>,
+}
+
+/// The storage the server needs.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Issues a one-time bootstrap token (stored as its hash) for kiosk `kiosk_id`.
+    fn create_bootstrap_token(
+        &self,
+        token_hash: &str,
+        kiosk_id: &str,
+        name: &str,
+        group: &str,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError>;
+
+    /// Binds a credential (its hash) to the kiosk the token was issued for. Idempotent for the
+    /// same token and credential.
+    fn enrol(
+        &self,
+        token_hash: &str,
+        credential_hash: &str,
+        agent_version: &str,
+        now: UnixMillis,
+    ) -> Result<Enrolment, StoreError>;
+
+    /// The kiosk whose current credential hash is `credential_hash`.
+    fn authenticate(
+        &self,
+        kiosk_id: &str,
+        credential_hash: &str,
+    ) -> Result<Option<KioskRecord>, StoreError>;
+
+    /// Stores a batch idempotently: a known id answers its original ack, a new one is stored
+    /// with its status and delivery entry. One ack per item, in order.
+    fn ingest(
+        &self,
+        kiosk: &KioskRecord,
+        items: &[SubmissionUpload],
+        now: UnixMillis,
+    ) -> Result<Vec<ItemAck>, StoreError>;
+
+    /// Publishes a catalog; returns its version (one more than the previous).
+    fn publish_catalog(&self, catalog: &Catalog, now: UnixMillis) -> Result<u64, StoreError>;
+
+    /// The current catalog, unfiltered.
+    fn catalog(&self) -> Result<Option<Catalog>, StoreError>;
+
+    /// The form version a service was published with.
+    fn service_version(
+        &self,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<protocol::form::Service>, StoreError>;
+
+    /// A request's state by tracking code.
+    fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
+
+    /// Sets a request's state; `false` when the code is unknown.
+    fn set_status(
+        &self,
+        code: &str,
+        state: RequestState,
+        note: Option<&Text>,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a heartbeat.
+    fn record_heartbeat(
+        &self,
+        kiosk_id: &str,
+        hb: &Heartbeat,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+
+    /// Submissions not yet delivered to the agenda system whose retry time has come.
+    fn due_deliveries(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<AgendaDelivery>, StoreError>;
+
+    /// Marks a delivery done; the request becomes `received` if it was `submitted`.
+    fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// Records a failed delivery and schedules the next attempt with back-off (at most
+    /// `max_delay_ms`); returns the attempts so far.
+    fn delivery_failed(
+        &self,
+        id: uuid::Uuid,
+        error: &str,
+        now: UnixMillis,
+        max_delay_ms: i64,
+    ) -> Result<u32, StoreError>;
+
+    /// Kiosks, by id.
+    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError>;
+
+    /// Submissions, newest first, metadata only.
+    fn submissions(&self, limit: usize) -> Result<Vec<SubmissionMeta>, StoreError>;
+}

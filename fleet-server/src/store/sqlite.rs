@@ -1,0 +1,719 @@
+//! The embedded SQLite store: one file, WAL, `synchronous=FULL` (an ack sent to a kiosk means
+//! the submission is on disk: the kiosk deletes its copy on that ack).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use protocol::fleet::{
+    AgendaDelivery, Catalog, Heartbeat, ItemAck, ItemOutcome, RequestState, StatusRecord,
+    SubmissionUpload,
+};
+use protocol::form::Service;
+use protocol::{Text, UnixMillis};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{Enrolment, KioskRecord, Store, StoreError, SubmissionMeta};
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE kiosks (
+         kiosk_id        TEXT PRIMARY KEY,
+         number          INTEGER NOT NULL DEFAULT 0,
+         name            TEXT NOT NULL,
+         grp             TEXT NOT NULL,
+         credential_hash TEXT,
+         enrolled_at     INTEGER,
+         last_seen       INTEGER,
+         agent_version   TEXT,
+         outbox_len      INTEGER
+     );
+     CREATE TABLE bootstrap_tokens (
+         token_hash TEXT PRIMARY KEY,
+         kiosk_id   TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER NOT NULL,
+         used_by    TEXT,
+         used_at    INTEGER
+     );
+     CREATE TABLE submissions (
+         id            TEXT PRIMARY KEY,
+         tracking_code TEXT NOT NULL UNIQUE,
+         kiosk_id      TEXT NOT NULL,
+         service_id    TEXT NOT NULL,
+         form_version  INTEGER NOT NULL,
+         language      TEXT NOT NULL,
+         body          TEXT NOT NULL,
+         created_at    INTEGER NOT NULL,
+         received_at   INTEGER NOT NULL
+     );
+     CREATE INDEX submissions_by_kiosk ON submissions (kiosk_id, received_at);
+     CREATE TABLE statuses (
+         tracking_code TEXT PRIMARY KEY,
+         service_id    TEXT NOT NULL,
+         state         TEXT NOT NULL,
+         note          TEXT,
+         updated_at    INTEGER NOT NULL
+     );
+     CREATE TABLE deliveries (
+         submission_id   TEXT PRIMARY KEY,
+         next_attempt_at INTEGER NOT NULL,
+         attempts        INTEGER NOT NULL DEFAULT 0,
+         last_error      TEXT,
+         delivered_at    INTEGER
+     );
+     CREATE INDEX deliveries_due ON deliveries (delivered_at, next_attempt_at);
+     CREATE TABLE catalogs (
+         version      INTEGER PRIMARY KEY,
+         document     TEXT NOT NULL,
+         published_at INTEGER NOT NULL
+     );
+     CREATE TABLE forms (
+         service_id TEXT NOT NULL,
+         version    INTEGER NOT NULL,
+         definition TEXT NOT NULL,
+         PRIMARY KEY (service_id, version)
+     );
+     CREATE TABLE heartbeats (
+         kiosk_id    TEXT NOT NULL,
+         sampled_at  INTEGER NOT NULL,
+         received_at INTEGER NOT NULL,
+         body        TEXT NOT NULL
+     );
+     CREATE INDEX heartbeats_by_kiosk ON heartbeats (kiosk_id, sampled_at);",
+];
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    }
+}
+
+fn json<T: serde::Serialize>(what: &'static str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| corrupt(what, e))
+}
+
+impl SqliteStore {
+    /// Opens (creating) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path).map_err(db)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(db)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if found > MIGRATIONS.len() as i64 {
+            return Err(StoreError::Db(format!(
+                "{} has schema version {found}; this server knows up to {}",
+                path.display(),
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction().map_err(db)?;
+            tx.execute_batch(step).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+const KIOSK_COLUMNS: &str =
+    "kiosk_id, number, name, grp, enrolled_at, last_seen, agent_version, outbox_len";
+
+fn kiosk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KioskRecord> {
+    Ok(KioskRecord {
+        kiosk_id: r.get(0)?,
+        number: r.get(1)?,
+        name: r.get(2)?,
+        group: r.get(3)?,
+        enrolled_at: r.get(4)?,
+        last_seen: r.get(5)?,
+        agent_version: r.get(6)?,
+        outbox_len: r.get::<_, Option<i64>>(7)?.map(|n| n as u64),
+    })
+}
+
+fn next_kiosk_number(tx: &Transaction<'_>) -> Result<u32, StoreError> {
+    let n: u32 = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'next_kiosk_number'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(db)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    if n > protocol::tracking::MAX_KIOSK {
+        return Err(StoreError::Conflict(
+            "every kiosk number has been used".into(),
+        ));
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('next_kiosk_number', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [(n + 1).to_string()],
+    )
+    .map_err(db)?;
+    Ok(n)
+}
+
+/// Checks one uploaded item against the uploader and the published form.
+fn check_item(
+    tx: &Transaction<'_>,
+    kiosk: &KioskRecord,
+    item: &SubmissionUpload,
+) -> Result<Option<String>, StoreError> {
+    if item.tracking_code.kiosk_number() != kiosk.number {
+        return Ok(Some(
+            "the tracking code was not issued by this kiosk".into(),
+        ));
+    }
+    if !protocol::form::is_valid_id(&item.service_id) {
+        return Ok(Some("malformed service id".into()));
+    }
+    let def: Option<String> = tx
+        .query_row(
+            "SELECT definition FROM forms WHERE service_id = ?1 AND version = ?2",
+            params![item.service_id, item.form_version],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    // A form this server never published (a restored database) is accepted as sent: refusing
+    // it would lose a citizen's submission over a server-side gap.
+    if let Some(def) = def {
+        let service: Service = serde_json::from_str(&def).map_err(|e| corrupt("form", e))?;
+        if let Err(errors) = protocol::validate::validate_form(&service.form, &item.values) {
+            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            return Ok(Some(format!(
+                "values do not validate: {}",
+                fields.join(", ")
+            )));
+        }
+    }
+    Ok(None)
+}
+
+impl Store for SqliteStore {
+    fn create_bootstrap_token(
+        &self,
+        token_hash: &str,
+        kiosk_id: &str,
+        name: &str,
+        group: &str,
+        expires_at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO kiosks (kiosk_id, name, grp) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kiosk_id) DO UPDATE SET name = excluded.name, grp = excluded.grp",
+            params![kiosk_id, name, group],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO bootstrap_tokens (token_hash, kiosk_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![token_hash, kiosk_id, crate::now_ms(), expires_at],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn enrol(
+        &self,
+        token_hash: &str,
+        credential_hash: &str,
+        agent_version: &str,
+        now: UnixMillis,
+    ) -> Result<Enrolment, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let token: Option<(String, i64, Option<String>)> = tx
+            .query_row(
+                "SELECT kiosk_id, expires_at, used_by FROM bootstrap_tokens WHERE token_hash = ?1",
+                [token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((kiosk_id, expires_at, used_by)) = token else {
+            return Ok(Enrolment::UnknownToken);
+        };
+        match used_by {
+            Some(c) if crate::auth::constant_time_eq(&c, credential_hash) => {}
+            Some(_) => return Ok(Enrolment::TokenUsed),
+            None if now > expires_at => return Ok(Enrolment::Expired),
+            None => {
+                let number = next_kiosk_number(&tx)?;
+                tx.execute(
+                    "UPDATE bootstrap_tokens SET used_by = ?2, used_at = ?3 WHERE token_hash = ?1",
+                    params![token_hash, credential_hash, now],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "UPDATE kiosks SET number = ?2, credential_hash = ?3, enrolled_at = ?4,
+                                       agent_version = ?5
+                     WHERE kiosk_id = ?1",
+                    params![kiosk_id, number, credential_hash, now, agent_version],
+                )
+                .map_err(db)?;
+            }
+        }
+        let rec = tx
+            .query_row(
+                &format!("SELECT {KIOSK_COLUMNS} FROM kiosks WHERE kiosk_id = ?1"),
+                [&kiosk_id],
+                kiosk_row,
+            )
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Enrolment::Enrolled(rec))
+    }
+
+    fn authenticate(
+        &self,
+        kiosk_id: &str,
+        credential_hash: &str,
+    ) -> Result<Option<KioskRecord>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(KioskRecord, Option<String>)> = conn
+            .query_row(
+                &format!("SELECT {KIOSK_COLUMNS}, credential_hash FROM kiosks WHERE kiosk_id = ?1"),
+                [kiosk_id],
+                |r| Ok((kiosk_row(r)?, r.get(8)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(row.and_then(|(k, h)| {
+            h.filter(|h| crate::auth::constant_time_eq(h, credential_hash))
+                .map(|_| k)
+        }))
+    }
+
+    fn ingest(
+        &self,
+        kiosk: &KioskRecord,
+        items: &[SubmissionUpload],
+        now: UnixMillis,
+    ) -> Result<Vec<ItemAck>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut acks = Vec::with_capacity(items.len());
+        for item in items {
+            let id = item.id.to_string();
+            let existing: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT kiosk_id, received_at FROM submissions WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            let outcome = match existing {
+                Some((owner, received_at)) if owner == kiosk.kiosk_id => {
+                    ItemOutcome::Duplicate { received_at }
+                }
+                Some(_) => ItemOutcome::Rejected {
+                    reason: "the id belongs to another kiosk".into(),
+                },
+                None => match check_item(&tx, kiosk, item)? {
+                    Some(reason) => ItemOutcome::Rejected { reason },
+                    None => {
+                        let code_taken: bool = tx
+                            .query_row(
+                                "SELECT EXISTS (SELECT 1 FROM submissions WHERE tracking_code = ?1)",
+                                [item.tracking_code.as_str()],
+                                |r| r.get(0),
+                            )
+                            .map_err(db)?;
+                        if code_taken {
+                            ItemOutcome::Rejected {
+                                reason: "tracking code already used".into(),
+                            }
+                        } else {
+                            insert_submission(&tx, kiosk, item, now)?;
+                            ItemOutcome::Accepted { received_at: now }
+                        }
+                    }
+                },
+            };
+            acks.push(ItemAck {
+                id: item.id,
+                outcome,
+            });
+        }
+        tx.commit().map_err(db)?;
+        Ok(acks)
+    }
+
+    fn publish_catalog(&self, catalog: &Catalog, now: UnixMillis) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        for s in &catalog.services {
+            let def = json("service", s)?;
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT definition FROM forms WHERE service_id = ?1 AND version = ?2",
+                    params![s.id, s.version],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            match old {
+                Some(old) if old != def => {
+                    return Err(StoreError::Conflict(format!(
+                        "service {:?} version {} was published before with a different definition; \
+                         raise its version",
+                        s.id, s.version
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO forms (service_id, version, definition) VALUES (?1, ?2, ?3)",
+                        params![s.id, s.version, def],
+                    )
+                    .map_err(db)?;
+                }
+            }
+        }
+        let version: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM catalogs",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let mut doc = catalog.clone();
+        doc.version = version as u64;
+        doc.published_at = now;
+        tx.execute(
+            "INSERT INTO catalogs (version, document, published_at) VALUES (?1, ?2, ?3)",
+            params![version, json("catalog", &doc)?, now],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(version as u64)
+    }
+
+    fn catalog(&self) -> Result<Option<Catalog>, StoreError> {
+        let doc: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT document FROM catalogs ORDER BY version DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        doc.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("catalog", e)))
+            .transpose()
+    }
+
+    fn service_version(&self, id: &str, version: u32) -> Result<Option<Service>, StoreError> {
+        let def: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT definition FROM forms WHERE service_id = ?1 AND version = ?2",
+                params![id, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        def.map(|d| serde_json::from_str(&d).map_err(|e| corrupt("form", e)))
+            .transpose()
+    }
+
+    fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError> {
+        let row: Option<(String, String, String, Option<String>, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT tracking_code, service_id, state, note, updated_at FROM statuses
+                 WHERE tracking_code = ?1",
+                [code],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        let Some((code, service_id, state, note, updated_at)) = row else {
+            return Ok(None);
+        };
+        let service_name = self.catalog()?.and_then(|c| {
+            c.services
+                .into_iter()
+                .find(|s| s.id == service_id)
+                .map(|s| s.name)
+        });
+        Ok(Some(StatusRecord {
+            tracking_code: protocol::tracking::TrackingCode::parse(&code)
+                .map_err(|e| corrupt("tracking code", e))?,
+            service_id,
+            service_name,
+            state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+            note: note.and_then(|n| serde_json::from_str(&n).ok()),
+            updated_at,
+        }))
+    }
+
+    fn set_status(
+        &self,
+        code: &str,
+        state: RequestState,
+        note: Option<&Text>,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let note = note.map(|n| json("note", n)).transpose()?;
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE statuses SET state = ?2, note = ?3, updated_at = ?4 WHERE tracking_code = ?1",
+                params![code, state.as_str(), note, now],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    fn record_heartbeat(
+        &self,
+        kiosk_id: &str,
+        hb: &Heartbeat,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO heartbeats (kiosk_id, sampled_at, received_at, body) VALUES (?1, ?2, ?3, ?4)",
+            params![kiosk_id, hb.sampled_at, now, json("heartbeat", hb)?],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE kiosks SET last_seen = MAX(COALESCE(last_seen, 0), ?2), agent_version = ?3,
+                               outbox_len = ?4
+             WHERE kiosk_id = ?1",
+            params![
+                kiosk_id,
+                hb.sampled_at.min(now),
+                hb.agent_version,
+                hb.outbox_len as i64
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn due_deliveries(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<AgendaDelivery>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT s.body, s.kiosk_id, s.received_at FROM deliveries d
+                 JOIN submissions s ON s.id = d.submission_id
+                 WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ?1
+                 ORDER BY d.next_attempt_at LIMIT ?2",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![now, limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, kiosk_id, received_at) = row.map_err(db)?;
+            let item: SubmissionUpload =
+                serde_json::from_str(&body).map_err(|e| corrupt("submission", e))?;
+            out.push(AgendaDelivery {
+                id: item.id,
+                tracking_code: item.tracking_code,
+                kiosk_id,
+                service_id: item.service_id,
+                form_version: item.form_version,
+                language: item.language,
+                values: item.values,
+                identity: item.identity,
+                created_at: item.created_at,
+                received_at,
+            });
+        }
+        Ok(out)
+    }
+
+    fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "UPDATE deliveries SET delivered_at = ?2, last_error = NULL WHERE submission_id = ?1",
+            params![id.to_string(), now],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE statuses SET state = 'received', updated_at = ?2
+             WHERE state = 'submitted'
+               AND tracking_code = (SELECT tracking_code FROM submissions WHERE id = ?1)",
+            params![id.to_string(), now],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn delivery_failed(
+        &self,
+        id: uuid::Uuid,
+        error: &str,
+        now: UnixMillis,
+        max_delay_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let attempts: u32 = tx
+            .query_row(
+                "SELECT attempts FROM deliveries WHERE submission_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let retry_at = now + crate::connector::retry_delay_ms(attempts, max_delay_ms);
+        tx.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
+             WHERE submission_id = ?1",
+            params![id.to_string(), error, retry_at],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(attempts + 1)
+    }
+
+    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {KIOSK_COLUMNS} FROM kiosks ORDER BY kiosk_id"
+            ))
+            .map_err(db)?;
+        let rows = stmt.query_map([], kiosk_row).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn submissions(&self, limit: usize) -> Result<Vec<SubmissionMeta>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT s.id, s.tracking_code, s.kiosk_id, s.service_id, st.state, s.created_at,
+                        s.received_at, d.delivered_at
+                 FROM submissions s
+                 JOIN statuses st ON st.tracking_code = s.tracking_code
+                 LEFT JOIN deliveries d ON d.submission_id = s.id
+                 ORDER BY s.received_at DESC, s.id LIMIT ?1",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, code, kiosk_id, service_id, state, created_at, received_at, delivered_at) =
+                row.map_err(db)?;
+            out.push(SubmissionMeta {
+                id: uuid::Uuid::parse_str(&id).map_err(|e| corrupt("submission id", e))?,
+                tracking_code: code,
+                kiosk_id,
+                service_id,
+                state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                created_at,
+                received_at,
+                delivered_at,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn insert_submission(
+    tx: &Transaction<'_>,
+    kiosk: &KioskRecord,
+    item: &SubmissionUpload,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let id = item.id.to_string();
+    tx.execute(
+        "INSERT INTO submissions (id, tracking_code, kiosk_id, service_id, form_version, language,
+                                  body, created_at, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            item.tracking_code.as_str(),
+            kiosk.kiosk_id,
+            item.service_id,
+            item.form_version,
+            item.language.code(),
+            json("submission", item)?,
+            item.created_at,
+            now
+        ],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO statuses (tracking_code, service_id, state, updated_at)
+         VALUES (?1, ?2, 'submitted', ?3)",
+        params![item.tracking_code.as_str(), item.service_id, now],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO deliveries (submission_id, next_attempt_at) VALUES (?1, ?2)",
+        params![id, now],
+    )
+    .map_err(db)?;
+    Ok(())
+}

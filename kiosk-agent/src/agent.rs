@@ -1,0 +1,55 @@
+//! The agent's shared state: configuration, the store, the fleet client, and the signal that
+//! wakes the sync loop when a new submission is stored.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::sync::http::FleetClient;
+
+/// Everything the local API and the sync loop share.
+#[derive(Debug)]
+pub struct Agent {
+    /// The configuration.
+    pub config: Config,
+    store: Arc<Mutex<Store>>,
+    /// The fleet client.
+    pub fleet: FleetClient,
+    /// Notified when there is something new to upload.
+    pub wake: Notify,
+}
+
+impl Agent {
+    /// Assembles the agent from its parts.
+    pub fn new(config: Config, store: Store, fleet: FleetClient) -> Agent {
+        Agent {
+            config,
+            store: Arc::new(Mutex::new(store)),
+            fleet,
+            wake: Notify::new(),
+        }
+    }
+
+    /// Runs `f` on the store on the blocking pool: SQLite commits fsync and must not stall the
+    /// async reactor.
+    pub async fn with_store<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || {
+            let mut guard = store
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The agent's configuration: a TOML file, default path [`DEFAULT_PATH`].
+//!
+//! Every key is documented in `kiosk-agent/agent.example.toml` with its default. Unknown keys
+//! are refused (a typo must not silently fall back to a default), and every error names the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where the agent looks for its configuration when no `--config` is given.
+pub const DEFAULT_PATH: &str = "/etc/okenko/agent.toml";
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a key of the wrong type or an unknown key.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A key has a value that parses but cannot be used.
+    #[error("config key `{key}`: {problem}")]
+    Invalid {
+        /// The key, dotted (`fleet.url`).
+        key: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Local side: socket and data.
+    pub agent: AgentSection,
+    /// The fleet server.
+    pub fleet: FleetSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[agent]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSection {
+    /// Unix socket the app connects to. Default `/run/okenko/agent.sock`.
+    #[serde(default = "default_socket")]
+    pub socket: PathBuf,
+    /// Directory of the agent's SQLite database. Default `/var/lib/okenko`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Largest frame accepted on the socket, bytes. Default 1 MiB.
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: u32,
+    /// Most app connections served at once. Default 16.
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+/// `[fleet]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSection {
+    /// Base URL of the fleet server. `https://` is required except on a loopback address.
+    pub url: String,
+    /// PEM file of the CA(s) that sign the fleet server's certificate. When set, only these are
+    /// trusted (pinned); when absent, the system's trust store is used.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The one-time bootstrap token an admin issued for this kiosk (or use `bootstrap_token_file`).
+    #[serde(default)]
+    pub bootstrap_token: Option<String>,
+    /// File holding the bootstrap token.
+    #[serde(default)]
+    pub bootstrap_token_file: Option<PathBuf>,
+    /// Time-out of one HTTP request, seconds. Default 20.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_s: u64,
+    /// Time-out of a status look-up the citizen waits for, seconds. Default 3.
+    #[serde(default = "default_status_timeout")]
+    pub status_timeout_s: u64,
+    /// Submissions per upload batch, 1-100. Default 50.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Seconds between heartbeats. Default 30.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval_s: u64,
+    /// Seconds between catalog checks when heartbeats report no change. Default 300.
+    #[serde(default = "default_catalog_interval")]
+    pub catalog_interval_s: u64,
+    /// First retry delay after a failure, milliseconds. Default 500.
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial_ms: u64,
+    /// Longest retry delay, seconds. Default 300.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_s: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `tracing` filter, e.g. `info` or `kiosk_agent=debug`. `RUST_LOG` overrides it.
+    #[serde(default = "default_log_filter")]
+    pub filter: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection {
+            filter: default_log_filter(),
+        }
+    }
+}
+
+fn default_socket() -> PathBuf {
+    "/run/okenko/agent.sock".into()
+}
+fn default_data_dir() -> PathBuf {
+    "/var/lib/okenko".into()
+}
+fn default_max_frame() -> u32 {
+    protocol::frame::DEFAULT_MAX_FRAME
+}
+fn default_max_clients() -> usize {
+    16
+}
+fn default_request_timeout() -> u64 {
+    20
+}
+fn default_status_timeout() -> u64 {
+    3
+}
+fn default_batch() -> usize {
+    50
+}
+fn default_heartbeat() -> u64 {
+    30
+}
+fn default_catalog_interval() -> u64 {
+    300
+}
+fn default_backoff_initial() -> u64 {
+    500
+}
+fn default_backoff_max() -> u64 {
+    300
+}
+fn default_log_filter() -> String {
+    "info".into()
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        check_fleet_url(&self.fleet.url).map_err(|p| invalid("fleet.url", &p))?;
+        if !(1..=protocol::fleet::MAX_BATCH).contains(&self.fleet.batch_size) {
+            return Err(invalid("fleet.batch_size", "must be between 1 and 100"));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.agent.max_frame_bytes) {
+            return Err(invalid(
+                "agent.max_frame_bytes",
+                "must be between 1024 and 67108864",
+            ));
+        }
+        if self.agent.max_clients == 0 {
+            return Err(invalid("agent.max_clients", "must be at least 1"));
+        }
+        for (key, v) in [
+            ("fleet.request_timeout_s", self.fleet.request_timeout_s),
+            ("fleet.status_timeout_s", self.fleet.status_timeout_s),
+            (
+                "fleet.heartbeat_interval_s",
+                self.fleet.heartbeat_interval_s,
+            ),
+            ("fleet.catalog_interval_s", self.fleet.catalog_interval_s),
+            ("fleet.backoff_initial_ms", self.fleet.backoff_initial_ms),
+            ("fleet.backoff_max_s", self.fleet.backoff_max_s),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.fleet.bootstrap_token.is_some() && self.fleet.bootstrap_token_file.is_some() {
+            return Err(invalid(
+                "fleet.bootstrap_token",
+                "give either bootstrap_token or bootstrap_token_file, not both",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter)
+            .map_err(|e| invalid("log.filter", &e.to_string()))?;
+        Ok(())
+    }
+
+    /// The agent's database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.agent.data_dir.join("agent.sqlite")
+    }
+
+    /// The bootstrap token, read from the file when configured so.
+    pub fn bootstrap_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(t) = &self.fleet.bootstrap_token {
+            return Ok(Some(t.trim().to_owned()));
+        }
+        match &self.fleet.bootstrap_token_file {
+            None => Ok(None),
+            Some(p) => std::fs::read_to_string(p)
+                .map(|t| Some(t.trim().to_owned()))
+                .map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                }),
+        }
+    }
+
+    /// Retry delays.
+    pub fn backoff(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.fleet.backoff_initial_ms),
+            Duration::from_secs(self.fleet.backoff_max_s),
+        )
+    }
+}
+
+/// Checks a fleet URL: http(s), a host, and plain http only towards loopback.
+pub fn check_fleet_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| format!("{url:?} has no host"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => Err(format!(
+            "plain http is allowed only to a loopback address; use https for {host}"
+        )),
+        s => Err(format!("scheme {s:?} is not http or https")),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[agent]\n[fleet]\nurl = \"https://fleet.example.cz\"\n";
+
+    #[test]
+    fn defaults_fill_a_minimal_file() {
+        let c = Config::from_toml(MINIMAL).unwrap();
+        assert_eq!(c.agent.socket, PathBuf::from("/run/okenko/agent.sock"));
+        assert_eq!(c.fleet.batch_size, 50);
+        assert_eq!(c.fleet.heartbeat_interval_s, 30);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_toml("[agent]\n[fleet]\nurl = \"http://fleet.example.cz\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fleet.url") && e.contains("loopback"), "{e}");
+        let e = Config::from_toml(&format!("{MINIMAL}batch_size = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fleet.batch_size"), "{e}");
+        let e = Config::from_toml(&format!("{MINIMAL}batch_sise = 5\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("batch_sise"), "{e}");
+        let e = Config::from_toml(&format!("{MINIMAL}heartbeat_interval_s = \"x\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("heartbeat_interval_s"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_to_loopback_is_allowed() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(check_fleet_url(url).is_ok(), "{url}");
+        }
+        assert!(check_fleet_url("ftp://127.0.0.1").is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! Starting and stopping the agent: open the store, bind the socket, run the local API and the
+//! sync loop until SIGTERM or SIGINT.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::agent::Agent;
+use crate::config::Config;
+use crate::store::Store;
+use crate::sync::http::FleetClient;
+
+/// Runs the agent with `config` until it is told to stop.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    // One thread is plenty for a kiosk; SQLite work goes to the blocking pool.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = config.db_path();
+    let store = Store::open(&db)?;
+    store.code_key(crate::tracking::fresh_key)?;
+    let fleet = FleetClient::new(&config.fleet)?;
+    let listener = crate::local_api::bind(&config.agent.socket)?;
+    let socket = config.agent.socket.clone();
+    let agent = Arc::new(Agent::new(config, store, fleet));
+    tracing::info!(socket = %socket.display(), db = %db.display(), version = env!("CARGO_PKG_VERSION"), "kiosk-agent started");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let api = tokio::spawn(crate::local_api::serve(
+        Arc::clone(&agent),
+        listener,
+        stop_rx.clone(),
+    ));
+    let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx));
+    wait_for_signal().await?;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = api.await;
+    let _ = sync.await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Schema migrations, applied in order on open. Each step runs in its own transaction and bumps
+//! `PRAGMA user_version`. Never edit a released step: add a new one.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every schema step; `MIGRATIONS[i]` upgrades version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the outbox, the catalog cache, settings.
+    "CREATE TABLE settings (
+         key   TEXT PRIMARY KEY,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE outbox (
+         id            TEXT PRIMARY KEY,
+         seq           INTEGER NOT NULL UNIQUE,
+         tracking_code TEXT NOT NULL UNIQUE,
+         service_id    TEXT NOT NULL,
+         form_version  INTEGER NOT NULL,
+         language      TEXT NOT NULL,
+         payload       TEXT,
+         payload_hash  TEXT NOT NULL,
+         created_at    INTEGER NOT NULL,
+         state         TEXT NOT NULL CHECK (state IN ('queued', 'acked', 'rejected')),
+         attempts      INTEGER NOT NULL DEFAULT 0,
+         last_error    TEXT,
+         acked_at      INTEGER
+     );
+     CREATE INDEX outbox_by_state ON outbox (state, seq);
+     CREATE TABLE catalog (
+         id         INTEGER PRIMARY KEY CHECK (id = 1),
+         version    INTEGER NOT NULL,
+         etag       TEXT,
+         document   TEXT NOT NULL,
+         fetched_at INTEGER NOT NULL
+     );
+     CREATE TABLE forms (
+         service_id TEXT NOT NULL,
+         version    INTEGER NOT NULL,
+         definition TEXT NOT NULL,
+         fetched_at INTEGER NOT NULL,
+         PRIMARY KEY (service_id, version)
+     );",
+    // 2: what the kiosk knows of request states, and heartbeats buffered while offline.
+    "CREATE TABLE status_cache (
+         tracking_code TEXT PRIMARY KEY,
+         service_id    TEXT NOT NULL,
+         state         TEXT NOT NULL,
+         note          TEXT,
+         updated_at    INTEGER NOT NULL,
+         known_at      INTEGER NOT NULL
+     );
+     CREATE TABLE telemetry (
+         id         INTEGER PRIMARY KEY AUTOINCREMENT,
+         sampled_at INTEGER NOT NULL,
+         body       TEXT NOT NULL
+     );",
+];
+
+/// The schema version this agent writes.
+pub fn current() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Applies the steps `conn` lacks.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    if found > current() {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: current(),
+        });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction().map_err(err)?;
+        tx.execute_batch(step).map_err(err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        tracing::info!(version = i + 1, db = %path.display(), "migrated agent database");
+    }
+    Ok(())
+}
+
+/// Applies only the first `n` steps: for tests that build an old database.
+pub fn migrate_to(conn: &mut Connection, n: usize) -> rusqlite::Result<()> {
+    for (i, step) in MIGRATIONS.iter().enumerate().take(n) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! The outbox: submissions stored durably before the citizen is answered, uploaded later.
+//!
+//! A row goes `queued` → `acked` (the fleet holds it; its personal data is deleted here) or
+//! `queued` → `rejected` (the fleet refused it for good; kept for a technician).
+
+use protocol::fleet::SubmissionUpload;
+use protocol::tracking::TrackingCode;
+use protocol::validate::FormValues;
+use protocol::{Lang, UnixMillis};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+use crate::tracking;
+
+/// A submission to store.
+#[derive(Debug, Clone)]
+pub struct NewSubmission<'a> {
+    /// The app's id for it.
+    pub id: Uuid,
+    /// The service.
+    pub service_id: &'a str,
+    /// The form version.
+    pub form_version: u32,
+    /// The language.
+    pub language: Lang,
+    /// The values.
+    pub values: &'a FormValues,
+    /// Keyed card hash.
+    pub identity: Option<&'a str>,
+}
+
+/// What the store answers for a stored submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAck {
+    /// The tracking code.
+    pub tracking_code: TrackingCode,
+    /// When it was committed.
+    pub created_at: UnixMillis,
+    /// False when this id was stored before (a retry).
+    pub new: bool,
+}
+
+/// A queued submission, ready to upload.
+pub type QueuedSubmission = SubmissionUpload;
+
+/// Counts for heartbeats and the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Waiting for upload.
+    pub queued: u64,
+    /// Creation time of the oldest waiting one.
+    pub oldest_queued_at: Option<UnixMillis>,
+    /// Refused by the fleet.
+    pub rejected: u64,
+    /// Delivered.
+    pub acked: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    values: FormValues,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+}
+
+fn payload_hash(s: &NewSubmission<'_>, payload: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(s.service_id.as_bytes());
+    h.update([0]);
+    h.update(s.form_version.to_be_bytes());
+    h.update(s.language.code().as_bytes());
+    h.update([0]);
+    h.update(payload.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Stores a submission in one transaction and returns its tracking code. Returns only after
+    /// the commit is on disk. A second call with the same id and content returns the first
+    /// answer; with the same id and other content it fails with [`StoreError::Conflict`].
+    pub fn store_submission(&mut self, s: &NewSubmission<'_>) -> Result<StoredAck, StoreError> {
+        let payload = serde_json::to_string(&Payload {
+            values: s.values.clone(),
+            identity: s.identity.map(str::to_owned),
+        })
+        .map_err(|e| StoreError::Corrupt {
+            what: "submission",
+            message: e.to_string(),
+        })?;
+        let hash = payload_hash(s, &payload);
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let id = s.id.to_string();
+        let existing: Option<(String, String, i64)> = tx
+            .query_row(
+                "SELECT payload_hash, tracking_code, created_at FROM outbox WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some((old_hash, code, created_at)) = existing {
+            if old_hash != hash {
+                return Err(StoreError::Conflict(s.id));
+            }
+            let tracking_code = TrackingCode::parse(&code).map_err(|e| StoreError::Corrupt {
+                what: "tracking code",
+                message: e.to_string(),
+            })?;
+            return Ok(StoredAck {
+                tracking_code,
+                created_at,
+                new: false,
+            });
+        }
+        let get = |k: &str| -> Result<Option<String>, StoreError> {
+            tx.query_row("SELECT value FROM settings WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)
+        };
+        let identity = get("identity")?.ok_or(StoreError::NotEnrolled)?;
+        let number = serde_json::from_str::<serde_json::Value>(&identity)
+            .ok()
+            .and_then(|v| v.get("kiosk_number")?.as_u64())
+            .ok_or(StoreError::Corrupt {
+                what: "identity",
+                message: "no kiosk number".into(),
+            })?;
+        let key: u64 =
+            get("code_key")?
+                .and_then(|k| k.parse().ok())
+                .ok_or(StoreError::Corrupt {
+                    what: "code key",
+                    message: "missing".into(),
+                })?;
+        let seq: u32 = get("next_seq")?.and_then(|k| k.parse().ok()).unwrap_or(0);
+        let body = tracking::permute(seq, key).ok_or(StoreError::SequenceExhausted)?;
+        let tracking_code =
+            TrackingCode::from_parts(number as u32, body).ok_or(StoreError::SequenceExhausted)?;
+        let created_at = super::now_ms();
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('next_seq', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(u64::from(seq) + 1).to_string()],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO outbox (id, seq, tracking_code, service_id, form_version, language,
+                                 payload, payload_hash, created_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued')",
+            params![
+                id,
+                seq,
+                tracking_code.as_str(),
+                s.service_id,
+                s.form_version,
+                s.language.code(),
+                payload,
+                hash,
+                created_at
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(StoredAck {
+            tracking_code,
+            created_at,
+            new: true,
+        })
+    }
+
+    /// Up to `limit` queued submissions, oldest first.
+    pub fn queued_batch(&self, limit: usize) -> Result<Vec<QueuedSubmission>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, tracking_code, service_id, form_version, language, payload, created_at
+                 FROM outbox WHERE state = 'queued' ORDER BY seq LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let corrupt = |what, e: &dyn std::fmt::Display| StoreError::Corrupt {
+            what,
+            message: e.to_string(),
+        };
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, code, service_id, form_version, lang, payload, created_at) =
+                row.map_err(|e| self.err(e))?;
+            let payload: Payload = serde_json::from_str(payload.as_deref().unwrap_or(""))
+                .map_err(|e| corrupt("outbox payload", &e))?;
+            out.push(SubmissionUpload {
+                id: Uuid::parse_str(&id).map_err(|e| corrupt("outbox id", &e))?,
+                tracking_code: TrackingCode::parse(&code)
+                    .map_err(|e| corrupt("tracking code", &e))?,
+                service_id,
+                form_version,
+                language: serde_json::from_value(serde_json::Value::String(lang))
+                    .map_err(|e| corrupt("language", &e))?,
+                values: payload.values,
+                identity: payload.identity,
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records the fleet's acks: stored items lose their personal data and become `acked`;
+    /// rejected ones are kept with the reason. Returns how many were acked.
+    pub fn apply_acks(&mut self, acks: &[protocol::fleet::ItemAck]) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let now = super::now_ms();
+        let tx = self.conn.transaction().map_err(err)?;
+        let mut acked = 0;
+        for ack in acks {
+            let id = ack.id.to_string();
+            match &ack.outcome {
+                protocol::fleet::ItemOutcome::Accepted { received_at }
+                | protocol::fleet::ItemOutcome::Duplicate { received_at } => {
+                    let row: Option<(String, String)> = tx
+                        .query_row(
+                            "UPDATE outbox SET state = 'acked', payload = NULL, acked_at = ?2,
+                                    last_error = NULL
+                             WHERE id = ?1 AND state = 'queued'
+                             RETURNING tracking_code, service_id",
+                            params![id, now],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()
+                        .map_err(err)?;
+                    if let Some((code, service)) = row {
+                        acked += 1;
+                        tx.execute(
+                            "INSERT INTO status_cache (tracking_code, service_id, state, note,
+                                                       updated_at, known_at)
+                             VALUES (?1, ?2, 'submitted', NULL, ?3, ?4)
+                             ON CONFLICT (tracking_code) DO NOTHING",
+                            params![code, service, received_at, now],
+                        )
+                        .map_err(err)?;
+                    }
+                }
+                protocol::fleet::ItemOutcome::Rejected { reason } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'rejected', last_error = ?2
+                         WHERE id = ?1 AND state = 'queued'",
+                        params![id, reason.chars().take(500).collect::<String>()],
+                    )
+                    .map_err(err)?;
+                }
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(acked)
+    }
+
+    /// Notes a failed upload attempt on the given items.
+    pub fn note_upload_failure(&self, ids: &[Uuid], error: &str) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        for id in ids {
+            stmt.execute(params![id.to_string(), error])
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Counts by state.
+    pub fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT
+                    COUNT(*) FILTER (WHERE state = 'queued'),
+                    MIN(created_at) FILTER (WHERE state = 'queued'),
+                    COUNT(*) FILTER (WHERE state = 'rejected'),
+                    COUNT(*) FILTER (WHERE state = 'acked')
+                 FROM outbox",
+                [],
+                |r| {
+                    Ok(OutboxStats {
+                        queued: r.get::<_, i64>(0)? as u64,
+                        oldest_queued_at: r.get(1)?,
+                        rejected: r.get::<_, i64>(2)? as u64,
+                        acked: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// The local state of a code this kiosk issued: service and whether it still waits.
+    pub fn outbox_entry(
+        &self,
+        code: &TrackingCode,
+    ) -> Result<Option<(String, String, i64)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT service_id, state, created_at FROM outbox WHERE tracking_code = ?1",
+                [code.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,261 @@
+//! The sync loop: enrolment, outbox upload, heartbeats, catalog download.
+//!
+//! It runs forever beside the local API. Every step is safe to repeat: uploads carry the
+//! submission id as idempotency key, enrolment presents the same credential on retry, the
+//! catalog is fetched with its ETag. After a failure it backs off with jitter; a new submission
+//! wakes it at once when it is idle. Personal data leaves the kiosk only in upload bodies and is
+//! deleted locally once the fleet has acknowledged it.
+
+pub mod backoff;
+pub mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::fleet::{EnrolRequest, Heartbeat, SubmissionBatch};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::agent::Agent;
+use crate::store::Identity;
+use backoff::Backoff;
+use http::{Credential, FleetError};
+
+/// Why a sync round stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The fleet call failed.
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// No bootstrap token is configured and the kiosk is not enrolled.
+    #[error("not enrolled and no fleet.bootstrap_token configured")]
+    NoToken,
+    /// The token file could not be read.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Timers and adaptive limits of the loop.
+#[derive(Debug)]
+struct Schedule {
+    next_heartbeat: Instant,
+    next_catalog: Instant,
+    batch_limit: usize,
+    catalog_version: u64,
+}
+
+/// Runs the sync loop until `shutdown` turns true.
+pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
+    let (initial, max) = agent.config.backoff();
+    let mut backoff = Backoff::new(initial, max);
+    let now = Instant::now();
+    let catalog_version = agent
+        .with_store(|s| Ok(s.catalog()?.map(|c| c.0.version).unwrap_or(0)))
+        .await
+        .unwrap_or(0);
+    let mut sched = Schedule {
+        next_heartbeat: now,
+        next_catalog: now,
+        batch_limit: agent.config.fleet.batch_size,
+        catalog_version,
+    };
+    loop {
+        let wait = match round(&agent, &mut sched).await {
+            Ok(()) => {
+                if backoff.failures() > 0 {
+                    tracing::info!("fleet sync recovered");
+                }
+                backoff.reset();
+                None
+            }
+            Err(e) => {
+                let d = backoff.fail();
+                let level_warn = backoff.failures() <= 3 || backoff.failures().is_multiple_of(20);
+                if level_warn {
+                    tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "fleet sync failed");
+                } else {
+                    tracing::debug!(error = %e, retry_in_ms = d.as_millis() as u64, "fleet sync failed");
+                }
+                Some(d)
+            }
+        };
+        let sleep = match wait {
+            Some(d) => tokio::time::sleep(d),
+            None => tokio::time::sleep_until(sched.next_heartbeat.min(sched.next_catalog)),
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = agent.wake.notified(), if wait.is_none() => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// One round: enrol if needed, drain the outbox, heartbeat and catalog when due.
+async fn round(agent: &Agent, sched: &mut Schedule) -> Result<(), SyncError> {
+    let identity = ensure_enrolled(agent).await?;
+    let cred = Credential::new(&identity.kiosk_id, &identity.credential);
+    drain_outbox(agent, &cred, sched).await?;
+    let now = Instant::now();
+    if now >= sched.next_heartbeat {
+        sched.next_heartbeat = now + Duration::from_secs(agent.config.fleet.heartbeat_interval_s);
+        heartbeat(agent, &cred, sched).await?;
+    }
+    if Instant::now() >= sched.next_catalog {
+        fetch_catalog(agent, &cred, sched).await?;
+        sched.next_catalog =
+            Instant::now() + Duration::from_secs(agent.config.fleet.catalog_interval_s);
+    }
+    Ok(())
+}
+
+async fn ensure_enrolled(agent: &Agent) -> Result<Identity, SyncError> {
+    if let Some(id) = agent.with_store(|s| s.identity()).await? {
+        return Ok(id);
+    }
+    let token = agent.config.bootstrap_token()?.ok_or(SyncError::NoToken)?;
+    let credential = agent
+        .with_store(|s| s.pending_credential(|| crate::random::secret(32)))
+        .await?;
+    let req = EnrolRequest {
+        bootstrap_token: token,
+        credential: credential.clone(),
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let resp = agent.fleet.enrol(&req).await?;
+    let id = Identity {
+        kiosk_id: resp.kiosk_id,
+        kiosk_number: resp.kiosk_number,
+        name: resp.name,
+        group: resp.group,
+        credential,
+    };
+    let stored = id.clone();
+    agent.with_store(move |s| s.set_identity(&stored)).await?;
+    tracing::info!(kiosk = %id.kiosk_id, number = id.kiosk_number, group = %id.group, "enrolled with the fleet");
+    Ok(id)
+}
+
+async fn drain_outbox(
+    agent: &Agent,
+    cred: &Credential,
+    sched: &mut Schedule,
+) -> Result<(), SyncError> {
+    loop {
+        let limit = sched.batch_limit;
+        let items = agent.with_store(move |s| s.queued_batch(limit)).await?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<uuid::Uuid> = items.iter().map(|i| i.id).collect();
+        let batch = SubmissionBatch { items };
+        match agent.fleet.upload(cred, &batch).await {
+            Ok(ack) => {
+                let rejected: Vec<_> = ack
+                    .items
+                    .iter()
+                    .filter_map(|a| match &a.outcome {
+                        protocol::fleet::ItemOutcome::Rejected { reason } => {
+                            Some((a.id, reason.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                for (id, reason) in &rejected {
+                    tracing::error!(submission = %id, %reason, "fleet rejected a submission; kept for a technician");
+                }
+                let acked = agent.with_store(move |s| s.apply_acks(&ack.items)).await?;
+                tracing::info!(
+                    uploaded = ids.len(),
+                    acked,
+                    rejected = rejected.len(),
+                    "outbox batch delivered"
+                );
+                sched.batch_limit = (sched.batch_limit * 2).min(agent.config.fleet.batch_size);
+            }
+            Err(FleetError::Status { status: 413, .. }) if sched.batch_limit > 1 => {
+                sched.batch_limit = (sched.batch_limit / 2).max(1);
+                tracing::warn!(
+                    batch_limit = sched.batch_limit,
+                    "fleet refused the batch size; halving"
+                );
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                agent
+                    .with_store(move |s| s.note_upload_failure(&ids, &msg))
+                    .await?;
+                return Err(e.into());
+            }
+        }
+    }
+}
+
+async fn heartbeat(
+    agent: &Agent,
+    cred: &Credential,
+    sched: &mut Schedule,
+) -> Result<(), SyncError> {
+    let stats = agent.with_store(|s| s.outbox_stats()).await?;
+    let now = crate::store::now_ms();
+    let hb = Heartbeat {
+        sampled_at: now,
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        outbox_len: stats.queued,
+        outbox_oldest_age_s: stats
+            .oldest_queued_at
+            .map(|t| ((now - t).max(0) / 1000) as u64),
+        devices: crate::devices::statuses(),
+        catalog_version: sched.catalog_version,
+    };
+    let reply = match agent.fleet.heartbeat(cred, &hb).await {
+        Ok(r) => r,
+        Err(e) => {
+            agent.with_store(move |s| s.buffer_heartbeat(&hb)).await?;
+            return Err(e.into());
+        }
+    };
+    if reply.catalog_version != sched.catalog_version {
+        sched.next_catalog = Instant::now();
+    }
+    // Replay what was buffered while offline, oldest first, with the original timestamps.
+    loop {
+        let buffered = agent.with_store(|s| s.buffered_heartbeats(50)).await?;
+        if buffered.is_empty() {
+            return Ok(());
+        }
+        for (id, hb) in buffered {
+            agent.fleet.heartbeat(cred, &hb).await?;
+            agent.with_store(move |s| s.drop_heartbeat(id)).await?;
+        }
+    }
+}
+
+async fn fetch_catalog(
+    agent: &Agent,
+    cred: &Credential,
+    sched: &mut Schedule,
+) -> Result<(), SyncError> {
+    let etag = agent
+        .with_store(|s| Ok(s.catalog()?.and_then(|c| c.1)))
+        .await?;
+    match agent.fleet.catalog(cred, etag.as_deref()).await? {
+        None => agent.with_store(|s| s.touch_catalog()).await?,
+        Some((catalog, etag)) => {
+            let version = catalog.version;
+            let services = catalog.services.len();
+            agent
+                .with_store(move |s| s.save_catalog(&catalog, etag.as_deref()))
+                .await?;
+            sched.catalog_version = version;
+            tracing::info!(version, services, "catalog updated");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The local API between `kiosk-app` and `kiosk-agent`: versioned JSON envelopes in
+//! length-delimited frames (see [`crate::frame`]) on a Unix socket.
+//!
+//! Every request carries `v` (the protocol version, [`VERSION`]) and a client-chosen `id` that
+//! the reply echoes. A reply is either a result or an [`ApiError`].
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::UnixMillis;
+use crate::fleet::{Notice, RequestState};
+use crate::form::{Category, Service};
+use crate::tracking::TrackingCode;
+use crate::validate::{FieldError, FormValues};
+use crate::{Lang, Text};
+
+/// The version of the local API this crate defines.
+pub const VERSION: u32 = 1;
+
+/// A request from the app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Protocol version, [`VERSION`].
+    pub v: u32,
+    /// Echoed in the reply.
+    pub id: u64,
+    /// What is asked.
+    pub body: RequestBody,
+}
+
+/// What the app can ask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RequestBody {
+    /// Who this kiosk is.
+    KioskInfo,
+    /// The services this kiosk offers, with their forms, and current notices.
+    Catalog,
+    /// Store a filled form durably and issue its tracking code.
+    Submit(SubmitRequest),
+    /// The state of a request by its tracking code.
+    Status {
+        /// The code as the citizen typed or scanned it.
+        tracking_code: String,
+    },
+    /// The state of the kiosk's devices.
+    Devices,
+    /// Current notices.
+    Notices,
+}
+
+/// A filled form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// Chosen by the app once per citizen submission; a retry with the same id returns the
+    /// original reply instead of storing a second submission.
+    pub submission_id: Uuid,
+    /// The service applied for.
+    pub service_id: String,
+    /// The form version the citizen filled in.
+    pub form_version: u32,
+    /// The language the citizen used.
+    pub language: Lang,
+    /// The values, by field id.
+    pub values: FormValues,
+    /// Keyed hash of the citizen's card, when the citizen identified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+/// A reply from the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// Protocol version, [`VERSION`].
+    pub v: u32,
+    /// The request's id; 0 when the request could not be read far enough to know it.
+    pub id: u64,
+    /// The answer.
+    pub body: ResponseBody,
+}
+
+/// What the agent answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ResponseBody {
+    /// Answer to [`RequestBody::KioskInfo`].
+    KioskInfo(KioskInfo),
+    /// Answer to [`RequestBody::Catalog`].
+    Catalog(CatalogView),
+    /// Answer to [`RequestBody::Submit`], sent only after the submission is durably stored.
+    Submitted(SubmitAck),
+    /// Answer to [`RequestBody::Status`].
+    Status(StatusAnswer),
+    /// Answer to [`RequestBody::Devices`].
+    Devices {
+        /// One entry per device.
+        devices: Vec<DeviceStatus>,
+    },
+    /// Answer to [`RequestBody::Notices`].
+    Notices {
+        /// Current notices.
+        notices: Vec<Notice>,
+    },
+    /// The request failed.
+    Error(ApiError),
+}
+
+/// The kiosk's identity as the UI may show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KioskInfo {
+    /// Fleet identifier, e.g. `ostrava-01`.
+    pub kiosk_id: String,
+    /// Human name, e.g. "Nová radnice, přízemí".
+    pub name: String,
+    /// Whether the kiosk has enrolled with the fleet and can issue tracking codes.
+    pub enrolled: bool,
+    /// The agent's version.
+    pub agent_version: String,
+}
+
+/// The catalog as this kiosk offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogView {
+    /// Version of the catalog the services come from; 0 when none was fetched yet.
+    pub version: u64,
+    /// When the agent last fetched it.
+    pub fetched_at: Option<UnixMillis>,
+    /// Categories.
+    pub categories: Vec<Category>,
+    /// Services offered by this kiosk.
+    pub services: Vec<Service>,
+    /// Current notices.
+    pub notices: Vec<Notice>,
+}
+
+/// The agent's answer to a stored submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubmitAck {
+    /// The submission's id (the one the app chose).
+    pub submission_id: Uuid,
+    /// The code to print on the receipt and show on screen.
+    pub tracking_code: TrackingCode,
+    /// When the agent committed it.
+    pub stored_at: UnixMillis,
+}
+
+/// The state of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusAnswer {
+    /// The code asked about.
+    pub tracking_code: TrackingCode,
+    /// The service's name, when known.
+    pub service_name: Option<Text>,
+    /// The state.
+    pub state: RequestState,
+    /// A note from the office, without personal data.
+    pub note: Option<Text>,
+    /// When the state was last changed.
+    pub updated_at: UnixMillis,
+    /// True when the fleet could not be asked and this is what the kiosk last knew.
+    pub offline: bool,
+    /// When the kiosk learned this state.
+    pub known_at: UnixMillis,
+}
+
+/// One device's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    /// Which device.
+    pub device: DeviceKind,
+    /// Its state.
+    pub state: DeviceState,
+    /// Detail for technicians, never personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// When the state last changed.
+    pub since: UnixMillis,
+}
+
+/// The kinds of device a kiosk has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// ESC/POS receipt printer.
+    Printer,
+    /// Card reader.
+    CardReader,
+    /// Touchscreen.
+    Touchscreen,
+}
+
+/// A device's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Working.
+    Ok,
+    /// Working, but needs attention soon (paper near end).
+    Warning,
+    /// Present but not usable (paper out, cover open).
+    Fault,
+    /// Not found or not answering.
+    Missing,
+    /// Not configured on this kiosk.
+    NotConfigured,
+}
+
+/// An error reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Machine-readable kind.
+    pub code: ErrorCode,
+    /// One sentence for logs and technicians; never personal data.
+    pub message: String,
+    /// Per-field problems when `code` is [`ErrorCode::Invalid`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_errors: Vec<FieldError>,
+}
+
+/// Kinds of error reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame or its JSON could not be read.
+    BadRequest,
+    /// The frame is over the size limit; the agent closes the connection.
+    TooLarge,
+    /// The request's protocol version is not spoken.
+    UnsupportedVersion,
+    /// The service does not exist on this kiosk.
+    UnknownService,
+    /// The form version is not known to this kiosk.
+    UnknownFormVersion,
+    /// The filled form does not validate; see `field_errors`.
+    Invalid,
+    /// The tracking code is malformed or mistyped.
+    BadTrackingCode,
+    /// No request with this tracking code is known.
+    NotFound,
+    /// The kiosk has not enrolled with the fleet yet and cannot issue codes.
+    NotEnrolled,
+    /// The same submission id was used for a different submission.
+    Conflict,
+    /// Storage failed; nothing was stored.
+    Storage,
+    /// Anything else.
+    Internal,
+}
+
+impl ApiError {
+    /// An error without field problems.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            field_errors: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}

@@ -1,0 +1,335 @@
+//! The HTTP API between `kiosk-agent` and `fleet-server`, version 1 (paths under
+//! `/api/kiosk/v1/`). Every call but enrolment carries the kiosk's credential as
+//! `Authorization: Bearer <kiosk_id>:<secret>`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::form::{Category, Service};
+use crate::tracking::TrackingCode;
+use crate::validate::FormValues;
+use crate::{Lang, Text, UnixMillis};
+
+/// The version of the kiosk API this crate defines; the path carries it.
+pub const VERSION: u32 = 1;
+/// The path prefix of the kiosk API.
+pub const PREFIX: &str = "/api/kiosk/v1";
+/// Most submissions in one upload batch.
+pub const MAX_BATCH: usize = 100;
+
+/// `POST /enrol`: exchange a one-time bootstrap token for the kiosk's own identity.
+///
+/// The agent chooses its credential secret itself and keeps it before calling, so a retried
+/// enrolment (the reply was lost) with the same token and secret gets the same answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The one-time token an admin issued for this kiosk.
+    pub bootstrap_token: String,
+    /// The credential secret the agent chose (at least 32 random bytes, base32).
+    pub credential: String,
+    /// The agent's version.
+    pub agent_version: String,
+}
+
+/// The kiosk's identity in the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// Fleet identifier, e.g. `ostrava-01`.
+    pub kiosk_id: String,
+    /// The kiosk's number, carried in its tracking codes.
+    pub kiosk_number: u32,
+    /// Human name.
+    pub name: String,
+    /// The group that decides its services and releases.
+    pub group: String,
+}
+
+/// One queued submission as uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionUpload {
+    /// Idempotency key: the id the app chose.
+    pub id: Uuid,
+    /// The code the kiosk issued; its kiosk part must be the uploader's number.
+    pub tracking_code: TrackingCode,
+    /// The service.
+    pub service_id: String,
+    /// The form version filled in.
+    pub form_version: u32,
+    /// The citizen's language.
+    pub language: Lang,
+    /// The values.
+    pub values: FormValues,
+    /// Keyed hash of the citizen's card, when identified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// When the kiosk stored it.
+    pub created_at: UnixMillis,
+}
+
+/// `POST /submissions`: a batch of queued submissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionBatch {
+    /// At most [`MAX_BATCH`] items.
+    pub items: Vec<SubmissionUpload>,
+}
+
+/// The answer to a batch: one ack per item, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchAck {
+    /// One per uploaded item.
+    pub items: Vec<ItemAck>,
+}
+
+/// The server's answer for one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemAck {
+    /// The item's id.
+    pub id: Uuid,
+    /// What happened.
+    pub outcome: ItemOutcome,
+}
+
+/// What happened to one uploaded item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// Stored now.
+    Accepted {
+        /// When the server stored it.
+        received_at: UnixMillis,
+    },
+    /// Stored earlier (a retry); the original time.
+    Duplicate {
+        /// When the server first stored it.
+        received_at: UnixMillis,
+    },
+    /// Refused for good; retrying will not help. The kiosk keeps it for a technician.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ItemOutcome {
+    /// The server holds the item (now or from before).
+    pub fn is_stored(&self) -> bool {
+        matches!(
+            self,
+            ItemOutcome::Accepted { .. } | ItemOutcome::Duplicate { .. }
+        )
+    }
+}
+
+/// `GET /catalog` (with `If-None-Match`): the catalog for the calling kiosk's group.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Increases with every publication.
+    pub version: u64,
+    /// When it was published.
+    pub published_at: UnixMillis,
+    /// Categories.
+    pub categories: Vec<Category>,
+    /// Services (for the kiosk: only those of its group).
+    pub services: Vec<Service>,
+    /// Notices (for the kiosk: only current ones of its group).
+    #[serde(default)]
+    pub notices: Vec<Notice>,
+}
+
+/// A notice shown on the kiosks' home screen ("water outage in …").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// Identifier.
+    pub id: String,
+    /// Title.
+    pub title: Text,
+    /// Body.
+    pub body: Text,
+    /// Shown from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<UnixMillis>,
+    /// Shown until.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<UnixMillis>,
+    /// Groups it is shown in; empty means every kiosk.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+impl Notice {
+    /// Whether the notice is shown at `now`.
+    pub fn is_current(&self, now: UnixMillis) -> bool {
+        self.valid_from.is_none_or(|f| f <= now) && self.valid_until.is_none_or(|u| now < u)
+    }
+}
+
+/// The state of a citizen's request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Stored on the kiosk, not yet at the fleet server.
+    Queued,
+    /// At the fleet server, not yet at the office.
+    Submitted,
+    /// The office's agenda system has it.
+    Received,
+    /// Someone works on it.
+    InProgress,
+    /// The office waits for the citizen.
+    WaitingForCitizen,
+    /// Done.
+    Resolved,
+    /// Refused.
+    Rejected,
+}
+
+impl RequestState {
+    /// Every state.
+    pub const ALL: [RequestState; 7] = [
+        RequestState::Queued,
+        RequestState::Submitted,
+        RequestState::Received,
+        RequestState::InProgress,
+        RequestState::WaitingForCitizen,
+        RequestState::Resolved,
+        RequestState::Rejected,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Queued => "queued",
+            RequestState::Submitted => "submitted",
+            RequestState::Received => "received",
+            RequestState::InProgress => "in_progress",
+            RequestState::WaitingForCitizen => "waiting_for_citizen",
+            RequestState::Resolved => "resolved",
+            RequestState::Rejected => "rejected",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<RequestState> {
+        RequestState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// What a citizen reads.
+    pub fn label(self) -> Text {
+        match self {
+            RequestState::Queued => Text::new(
+                "Čeká na odeslání",
+                "Waiting to be sent",
+                "Очікує на відправлення",
+            ),
+            RequestState::Submitted => Text::new("Odesláno", "Sent", "Надіслано"),
+            RequestState::Received => Text::new(
+                "Přijato úřadem",
+                "Received by the office",
+                "Отримано установою",
+            ),
+            RequestState::InProgress => Text::new("Vyřizuje se", "In progress", "В обробці"),
+            RequestState::WaitingForCitizen => {
+                Text::new("Čeká na vás", "Waiting for you", "Очікує на вас")
+            }
+            RequestState::Resolved => Text::new("Vyřízeno", "Resolved", "Вирішено"),
+            RequestState::Rejected => Text::new("Zamítnuto", "Rejected", "Відхилено"),
+        }
+    }
+}
+
+/// `GET /status/{code}`: a request's state, without personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    /// The code.
+    pub tracking_code: TrackingCode,
+    /// The service.
+    pub service_id: String,
+    /// The service's name.
+    pub service_name: Option<Text>,
+    /// The state.
+    pub state: RequestState,
+    /// The office's note, without personal data.
+    pub note: Option<Text>,
+    /// When the state last changed.
+    pub updated_at: UnixMillis,
+}
+
+/// `POST /heartbeat`: the kiosk's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// When it was sampled (buffered heartbeats keep their time).
+    pub sampled_at: UnixMillis,
+    /// The agent's version.
+    pub agent_version: String,
+    /// Submissions waiting for upload.
+    pub outbox_len: u64,
+    /// Age of the oldest waiting submission, seconds.
+    pub outbox_oldest_age_s: Option<u64>,
+    /// Device states.
+    #[serde(default)]
+    pub devices: Vec<crate::app::DeviceStatus>,
+    /// Catalog version the kiosk holds.
+    pub catalog_version: u64,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// The server's clock, for skew detection.
+    pub server_time: UnixMillis,
+    /// Current catalog version for this kiosk, so the agent fetches only when it changed.
+    pub catalog_version: u64,
+}
+
+/// An error body from the fleet server (any non-2xx status).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable kind, e.g. `unauthorized`, `bad_request`.
+    pub error: String,
+    /// One sentence.
+    pub message: String,
+}
+
+/// `POST /api/agenda/v1/status`: the agenda system reports a state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgendaStatusUpdate {
+    /// The request.
+    pub tracking_code: TrackingCode,
+    /// The new state (not `queued` or `submitted`: those are the fleet's own).
+    pub state: RequestState,
+    /// A note the citizen may read, without personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text>,
+}
+
+/// What the fleet server delivers to the agenda system for each new submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgendaDelivery {
+    /// Idempotency key.
+    pub id: Uuid,
+    /// The tracking code.
+    pub tracking_code: TrackingCode,
+    /// The kiosk it came from.
+    pub kiosk_id: String,
+    /// The service.
+    pub service_id: String,
+    /// Its form version.
+    pub form_version: u32,
+    /// The citizen's language.
+    pub language: Lang,
+    /// The values.
+    pub values: FormValues,
+    /// Keyed card hash, when identified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// When the kiosk stored it.
+    pub created_at: UnixMillis,
+    /// When the fleet received it.
+    pub received_at: UnixMillis,
+}

@@ -1,0 +1,25 @@
+//! The wire contract of Okénko, defined once for every process.
+//!
+//! - [`app`]: requests and replies between `kiosk-app` and `kiosk-agent` on the local socket.
+//! - [`fleet`]: the HTTP API between `kiosk-agent` and `fleet-server`.
+//! - [`form`]: the form-definition model that staff publish and the app renders.
+//! - [`validate`]: the one validator for filled forms, used by the agent and the app alike.
+//! - [`tracking`]: the tracking-code format (Crockford base32 with a check character).
+//! - [`frame`] and [`json`]: length-delimited framing and size-limited decoding.
+//!
+//! This crate does no I/O and holds no state: it is serde types and pure functions, so every
+//! process can depend on it without pulling in a runtime.
+
+pub mod app;
+pub mod fleet;
+pub mod form;
+pub mod frame;
+pub mod i18n;
+pub mod json;
+pub mod tracking;
+pub mod validate;
+
+pub use i18n::{Lang, Text};
+
+/// Milliseconds since the Unix epoch, UTC. Every timestamp on the wire uses this.
+pub type UnixMillis = i64;
