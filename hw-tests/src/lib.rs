@@ -1,1 +1,14 @@
-//! placeholder
+//! Simulators and test harnesses for Okénko.
+//!
+//! - [`netsim`]: a fault-injecting TCP proxy (drops, delays, resets, replies lost after the
+//!   server committed) that stands between an agent and the fleet server.
+//! - [`agenda`]: a reference agenda system: receives deliveries idempotently and pushes status
+//!   changes back to the fleet (binary `agenda-ref`).
+//! - [`harness`]: starts the real `fleet-server` and `kiosk-agent` binaries on 127.0.0.1 with
+//!   temporary data directories, for the end-to-end proofs in `tests/`.
+//!
+//! The device simulators (ESC/POS printer, card reader, touch) join them with the devices work.
+
+pub mod agenda;
+pub mod harness;
+pub mod netsim;

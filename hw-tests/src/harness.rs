@@ -1,0 +1,421 @@
+//! Runs the real binaries for end-to-end tests: `fleet-server` and `kiosk-agent` as child
+//! processes on 127.0.0.1 (ephemeral ports), each with its own temporary data directory.
+//!
+//! The binaries are found beside the test executable (`target/<profile>/`), where
+//! `cargo test --workspace` / `cargo nextest run --workspace` builds them.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_client::Client;
+use protocol::app::{RequestBody, ResponseBody};
+
+/// The path of a workspace binary built beside the running test.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let dir = exe.parent().and_then(|d| {
+        if d.ends_with("deps") {
+            d.parent()
+        } else {
+            Some(d)
+        }
+    });
+    dir.expect("test executable in target/<profile>/deps")
+        .join(name)
+}
+
+/// Waits until `cond` holds, polling; `false` on time-out.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A temporary directory, removed on drop (kept when `OKENKO_KEEP_TEST_DIRS` is set).
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh directory under the system temp dir.
+    pub fn new(label: &str) -> TempDir {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).expect("OS random source");
+        let name = format!(
+            "okenko-{label}-{}-{}",
+            std::process::id(),
+            protocol::tracking::crockford(&b)
+        );
+        let p = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&p).expect("temp dir is writable");
+        TempDir(p)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("OKENKO_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Sends `signal` to a child (through kill(1): the workspace forbids unsafe code) and reaps it.
+fn kill(child: &mut Child, signal: i32) {
+    if signal == 9 {
+        let _ = child.kill();
+    } else {
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status();
+    }
+    let _ = child.wait();
+}
+
+/// A valid submission of the demo catalog's `podnet` service whose text carries `marker`.
+pub fn sample_submission(id: uuid::Uuid, marker: &str) -> protocol::app::SubmitRequest {
+    let mut values = protocol::validate::FormValues::new();
+    values.insert(
+        "text".into(),
+        protocol::validate::FieldValue::Text(format!("Podnět občana, značka {marker}")),
+    );
+    values.insert(
+        "email".into(),
+        protocol::validate::FieldValue::Text(format!("{marker}@example.cz")),
+    );
+    protocol::app::SubmitRequest {
+        submission_id: id,
+        service_id: "podnet".into(),
+        form_version: 1,
+        language: protocol::Lang::Cs,
+        values,
+        identity: None,
+    }
+}
+
+/// Submits through a fresh connection; the ack, or the error as text.
+pub fn submit(
+    agent: &Agent,
+    req: &protocol::app::SubmitRequest,
+) -> Result<protocol::app::SubmitAck, String> {
+    let mut c = agent.client().ok_or("agent socket not answering")?;
+    match c.call(RequestBody::Submit(req.clone())) {
+        Ok(ResponseBody::Submitted(ack)) => Ok(ack),
+        Ok(other) => Err(format!("unexpected reply {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Every (id, tracking code, values JSON) the fleet stored.
+pub fn fleet_rows(fleet: &Fleet) -> Vec<(String, String, String)> {
+    let db = fleet.db();
+    let mut stmt = db
+        .prepare("SELECT id, tracking_code, body FROM submissions")
+        .expect("query");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query runs")
+        .collect::<Result<_, _>>()
+        .expect("rows read")
+}
+
+/// The demo catalog shipped with the fleet server.
+pub fn demo_catalog() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fleet-server/data/demo-catalog.json")
+}
+
+/// A running fleet server.
+#[derive(Debug)]
+pub struct Fleet {
+    child: Option<Child>,
+    addr: SocketAddr,
+    dir: PathBuf,
+    config: PathBuf,
+    /// The admin API token.
+    pub admin_token: String,
+    extra: String,
+}
+
+impl Fleet {
+    /// Writes a config in `dir` (plus `extra` TOML lines in `[server]`, then any further
+    /// sections) and starts the server.
+    pub fn start(dir: &Path, extra: &str) -> Fleet {
+        std::fs::create_dir_all(dir).expect("fleet dir is writable");
+        let mut f = Fleet {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            dir: dir.to_owned(),
+            config: dir.join("fleet.toml"),
+            admin_token: "test-admin-token-0123456789".into(),
+            extra: extra.to_owned(),
+        };
+        f.write_config("127.0.0.1:0");
+        f.spawn();
+        f
+    }
+
+    fn write_config(&self, listen: &str) {
+        let text = format!(
+            "[server]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nadmin_token = \"{}\"\n{}\n",
+            self.dir.join("data").display(),
+            self.admin_token,
+            self.extra
+        );
+        std::fs::write(&self.config, text).expect("config is writable");
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("fleet.log"))
+            .expect("log is writable");
+        let mut child = Command::new(bin("fleet-server"))
+            .args(["--config"])
+            .arg(&self.config)
+            .arg("serve")
+            .env(
+                "RUST_LOG",
+                std::env::var("OKENKO_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("fleet-server starts (is it built?)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
+        let addr = line
+            .rsplit("://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "fleet-server did not start: {line:?}; see {}",
+                    self.dir.display()
+                )
+            });
+        std::thread::spawn(move || for _ in lines {});
+        self.addr = addr;
+        self.child = Some(child);
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs a `fleet-server` sub-command on this server's config.
+    pub fn command(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("fleet-server"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("fleet-server runs");
+        assert!(
+            out.status.success(),
+            "fleet-server {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Issues a bootstrap token for `kiosk_id`.
+    pub fn token(&self, kiosk_id: &str) -> String {
+        self.command(&["token", kiosk_id, "--name", &format!("Kiosk {kiosk_id}")])
+    }
+
+    /// Publishes a catalog file.
+    pub fn publish(&self, catalog: &Path) {
+        let path = catalog.to_string_lossy().into_owned();
+        self.command(&["publish", &path]);
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, 9);
+        }
+    }
+
+    /// Starts it again on the same address.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.write_config(&self.addr.to_string());
+        self.spawn();
+    }
+
+    /// A read-only connection to its database, for assertions.
+    pub fn db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_with_flags(
+            self.dir.join("data/fleet.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("fleet database opens");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        c
+    }
+
+    /// Submissions stored, counted in the database.
+    pub fn submission_count(&self) -> i64 {
+        self.db()
+            .query_row("SELECT COUNT(*) FROM submissions", [], |r| r.get(0))
+            .unwrap_or(-1)
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("fleet.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running agent.
+#[derive(Debug)]
+pub struct Agent {
+    child: Option<Child>,
+    dir: PathBuf,
+    config: PathBuf,
+    /// The socket path.
+    pub socket: PathBuf,
+}
+
+impl Agent {
+    /// Writes a config in `dir` pointing at `fleet_url` with `token`, plus `extra` lines in
+    /// `[fleet]`, and starts the agent.
+    pub fn start(dir: &Path, fleet_url: &str, token: &str, extra: &str) -> Agent {
+        std::fs::create_dir_all(dir).expect("agent dir is writable");
+        let socket = dir.join("agent.sock");
+        let config = dir.join("agent.toml");
+        let text = format!(
+            "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\n[fleet]\nurl = \"{fleet_url}\"\n\
+             bootstrap_token = \"{token}\"\nbackoff_initial_ms = 50\nbackoff_max_s = 1\n{extra}\n",
+            socket.display(),
+            dir.join("data").display(),
+        );
+        std::fs::write(&config, text).expect("config is writable");
+        let mut a = Agent {
+            child: None,
+            dir: dir.to_owned(),
+            config,
+            socket,
+        };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("agent.log"))
+            .expect("log is writable");
+        let child = Command::new(bin("kiosk-agent"))
+            .arg("--config")
+            .arg(&self.config)
+            .env(
+                "RUST_LOG",
+                std::env::var("OKENKO_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kiosk-agent starts (is it built?)");
+        self.child = Some(child);
+        let ok = wait_until(Duration::from_secs(20), || self.client().is_some());
+        assert!(
+            ok,
+            "kiosk-agent did not open its socket; see {}",
+            self.dir.display()
+        );
+    }
+
+    /// A fresh connection, if the socket answers.
+    pub fn client(&self) -> Option<Client> {
+        Client::connect(&self.socket, Duration::from_secs(30)).ok()
+    }
+
+    /// Waits until the agent is enrolled and holds a catalog.
+    pub fn wait_ready(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            let Some(mut c) = self.client() else {
+                return false;
+            };
+            matches!(c.call(RequestBody::Catalog), Ok(ResponseBody::Catalog(v)) if v.version > 0)
+        })
+    }
+
+    /// Kills it with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, 9);
+        }
+    }
+
+    /// Stops it with SIGTERM.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, 15);
+        }
+    }
+
+    /// Starts it again after a kill.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// A read-only connection to its database.
+    pub fn db(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_with_flags(
+            self.dir.join("data/agent.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("agent database opens");
+        c.busy_timeout(Duration::from_secs(5))
+            .expect("busy timeout");
+        c
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
