@@ -73,7 +73,7 @@ fn run() -> anyhow::Result<()> {
             let file = args.get(1).context("publish needs a catalog file")?;
             let text = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
             let catalog: protocol::fleet::Catalog =
-                protocol::json::decode(&text, 64 << 20).with_context(|| format!("{file}"))?;
+                protocol::json::decode(&text, 64 << 20).with_context(|| file.clone())?;
             check_catalog(&catalog).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             let store = fleet_server::run::open_store(&config)?;
             let v = store.publish_catalog(&catalog, fleet_server::now_ms())?;

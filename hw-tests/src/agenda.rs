@@ -114,7 +114,9 @@ pub async fn push(
         state,
         note,
     };
-    let resp = reqwest::Client::new()
+    let resp = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?
         .post(format!(
             "{}/api/agenda/v1/status",
             fleet_url.trim_end_matches('/')

@@ -17,7 +17,7 @@ const N: usize = 150;
 
 fn random_ms(lo: u64, hi: u64) -> Duration {
     let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
+    getrandom::fill(&mut b).expect("OS random source");
     Duration::from_millis(lo + u64::from_le_bytes(b) % (hi - lo))
 }
 

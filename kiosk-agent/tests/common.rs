@@ -1,0 +1,85 @@
+//! Shared set-up for the agent's integration tests: a real store in a temporary directory, an
+//! enrolled identity, the demo catalog, and the local API served on a temporary socket.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kiosk_agent::agent::Agent;
+use kiosk_agent::config::Config;
+use kiosk_agent::store::{Identity, Store};
+use kiosk_agent::sync::http::FleetClient;
+
+pub struct TestDir(pub PathBuf);
+
+impl TestDir {
+    pub fn new(label: &str) -> TestDir {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).unwrap();
+        let p = std::env::temp_dir().join(format!(
+            "okenko-agent-{label}-{}",
+            protocol::tracking::crockford(&b)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TestDir(p)
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn demo_catalog() -> protocol::fleet::Catalog {
+    let mut c: protocol::fleet::Catalog =
+        serde_json::from_str(include_str!("../../fleet-server/data/demo-catalog.json")).unwrap();
+    c.version = 1;
+    c
+}
+
+/// An enrolled store with the demo catalog.
+pub fn ready_store(db: &Path) -> Store {
+    let mut s = Store::open(db).unwrap();
+    s.code_key(|| 42).unwrap();
+    s.set_identity(&Identity {
+        kiosk_id: "test-01".into(),
+        kiosk_number: 7,
+        name: "Test".into(),
+        group: "default".into(),
+        credential: "secret".into(),
+    })
+    .unwrap();
+    s.save_catalog(&demo_catalog(), Some("\"1\"")).unwrap();
+    s
+}
+
+/// Serves the local API on `dir/agent.sock` on a background runtime; the fleet is unreachable.
+pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, tokio::runtime::Runtime) {
+    let socket = dir.join("agent.sock");
+    let config = Config::from_toml(&format!(
+        "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n",
+        socket.display(),
+        dir.display()
+    ))
+    .unwrap();
+    let store = ready_store(&config.db_path());
+    let fleet = FleetClient::new(&config.fleet).unwrap();
+    let agent = Arc::new(Agent::new(config, store, fleet));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(async { kiosk_agent::local_api::bind(&socket) })
+        .unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let a = Arc::clone(&agent);
+    rt.spawn(async move {
+        let _keep = _tx;
+        kiosk_agent::local_api::serve(a, listener, rx).await
+    });
+    (agent, socket, rt)
+}

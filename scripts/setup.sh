@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing Okénko needs on a fresh Debian/Ubuntu machine, when it is
+# missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, and
+# cargo-nextest. Safe to run again; it only installs what is absent.
+set -euo pipefail
+
+need_apt=()
+for cmd_pkg in cc:build-essential pkg-config:pkg-config curl:curl; do
+  cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: Rust is missing; install it with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+echo "setup: ready"
