@@ -1,0 +1,394 @@
+//! Through the router (`oneshot`, a real SQLite file): enrolment is one-time and idempotent, a
+//! kiosk's credential reaches only its own data, ingest is idempotent per id, malformed bodies get
+//! clear JSON errors and change nothing, and the OpenAPI document covers every route.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fleet_server::api::{AppState, app};
+use fleet_server::store::Store;
+use fleet_server::store::sqlite::SqliteStore;
+use http_body_util::BodyExt;
+use protocol::fleet::{BatchAck, EnrolResponse, ItemOutcome, SubmissionBatch, SubmissionUpload};
+use protocol::tracking::TrackingCode;
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-for-tests-0123";
+
+struct Env {
+    state: AppState,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn env() -> Env {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "okenko-fleet-{}",
+        protocol::tracking::crockford(&b)
+    ));
+    let config = fleet_server::config::Config::from_toml(&format!(
+        "[server]\ndata_dir = \"{}\"\nadmin_token = \"{ADMIN}\"\n[connector]\ninbound_token = \"agenda-token-0123456789\"\n",
+        dir.display()
+    ))
+    .unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db_path()).unwrap());
+    let state = fleet_server::run::state(&config, store).unwrap();
+    Env {
+        state,
+        _dir: TempDir(dir),
+    }
+}
+
+async fn call(
+    env: &Env,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: Option<String>,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {a}"));
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header(header::CONTENT_TYPE, "application/json");
+            Body::from(b)
+        }
+        None => Body::empty(),
+    };
+    let resp = app(env.state.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+async fn enrolled(env: &Env, kiosk: &str) -> (String, u32) {
+    let (s, t) = call(
+        env,
+        "POST",
+        "/api/admin/v1/bootstrap-tokens",
+        Some(ADMIN),
+        Some(format!(r#"{{"kiosk_id":"{kiosk}","name":"K"}}"#)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let token = t["token"].as_str().unwrap().to_owned();
+    let secret = format!("{kiosk}-secret-0123456789-0123456789-0123456789");
+    let body =
+        format!(r#"{{"bootstrap_token":"{token}","credential":"{secret}","agent_version":"t"}}"#);
+    let (s, r) = call(env, "POST", "/api/kiosk/v1/enrol", None, Some(body.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let r: EnrolResponse = serde_json::from_value(r).unwrap();
+    // A retried enrolment with the same token and credential gets the same answer.
+    let (s, again) = call(env, "POST", "/api/kiosk/v1/enrol", None, Some(body)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["kiosk_number"], r.kiosk_number);
+    // The same token with another credential is refused.
+    let other = format!(
+        r#"{{"bootstrap_token":"{token}","credential":"another-secret-0123456789-0123456789-0123456789","agent_version":"t"}}"#
+    );
+    assert_eq!(
+        call(env, "POST", "/api/kiosk/v1/enrol", None, Some(other))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    (format!("{kiosk}:{secret}"), r.kiosk_number)
+}
+
+fn upload(number: u32, seq: u32, id: uuid::Uuid) -> SubmissionUpload {
+    let mut values = protocol::validate::FormValues::new();
+    values.insert(
+        "text".into(),
+        protocol::validate::FieldValue::Text("Dost dlouhý podnět".into()),
+    );
+    SubmissionUpload {
+        id,
+        tracking_code: TrackingCode::from_parts(number, seq).unwrap(),
+        service_id: "podnet".into(),
+        form_version: 1,
+        language: protocol::Lang::Cs,
+        values,
+        identity: None,
+        created_at: 1,
+    }
+}
+
+async fn send(env: &Env, cred: &str, items: Vec<SubmissionUpload>) -> Vec<ItemOutcome> {
+    let (s, ack) = call(
+        env,
+        "POST",
+        "/api/kiosk/v1/submissions",
+        Some(cred),
+        Some(serde_json::to_string(&SubmissionBatch { items }).unwrap()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{ack}");
+    serde_json::from_value::<BatchAck>(ack)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect()
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_scoped_to_the_kiosk() {
+    let env = env();
+    let catalog = include_str!("../data/demo-catalog.json");
+    assert_eq!(
+        call(
+            &env,
+            "PUT",
+            "/api/admin/v1/catalog",
+            Some(ADMIN),
+            Some(catalog.into())
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (a, na) = enrolled(&env, "kiosk-a").await;
+    let (b, nb) = enrolled(&env, "kiosk-b").await;
+    assert_ne!(na, nb);
+
+    let id = uuid::Uuid::new_v4();
+    let first = send(&env, &a, vec![upload(na, 1, id)]).await;
+    assert!(matches!(first[0], ItemOutcome::Accepted { .. }));
+    let again = send(&env, &a, vec![upload(na, 1, id)]).await;
+    assert!(
+        matches!(again[0], ItemOutcome::Duplicate { .. }),
+        "a replay returns the original ack"
+    );
+    // Kiosk B cannot claim A's id, nor upload a code carrying A's number.
+    assert!(matches!(
+        &send(&env, &b, vec![upload(nb, 1, id)]).await[0],
+        ItemOutcome::Rejected { .. }
+    ));
+    assert!(matches!(
+        &send(&env, &b, vec![upload(na, 2, uuid::Uuid::new_v4())]).await[0],
+        ItemOutcome::Rejected { .. }
+    ));
+    // Values that do not validate against the published form are refused for good.
+    let mut bad = upload(na, 3, uuid::Uuid::new_v4());
+    bad.values.clear();
+    assert!(
+        matches!(&send(&env, &a, vec![bad]).await[0], ItemOutcome::Rejected { reason } if reason.contains("text"))
+    );
+    assert_eq!(env.state.store.submissions(10).unwrap().len(), 1);
+
+    // Credentials: missing, wrong, another kiosk's secret.
+    let code = TrackingCode::from_parts(na, 1).unwrap();
+    let uri = format!("/api/kiosk/v1/status/{}", code.as_str());
+    assert_eq!(
+        call(&env, "GET", &uri, None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&env, "GET", &uri, Some("kiosk-a:wrong"), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let b_secret = b.split_once(':').unwrap().1;
+    assert_eq!(
+        call(
+            &env,
+            "GET",
+            &uri,
+            Some(&format!("kiosk-a:{b_secret}")),
+            None
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, st) = call(&env, "GET", &uri, Some(&a), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(st["state"], "submitted");
+    // The admin API refuses kiosk credentials.
+    assert_eq!(
+        call(&env, "GET", "/api/admin/v1/submissions", Some(&a), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, list) = call(&env, "GET", "/api/admin/v1/submissions", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !list.to_string().contains("Dost dlouhý"),
+        "admin lists carry no form values"
+    );
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_clear_errors_and_change_nothing() {
+    let env = env();
+    let (a, _) = enrolled(&env, "kiosk-m").await;
+    for body in [
+        "not json".to_owned(),
+        "{}".to_owned(),
+        r#"{"items":[{"id":"x"}]}"#.to_owned(),
+        format!(r#"{{"items":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)),
+        format!(r#"{{"items":[],"junk":"{}"}}"#, "x".repeat(1000)),
+    ] {
+        let (s, e) = call(
+            &env,
+            "POST",
+            "/api/kiosk/v1/submissions",
+            Some(&a),
+            Some(body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(e["error"], "bad_request");
+        assert!(!e["message"].as_str().unwrap().is_empty());
+    }
+    let (s, _) = call(
+        &env,
+        "PUT",
+        "/api/admin/v1/catalog",
+        Some(ADMIN),
+        Some(r#"{"version":0,"published_at":0,"categories":[],"services":[{"id":"Bad"}]}"#.into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, e) = call(
+        &env,
+        "POST",
+        "/api/agenda/v1/status",
+        Some("agenda-token-0123456789"),
+        Some(r#"{"tracking_code":"001CX86BY","state":"resolved"}"#.into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, _) = call(
+        &env,
+        "POST",
+        "/api/agenda/v1/status",
+        Some("wrong-agenda-token"),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = call(
+        &env,
+        "GET",
+        "/api/kiosk/v1/status/not-a-code",
+        Some(&a),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(env.state.store.submissions(10).unwrap().is_empty());
+    assert!(env.state.store.catalog().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn catalog_etag_and_published_versions_are_immutable() {
+    let env = env();
+    let catalog = include_str!("../data/demo-catalog.json");
+    assert_eq!(
+        call(
+            &env,
+            "PUT",
+            "/api/admin/v1/catalog",
+            Some(ADMIN),
+            Some(catalog.into())
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (a, _) = enrolled(&env, "kiosk-e").await;
+    let resp = app(env.state.clone())
+        .oneshot(
+            Request::get("/api/kiosk/v1/catalog")
+                .header(header::AUTHORIZATION, format!("Bearer {a}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let etag = resp.headers().get(header::ETAG).unwrap().clone();
+    let resp = app(env.state.clone())
+        .oneshot(
+            Request::get("/api/kiosk/v1/catalog")
+                .header(header::AUTHORIZATION, format!("Bearer {a}"))
+                .header(header::IF_NONE_MATCH, etag)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let changed = catalog.replacen("\"min_len\": 10", "\"min_len\": 11", 1);
+    let (s, e) = call(
+        &env,
+        "PUT",
+        "/api/admin/v1/catalog",
+        Some(ADMIN),
+        Some(changed),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let env = env();
+    let (s, doc) = call(&env, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    for src in [
+        include_str!("../src/api/kiosk.rs"),
+        include_str!("../src/api/admin.rs"),
+        include_str!("../src/api/agenda.rs"),
+        include_str!("../src/api/public.rs"),
+    ] {
+        for line in src.lines().filter(|l| l.contains(".route(")) {
+            let path = line.split('"').nth(1).unwrap();
+            let path = if path.starts_with('{') {
+                format!(
+                    "/api/kiosk/v1{}",
+                    line.split("{}")
+                        .nth(1)
+                        .unwrap()
+                        .split('"')
+                        .next()
+                        .unwrap()
+                        .replace("{{", "{")
+                        .replace("}}", "}")
+                )
+            } else {
+                path.to_owned()
+            };
+            assert!(
+                doc["paths"].get(&path).is_some(),
+                "{path} is not in the OpenAPI document"
+            );
+        }
+    }
+    assert_eq!(
+        call(&env, "GET", "/healthz", None, None).await.0,
+        StatusCode::OK
+    );
+    let (s, e) = call(&env, "GET", "/nope", None, None).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
