@@ -16,11 +16,12 @@ use protocol::frame;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The socket could not be reached or broke.
-    #[error("agent socket {path}: {source}")]
+    #[error("agent socket {path}")]
     Io {
         /// The socket path.
         path: PathBuf,
         /// The I/O error.
+        #[source]
         source: std::io::Error,
     },
     /// The agent sent something that is not a reply.
