@@ -2,6 +2,8 @@
 //! kiosk's credential reaches only its own data, ingest is idempotent per id, malformed bodies get
 //! clear JSON errors and change nothing, and the OpenAPI document covers every route.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::sync::Arc;
 
 use axum::body::Body;

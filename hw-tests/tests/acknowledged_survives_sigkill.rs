@@ -4,6 +4,8 @@
 //! client sent under that id. The client retries an unacknowledged submission with the same id,
 //! as the kiosk app does, so each ends up acknowledged exactly once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,8 @@
 //! state back, and both the kiosk's status look-up and the public status page show it, without
 //! personal data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::time::Duration;
 
 use hw_tests::agenda::{AgendaRef, push};

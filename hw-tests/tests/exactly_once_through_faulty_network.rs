@@ -1,6 +1,8 @@
 //! Proof 2: through a network that refuses, resets, delays and, worst of all, loses the server's
 //! reply after the server committed, 1,000 submissions arrive exactly once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Proof 1: submissions made while the fleet server is down are queued on the kiosk, and arrive
 //! exactly once when it returns; their personal data then leaves the kiosk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Over HTTPS: an agent that trusts the fleet's CA enrols and delivers; an agent pinned to
 //! another CA refuses to talk to the server at all, so its queue stays on the kiosk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use std::time::Duration;
 
 use hw_tests::harness::{

@@ -3,7 +3,9 @@
 //!
 //! `cargo bench -p kiosk-agent --bench submit [-- N]`
 
-#[path = "../tests/common.rs"]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

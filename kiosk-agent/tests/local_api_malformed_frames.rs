@@ -1,6 +1,8 @@
 //! Malformed frames on the local socket get clear error replies, never disturb another client,
 //! and change no stored data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! The agent's database upgrades from every earlier schema version with its data intact, and a
 //! database from a newer agent is refused rather than misread.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 mod common;
 
 use kiosk_agent::store::migrations::{MIGRATIONS, current, migrate_to};

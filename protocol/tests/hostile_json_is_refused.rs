@@ -1,5 +1,7 @@
 //! Malformed or hostile JSON is refused with a clear error, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use protocol::app::{self, Request};
 use protocol::fleet::{Catalog, SubmissionBatch};
 use protocol::json::{DecodeError, decode, decode_versioned};

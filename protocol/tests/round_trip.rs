@@ -1,5 +1,7 @@
 //! Every wire type survives a round trip through JSON unchanged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use protocol::Lang;
 use protocol::app::{self, Request, RequestBody, Response, ResponseBody, SubmitAck, SubmitRequest};
 use protocol::fleet::{BatchAck, Catalog, ItemAck, ItemOutcome, SubmissionBatch, SubmissionUpload};

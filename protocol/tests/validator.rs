@@ -1,6 +1,8 @@
 //! The shared validator, on the demo catalog's forms: every field type, every constraint, and the
 //! messages in all three languages.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
 use protocol::Lang;
 use protocol::fleet::Catalog;
 use protocol::form::Service;

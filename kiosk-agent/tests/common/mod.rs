@@ -1,6 +1,7 @@
 //! Shared set-up for the agent's integration tests: a real store in a temporary directory, an
 //! enrolled identity, the demo catalog, and the local API served on a temporary socket.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use kiosk_agent::config::Config;
 use kiosk_agent::store::{Identity, Store};
 use kiosk_agent::sync::http::FleetClient;
 
+#[derive(Debug)]
 pub struct TestDir(pub PathBuf);
 
 impl TestDir {
@@ -34,7 +36,7 @@ impl Drop for TestDir {
 
 pub fn demo_catalog() -> protocol::fleet::Catalog {
     let mut c: protocol::fleet::Catalog =
-        serde_json::from_str(include_str!("../../fleet-server/data/demo-catalog.json")).unwrap();
+        serde_json::from_str(include_str!("../../../fleet-server/data/demo-catalog.json")).unwrap();
     c.version = 1;
     c
 }
