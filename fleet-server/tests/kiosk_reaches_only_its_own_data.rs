@@ -150,22 +150,25 @@ async fn send(env: &Env, cred: &str, items: Vec<SubmissionUpload>) -> Vec<ItemOu
         .collect()
 }
 
+const DEMO_CATALOG: &str = include_str!("../data/demo-catalog.json");
+
+async fn publish_demo(env: &Env) -> &'static str {
+    let (s, e) = call(
+        env,
+        "PUT",
+        "/api/admin/v1/catalog",
+        Some(ADMIN),
+        Some(DEMO_CATALOG.into()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    DEMO_CATALOG
+}
+
 #[tokio::test]
 async fn ingest_is_idempotent_and_scoped_to_the_kiosk() {
     let env = env();
-    let catalog = include_str!("../data/demo-catalog.json");
-    assert_eq!(
-        call(
-            &env,
-            "PUT",
-            "/api/admin/v1/catalog",
-            Some(ADMIN),
-            Some(catalog.into())
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    publish_demo(&env).await;
     let (a, na) = enrolled(&env, "kiosk-a").await;
     let (b, nb) = enrolled(&env, "kiosk-b").await;
     assert_ne!(na, nb);
@@ -303,19 +306,7 @@ async fn malformed_bodies_get_clear_errors_and_change_nothing() {
 #[tokio::test]
 async fn catalog_etag_and_published_versions_are_immutable() {
     let env = env();
-    let catalog = include_str!("../data/demo-catalog.json");
-    assert_eq!(
-        call(
-            &env,
-            "PUT",
-            "/api/admin/v1/catalog",
-            Some(ADMIN),
-            Some(catalog.into())
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    let catalog = publish_demo(&env).await;
     let (a, _) = enrolled(&env, "kiosk-e").await;
     let resp = app(env.state.clone())
         .oneshot(

@@ -133,6 +133,15 @@ pub fn fleet_rows(fleet: &Fleet) -> Vec<(String, String, String)> {
         .expect("rows read")
 }
 
+/// A read-only connection to a database another process writes, for assertions.
+fn open_readonly(path: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("{} opens: {e}", path.display()));
+    c.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    c
+}
+
 /// The demo catalog shipped with the fleet server.
 pub fn demo_catalog() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fleet-server/data/demo-catalog.json")
@@ -267,14 +276,7 @@ impl Fleet {
 
     /// A read-only connection to its database, for assertions.
     pub fn db(&self) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open_with_flags(
-            self.dir.join("data/fleet.sqlite"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("fleet database opens");
-        c.busy_timeout(Duration::from_secs(5))
-            .expect("busy timeout");
-        c
+        open_readonly(&self.dir.join("data/fleet.sqlite"))
     }
 
     /// Submissions stored, counted in the database.
@@ -398,14 +400,18 @@ impl Agent {
 
     /// A read-only connection to its database.
     pub fn db(&self) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open_with_flags(
-            self.dir.join("data/agent.sqlite"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("agent database opens");
-        c.busy_timeout(Duration::from_secs(5))
-            .expect("busy timeout");
-        c
+        open_readonly(&self.dir.join("data/agent.sqlite"))
+    }
+
+    /// Outbox rows matching an SQL condition (`state = 'queued'`); -1 when the query fails.
+    pub fn outbox_count(&self, condition: &str) -> i64 {
+        self.db()
+            .query_row(
+                &format!("SELECT COUNT(*) FROM outbox WHERE {condition}"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(-1)
     }
 
     /// Its log so far.

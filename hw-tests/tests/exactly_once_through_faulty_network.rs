@@ -55,15 +55,7 @@ fn a_thousand_submissions_arrive_exactly_once_through_faults() {
     );
     // Let in-flight retries land, then look for duplicates.
     assert!(wait_until(Duration::from_secs(30), || {
-        agent
-            .db()
-            .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE state = 'queued'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap_or(1)
-            == 0
+        agent.outbox_count("state = 'queued'") == 0
     }));
     let rows = fleet_rows(&fleet);
     assert_eq!(rows.len(), N, "no duplicates");

@@ -32,15 +32,11 @@ fn queued_while_the_server_is_down_arrive_exactly_once() {
             ack.tracking_code.as_str().to_owned(),
         ));
     }
-    let queued: i64 = agent
-        .db()
-        .query_row(
-            "SELECT COUNT(*) FROM outbox WHERE state = 'queued'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(queued, 40, "all 40 wait in the outbox");
+    assert_eq!(
+        agent.outbox_count("state = 'queued'"),
+        40,
+        "all 40 wait in the outbox"
+    );
 
     fleet.restart();
     assert!(
@@ -63,26 +59,11 @@ fn queued_while_the_server_is_down_arrive_exactly_once() {
     );
 
     assert!(wait_until(Duration::from_secs(10), || {
-        agent
-            .db()
-            .query_row(
-                "SELECT COUNT(*) FROM outbox WHERE state = 'acked' AND payload IS NULL",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap_or(0)
-            == 40
+        agent.outbox_count("state = 'acked' AND payload IS NULL") == 40
     }));
-    let leftover: i64 = agent
-        .db()
-        .query_row(
-            "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%down0%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
     assert_eq!(
-        leftover, 0,
+        agent.outbox_count("payload LIKE '%down0%'"),
+        0,
         "personal data is deleted from the kiosk after the ack"
     );
     let log = agent.log() + &fleet.log();

@@ -14,25 +14,12 @@ use agent_client::Client;
 use protocol::app::{RequestBody, ResponseBody};
 
 fn sample(i: usize) -> protocol::app::SubmitRequest {
-    let mut values = protocol::validate::FormValues::new();
-    values.insert(
-        "text".into(),
-        protocol::validate::FieldValue::Text(format!(
-            "Podnět číslo {i}: rozbitá lavička v parku u radnice, prosím o opravu."
-        )),
-    );
-    values.insert(
+    let mut req = common::sample_submission(i);
+    req.values.insert(
         "email".into(),
         protocol::validate::FieldValue::Text(format!("obcan{i}@example.cz")),
     );
-    protocol::app::SubmitRequest {
-        submission_id: uuid::Uuid::new_v4(),
-        service_id: "podnet".into(),
-        form_version: 1,
-        language: protocol::Lang::Cs,
-        values,
-        identity: None,
-    }
+    req
 }
 
 fn bare_loop(dir: &std::path::Path, n: usize) -> Duration {

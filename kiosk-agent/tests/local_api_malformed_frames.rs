@@ -82,7 +82,7 @@ fn garbage_gets_errors_and_changes_nothing() {
     drop(half);
 
     // Invalid submissions are refused with field errors and store nothing.
-    let mut req = hw_sample();
+    let mut req = common::sample_submission(0);
     req.values.insert(
         "text".into(),
         protocol::validate::FieldValue::Text("short".into()),
@@ -94,7 +94,7 @@ fn garbage_gets_errors_and_changes_nothing() {
         }
         other => panic!("expected invalid, got {other:?}"),
     }
-    let mut unknown = hw_sample();
+    let mut unknown = common::sample_submission(0);
     unknown.service_id = "nope".into();
     assert!(
         matches!(good.call(RequestBody::Submit(unknown)), Err(ClientError::Agent(e)) if e.code == ErrorCode::UnknownService)
@@ -102,7 +102,7 @@ fn garbage_gets_errors_and_changes_nothing() {
     assert_eq!(outbox_rows(&agent), before, "nothing was stored");
 
     // The well-behaved client was never disturbed, and a valid submission still works.
-    let ok = hw_sample();
+    let ok = common::sample_submission(0);
     let first = match good.call(RequestBody::Submit(ok.clone())).unwrap() {
         ResponseBody::Submitted(a) => a,
         other => panic!("{other:?}"),
@@ -150,20 +150,4 @@ fn the_socket_is_group_only() {
     let (_agent, socket, _rt) = common::serve(&dir.0);
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
-}
-
-fn hw_sample() -> protocol::app::SubmitRequest {
-    let mut values = protocol::validate::FormValues::new();
-    values.insert(
-        "text".into(),
-        protocol::validate::FieldValue::Text("Rozbitá lavička u radnice".into()),
-    );
-    protocol::app::SubmitRequest {
-        submission_id: uuid::Uuid::new_v4(),
-        service_id: "podnet".into(),
-        form_version: 1,
-        language: protocol::Lang::Cs,
-        values,
-        identity: None,
-    }
 }

@@ -85,3 +85,22 @@ pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, tokio::runtime::Runtime) {
     });
     (agent, socket, rt)
 }
+
+/// A valid submission of the demo `podnet` service; `i` makes its values distinct.
+pub fn sample_submission(i: usize) -> protocol::app::SubmitRequest {
+    let mut values = protocol::validate::FormValues::new();
+    values.insert(
+        "text".into(),
+        protocol::validate::FieldValue::Text(format!(
+            "Podnět číslo {i}: rozbitá lavička v parku u radnice, prosím o opravu."
+        )),
+    );
+    protocol::app::SubmitRequest {
+        submission_id: uuid::Uuid::new_v4(),
+        service_id: "podnet".into(),
+        form_version: 1,
+        language: protocol::Lang::Cs,
+        values,
+        identity: None,
+    }
+}
