@@ -37,6 +37,7 @@ pub enum ClientError {
 pub struct Client {
     path: PathBuf,
     stream: UnixStream,
+    reader: std::io::BufReader<UnixStream>,
     next_id: u64,
     max_frame: u32,
 }
@@ -52,9 +53,12 @@ impl Client {
         let stream = UnixStream::connect(&path).map_err(io)?;
         stream.set_read_timeout(Some(timeout)).map_err(io)?;
         stream.set_write_timeout(Some(timeout)).map_err(io)?;
+        // Buffered reads: a whole reply usually arrives in one read.
+        let reader = std::io::BufReader::with_capacity(64 * 1024, stream.try_clone().map_err(io)?);
         Ok(Client {
             path,
             stream,
+            reader,
             next_id: 1,
             max_frame: frame::DEFAULT_MAX_FRAME,
         })
@@ -100,11 +104,11 @@ impl Client {
             source,
         };
         let mut header = [0u8; frame::HEADER_LEN];
-        self.stream.read_exact(&mut header).map_err(io)?;
+        self.reader.read_exact(&mut header).map_err(io)?;
         let len = frame::payload_len(header, self.max_frame)
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let mut payload = vec![0u8; len];
-        self.stream.read_exact(&mut payload).map_err(io)?;
+        self.reader.read_exact(&mut payload).map_err(io)?;
         protocol::json::decode_versioned(&payload, len, app::VERSION)
             .map_err(|e| ClientError::Protocol(e.to_string()))
     }

@@ -8,10 +8,7 @@ use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of a secret.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    protocol::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares two strings in time that depends only on their lengths.

@@ -32,6 +32,19 @@ impl Agent {
         }
     }
 
+    /// Runs `f` on the store in this thread, which may block (SQLite commits fsync): for the
+    /// local API's connection threads, never for async tasks.
+    pub fn store_now<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
     /// Runs `f` on the store on the blocking pool: SQLite commits fsync and must not stall the
     /// async reactor.
     pub async fn with_store<T, F>(&self, f: F) -> Result<T, StoreError>

@@ -1,5 +1,6 @@
 //! What the agent does for each local-API request. Transport-free: [`crate::local_api`] reads
-//! frames and calls [`handle`]; tests can call it directly.
+//! frames and calls [`handle`] on the connection's own thread, which may block on the store;
+//! the only network call (an online status look-up) runs on the async runtime.
 //!
 //! Submissions are validated with the shared validator against the definition this kiosk
 //! cached, stored in one fsynced transaction, and only then answered. Values are never logged.
@@ -13,25 +14,27 @@ use protocol::app::{
 use protocol::fleet::RequestState;
 use protocol::tracking::TrackingCode;
 
+use tokio::runtime::Handle;
+
 use crate::agent::Agent;
 use crate::store::{NewSubmission, StoreError};
 use crate::sync::http::Credential;
 
 /// Answers one request.
-pub async fn handle(agent: &Agent, body: RequestBody) -> ResponseBody {
+pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
     let result = match body {
-        RequestBody::KioskInfo => kiosk_info(agent).await,
-        RequestBody::Catalog => catalog(agent).await.map(ResponseBody::Catalog),
-        RequestBody::Submit(req) => submit(agent, req).await.map(ResponseBody::Submitted),
-        RequestBody::Status { tracking_code } => status(agent, &tracking_code)
-            .await
-            .map(ResponseBody::Status),
+        RequestBody::KioskInfo => kiosk_info(agent),
+        RequestBody::Catalog => catalog(agent).map(ResponseBody::Catalog),
+        RequestBody::Submit(req) => submit(agent, req).map(ResponseBody::Submitted),
+        RequestBody::Status { tracking_code } => {
+            status(agent, rt, &tracking_code).map(ResponseBody::Status)
+        }
         RequestBody::Devices => Ok(ResponseBody::Devices {
             devices: crate::devices::statuses(),
         }),
-        RequestBody::Notices => catalog(agent)
-            .await
-            .map(|c| ResponseBody::Notices { notices: c.notices }),
+        RequestBody::Notices => {
+            catalog(agent).map(|c| ResponseBody::Notices { notices: c.notices })
+        }
     };
     result.unwrap_or_else(ResponseBody::Error)
 }
@@ -53,11 +56,8 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-async fn kiosk_info(agent: &Agent) -> Result<ResponseBody, ApiError> {
-    let id = agent
-        .with_store(|s| s.identity())
-        .await
-        .map_err(store_error)?;
+fn kiosk_info(agent: &Agent) -> Result<ResponseBody, ApiError> {
+    let id = agent.store_now(|s| s.identity()).map_err(store_error)?;
     Ok(ResponseBody::KioskInfo(KioskInfo {
         kiosk_id: id.as_ref().map(|i| i.kiosk_id.clone()).unwrap_or_default(),
         name: id.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
@@ -66,11 +66,8 @@ async fn kiosk_info(agent: &Agent) -> Result<ResponseBody, ApiError> {
     }))
 }
 
-async fn catalog(agent: &Agent) -> Result<CatalogView, ApiError> {
-    let cached = agent
-        .with_store(|s| s.catalog())
-        .await
-        .map_err(store_error)?;
+fn catalog(agent: &Agent) -> Result<CatalogView, ApiError> {
+    let cached = agent.store_now(|s| s.catalog()).map_err(store_error)?;
     let now = crate::store::now_ms();
     Ok(match cached {
         None => CatalogView {
@@ -94,32 +91,50 @@ async fn catalog(agent: &Agent) -> Result<CatalogView, ApiError> {
     })
 }
 
-async fn submit(agent: &Agent, req: SubmitRequest) -> Result<SubmitAck, ApiError> {
-    let (service_id, version) = (req.service_id.clone(), req.form_version);
-    let service = agent
-        .with_store(move |s| {
-            let known = s.knows_service(&service_id)?;
-            Ok((known, s.service_version(&service_id, version)?))
-        })
-        .await
-        .map_err(store_error)?;
-    let service = match service {
-        (_, Some(s)) => s,
-        (true, None) => {
-            return Err(ApiError::new(
-                ErrorCode::UnknownFormVersion,
-                format!(
-                    "form version {} of {:?} is not known here",
-                    req.form_version, req.service_id
+fn submit(agent: &Agent, req: SubmitRequest) -> Result<SubmitAck, ApiError> {
+    let id = req.submission_id;
+    // One trip to the blocking pool: look-up, validation and the durable write together.
+    let ack = agent
+        .store_now(|s| Ok(check_and_store(s, &req)))
+        .map_err(store_error)??;
+    if ack.new {
+        tracing::info!(submission = %id, code = %ack.tracking_code, "submission stored");
+        agent.wake.notify_one();
+    } else {
+        tracing::info!(submission = %id, code = %ack.tracking_code, "submission retried; original answer");
+    }
+    Ok(SubmitAck {
+        submission_id: id,
+        tracking_code: ack.tracking_code,
+        stored_at: ack.created_at,
+    })
+}
+
+/// Validates `req` against the definition this kiosk cached and stores it. The outer `Result`
+/// is the store's; the inner one is the answer for the app.
+fn check_and_store(
+    s: &mut crate::store::Store,
+    req: &SubmitRequest,
+) -> Result<crate::store::StoredAck, ApiError> {
+    let service = match s.service_version(&req.service_id, req.form_version) {
+        Ok(Some(service)) => service,
+        Ok(None) => {
+            return Err(match s.knows_service(&req.service_id) {
+                Ok(true) => ApiError::new(
+                    ErrorCode::UnknownFormVersion,
+                    format!(
+                        "form version {} of {:?} is not known here",
+                        req.form_version, req.service_id
+                    ),
                 ),
-            ));
+                Ok(false) => ApiError::new(
+                    ErrorCode::UnknownService,
+                    format!("service {:?} is not offered here", req.service_id),
+                ),
+                Err(e) => store_error(e),
+            });
         }
-        (false, None) => {
-            return Err(ApiError::new(
-                ErrorCode::UnknownService,
-                format!("service {:?} is not offered here", req.service_id),
-            ));
-        }
+        Err(e) => return Err(store_error(e)),
     };
     if let Err(errors) = protocol::validate::validate_form(&service.form, &req.values) {
         tracing::info!(service = %req.service_id, problems = errors.len(), "submission refused by validation");
@@ -135,41 +150,22 @@ async fn submit(agent: &Agent, req: SubmitRequest) -> Result<SubmitAck, ApiError
             "this service needs the citizen's card",
         ));
     }
-    let id = req.submission_id;
-    let ack = agent
-        .with_store(move |s| {
-            s.store_submission(&NewSubmission {
-                id: req.submission_id,
-                service_id: &req.service_id,
-                form_version: req.form_version,
-                language: req.language,
-                values: &req.values,
-                identity: req.identity.as_deref(),
-            })
-        })
-        .await
-        .map_err(store_error)?;
-    if ack.new {
-        tracing::info!(submission = %id, code = %ack.tracking_code, "submission stored");
-        agent.wake.notify_one();
-    } else {
-        tracing::info!(submission = %id, code = %ack.tracking_code, "submission retried; original answer");
-    }
-    Ok(SubmitAck {
-        submission_id: id,
-        tracking_code: ack.tracking_code,
-        stored_at: ack.created_at,
+    s.store_submission(&NewSubmission {
+        id: req.submission_id,
+        service_id: &req.service_id,
+        form_version: req.form_version,
+        language: req.language,
+        values: &req.values,
+        identity: req.identity.as_deref(),
     })
+    .map_err(store_error)
 }
 
-async fn status(agent: &Agent, typed: &str) -> Result<StatusAnswer, ApiError> {
+fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiError> {
     let code = TrackingCode::parse(typed)
         .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
-    let identity = agent
-        .with_store(|s| s.identity())
-        .await
-        .map_err(store_error)?;
-    let names = catalog(agent).await.ok();
+    let identity = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let names = catalog(agent).ok();
     let name_of = |service: &str| {
         names
             .as_ref()
@@ -179,10 +175,14 @@ async fn status(agent: &Agent, typed: &str) -> Result<StatusAnswer, ApiError> {
     if let Some(id) = identity {
         let cred = Credential::new(&id.kiosk_id, &id.credential);
         let timeout = Duration::from_secs(agent.config.fleet.status_timeout_s);
-        match agent.fleet.status(&cred, &code, timeout).await {
+        let (fleet, asked) = (agent.fleet.clone(), code.clone());
+        let answer = rt
+            .block_on(rt.spawn(async move { fleet.status(&cred, &asked, timeout).await }))
+            .unwrap_or_else(|e| Err(crate::sync::http::FleetError::Transport(e.to_string())));
+        match answer {
             Ok(Some(rec)) => {
                 let cached = rec.clone();
-                if let Err(e) = agent.with_store(move |s| s.cache_status(&cached)).await {
+                if let Err(e) = agent.store_now(move |s| s.cache_status(&cached)) {
                     tracing::warn!(error = %e, "could not cache a status");
                 }
                 let now = crate::store::now_ms();
@@ -196,14 +196,14 @@ async fn status(agent: &Agent, typed: &str) -> Result<StatusAnswer, ApiError> {
                     known_at: now,
                 });
             }
-            Ok(None) => return local_status(agent, code, false, &name_of).await,
+            Ok(None) => return local_status(agent, code, false, &name_of),
             Err(e) => tracing::info!(error = %e, "status look-up offline; answering from cache"),
         }
     }
-    local_status(agent, code, true, &name_of).await
+    local_status(agent, code, true, &name_of)
 }
 
-async fn local_status(
+fn local_status(
     agent: &Agent,
     code: TrackingCode,
     offline: bool,
@@ -211,8 +211,7 @@ async fn local_status(
 ) -> Result<StatusAnswer, ApiError> {
     let c = code.clone();
     let (cached, outbox) = agent
-        .with_store(move |s| Ok((s.cached_status(&c)?, s.outbox_entry(&c)?)))
-        .await
+        .store_now(move |s| Ok((s.cached_status(&c)?, s.outbox_entry(&c)?)))
         .map_err(store_error)?;
     let now = crate::store::now_ms();
     if let Some(st) = cached {

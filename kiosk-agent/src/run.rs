@@ -13,18 +13,22 @@ use crate::sync::http::FleetClient;
 
 /// Runs the agent with `config` until it is told to stop.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    // One thread is plenty for a kiosk; SQLite work goes to the blocking pool.
-    let rt = tokio::runtime::Builder::new_current_thread()
+    runtime()
+        .context("cannot start the async runtime")?
+        .block_on(serve(config))
+}
+
+/// The agent's runtime: one thread is plenty for a kiosk; SQLite work goes to the blocking pool.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)
         .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(serve(config))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let db = config.db_path();
-    let store = Store::open(&db)?;
+    let mut store = Store::open(&db)?;
     store.code_key(crate::tracking::fresh_key)?;
     let fleet = FleetClient::new(&config.fleet)?;
     let listener = crate::local_api::bind(&config.agent.socket)?;
@@ -33,16 +37,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(socket = %socket.display(), db = %db.display(), version = env!("CARGO_PKG_VERSION"), "kiosk-agent started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let api = tokio::spawn(crate::local_api::serve(
+    let api = crate::local_api::Server::spawn(
         Arc::clone(&agent),
+        tokio::runtime::Handle::current(),
         listener,
-        stop_rx.clone(),
-    ));
+    )
+    .context("cannot start the local API")?;
     let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx));
     wait_for_signal().await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
-    let _ = api.await;
+    // The local API's threads block; stop them off the runtime.
+    let _ = tokio::task::spawn_blocking(move || api.stop()).await;
     let _ = sync.await;
     let _ = std::fs::remove_file(&socket);
     Ok(())

@@ -23,3 +23,22 @@ pub use i18n::{Lang, Text};
 
 /// Milliseconds since the Unix epoch, UTC. Every timestamp on the wire uses this.
 pub type UnixMillis = i64;
+
+/// Lower-case hex of `bytes` (digests in stores and headers).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_is_lower_case_and_padded() {
+        assert_eq!(super::hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
+}

@@ -5,7 +5,12 @@ use protocol::fleet::Catalog;
 use protocol::form::Service;
 use rusqlite::{OptionalExtension, params};
 
+use std::sync::Arc;
+
 use super::{Store, StoreError};
+
+/// Parsed definitions kept in memory; beyond this the cache starts over.
+const MAX_CACHED_FORMS: usize = 256;
 
 impl Store {
     /// Replaces the cached catalog and records its form versions, in one transaction.
@@ -82,8 +87,17 @@ impl Store {
         .transpose()
     }
 
-    /// A service's definition at a given form version.
-    pub fn service_version(&self, id: &str, version: u32) -> Result<Option<Service>, StoreError> {
+    /// A service's definition at a given form version, parsed once and then kept (a published
+    /// version never changes).
+    pub fn service_version(
+        &mut self,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<Arc<Service>>, StoreError> {
+        let key = (id.to_owned(), version);
+        if let Some(s) = self.forms.get(&key) {
+            return Ok(Some(Arc::clone(s)));
+        }
         let def: Option<String> = self
             .conn
             .query_row(
@@ -93,13 +107,17 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        def.map(|d| {
-            serde_json::from_str(&d).map_err(|e| StoreError::Corrupt {
+        let Some(def) = def else { return Ok(None) };
+        let service: Arc<Service> =
+            Arc::new(serde_json::from_str(&def).map_err(|e| StoreError::Corrupt {
                 what: "form definition",
                 message: e.to_string(),
-            })
-        })
-        .transpose()
+            })?);
+        if self.forms.len() >= MAX_CACHED_FORMS {
+            self.forms.clear();
+        }
+        self.forms.insert(key, Arc::clone(&service));
+        Ok(Some(service))
     }
 
     /// Whether the kiosk knows the service at all (in any version).

@@ -58,6 +58,31 @@ pub const MIGRATIONS: &[&str] = &[
          sampled_at INTEGER NOT NULL,
          body       TEXT NOT NULL
      );",
+    // 3: the outbox keyed by its sequence (the rowid), with a partial index of what still waits:
+    // two fewer b-trees to write on every durable submit.
+    "CREATE TABLE outbox_v3 (
+         seq           INTEGER PRIMARY KEY,
+         id            TEXT NOT NULL UNIQUE,
+         tracking_code TEXT NOT NULL UNIQUE,
+         service_id    TEXT NOT NULL,
+         form_version  INTEGER NOT NULL,
+         language      TEXT NOT NULL,
+         payload       TEXT,
+         payload_hash  TEXT NOT NULL,
+         created_at    INTEGER NOT NULL,
+         state         TEXT NOT NULL CHECK (state IN ('queued', 'acked', 'rejected')),
+         attempts      INTEGER NOT NULL DEFAULT 0,
+         last_error    TEXT,
+         acked_at      INTEGER
+     );
+     INSERT INTO outbox_v3 (seq, id, tracking_code, service_id, form_version, language, payload,
+                            payload_hash, created_at, state, attempts, last_error, acked_at)
+         SELECT seq, id, tracking_code, service_id, form_version, language, payload,
+                payload_hash, created_at, state, attempts, last_error, acked_at FROM outbox;
+     DROP TABLE outbox;
+     ALTER TABLE outbox_v3 RENAME TO outbox;
+     CREATE INDEX outbox_queued ON outbox (seq) WHERE state = 'queued';
+     DELETE FROM settings WHERE key = 'next_seq';",
 ];
 
 /// The schema version this agent writes.

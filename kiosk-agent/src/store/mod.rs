@@ -78,6 +78,10 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Kiosk number and code key, cached after the first submission.
+    issuer: Option<(u32, u64)>,
+    /// Parsed form definitions by (service, version); published versions never change.
+    forms: std::collections::HashMap<(String, u32), std::sync::Arc<protocol::form::Service>>,
 }
 
 impl Store {
@@ -96,6 +100,8 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_owned(),
+            issuer: None,
+            forms: Default::default(),
         };
         store.configure()?;
         migrations::migrate(&mut store.conn, path)?;

@@ -73,7 +73,7 @@ fn payload_hash(s: &NewSubmission<'_>, payload: &str) -> String {
     h.update(s.language.code().as_bytes());
     h.update([0]);
     h.update(payload.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    protocol::hex(&h.finalize())
 }
 
 impl Store {
@@ -90,6 +90,7 @@ impl Store {
             message: e.to_string(),
         })?;
         let hash = payload_hash(s, &payload);
+        let (number, key) = self.issuer()?;
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -100,15 +101,46 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let id = s.id.to_string();
-        let existing: Option<(String, String, i64)> = tx
-            .query_row(
-                "SELECT payload_hash, tracking_code, created_at FROM outbox WHERE id = ?1",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
+        // Rows are never deleted (only their payload is), so the next sequence number is derived
+        // from the unique index rather than kept as a second row to write on every commit.
+        let seq: u32 = tx
+            .prepare_cached("SELECT COALESCE(MAX(seq) + 1, 0) FROM outbox")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .map_err(err)?;
-        if let Some((old_hash, code, created_at)) = existing {
+        let body = tracking::permute(seq, key).ok_or(StoreError::SequenceExhausted)?;
+        let tracking_code =
+            TrackingCode::from_parts(number, body).ok_or(StoreError::SequenceExhausted)?;
+        let created_at = super::now_ms();
+        // Insert first; only when the id is already there (a retry) look at the original. The
+        // happy path makes no extra query.
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO outbox (id, seq, tracking_code, service_id, form_version, language,
+                                     payload, payload_hash, created_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued')
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    seq,
+                    tracking_code.as_str(),
+                    s.service_id,
+                    s.form_version,
+                    s.language.code(),
+                    payload,
+                    hash,
+                    created_at
+                ])
+            })
+            .map_err(err)?;
+        if inserted == 0 {
+            let (old_hash, code, created_at): (String, String, i64) = tx
+                .prepare_cached(
+                    "SELECT payload_hash, tracking_code, created_at FROM outbox WHERE id = ?1",
+                )
+                .and_then(|mut st| st.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+                .map_err(err)?;
             if old_hash != hash {
                 return Err(StoreError::Conflict(s.id));
             }
@@ -122,56 +154,6 @@ impl Store {
                 new: false,
             });
         }
-        let get = |k: &str| -> Result<Option<String>, StoreError> {
-            tx.query_row("SELECT value FROM settings WHERE key = ?1", [k], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(err)
-        };
-        let identity = get("identity")?.ok_or(StoreError::NotEnrolled)?;
-        let number = serde_json::from_str::<serde_json::Value>(&identity)
-            .ok()
-            .and_then(|v| v.get("kiosk_number")?.as_u64())
-            .ok_or(StoreError::Corrupt {
-                what: "identity",
-                message: "no kiosk number".into(),
-            })?;
-        let key: u64 =
-            get("code_key")?
-                .and_then(|k| k.parse().ok())
-                .ok_or(StoreError::Corrupt {
-                    what: "code key",
-                    message: "missing".into(),
-                })?;
-        let seq: u32 = get("next_seq")?.and_then(|k| k.parse().ok()).unwrap_or(0);
-        let body = tracking::permute(seq, key).ok_or(StoreError::SequenceExhausted)?;
-        let tracking_code =
-            TrackingCode::from_parts(number as u32, body).ok_or(StoreError::SequenceExhausted)?;
-        let created_at = super::now_ms();
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('next_seq', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [(u64::from(seq) + 1).to_string()],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT INTO outbox (id, seq, tracking_code, service_id, form_version, language,
-                                 payload, payload_hash, created_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued')",
-            params![
-                id,
-                seq,
-                tracking_code.as_str(),
-                s.service_id,
-                s.form_version,
-                s.language.code(),
-                payload,
-                hash,
-                created_at
-            ],
-        )
-        .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(StoredAck {
             tracking_code,

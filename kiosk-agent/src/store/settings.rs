@@ -85,8 +85,29 @@ impl Store {
         }
     }
 
+    /// The kiosk number and code key that issue tracking codes, read once and kept.
+    pub(crate) fn issuer(&mut self) -> Result<(u32, u64), StoreError> {
+        if let Some(i) = self.issuer {
+            return Ok(i);
+        }
+        let number = self
+            .identity()?
+            .ok_or(StoreError::NotEnrolled)?
+            .kiosk_number;
+        let key = self
+            .get_setting("code_key")?
+            .and_then(|k| k.parse().ok())
+            .ok_or(StoreError::Corrupt {
+                what: "code key",
+                message: "missing".into(),
+            })?;
+        self.issuer = Some((number, key));
+        Ok((number, key))
+    }
+
     /// Stores the identity received at enrolment.
-    pub fn set_identity(&self, id: &Identity) -> Result<(), StoreError> {
+    pub fn set_identity(&mut self, id: &Identity) -> Result<(), StoreError> {
+        self.issuer = None;
         let json = serde_json::json!({
             "kiosk_id": id.kiosk_id, "kiosk_number": id.kiosk_number, "name": id.name,
             "group": id.group, "credential": id.credential,
@@ -106,7 +127,8 @@ impl Store {
     }
 
     /// The secret key that permutes tracking-code sequences; created on first call.
-    pub fn code_key(&self, fresh: impl FnOnce() -> u64) -> Result<u64, StoreError> {
+    pub fn code_key(&mut self, fresh: impl FnOnce() -> u64) -> Result<u64, StoreError> {
+        self.issuer = None;
         if let Some(k) = self.get_setting("code_key")?
             && let Ok(k) = k.parse()
         {

@@ -57,8 +57,31 @@ pub fn ready_store(db: &Path) -> Store {
     s
 }
 
-/// Serves the local API on `dir/agent.sock` on a background runtime; the fleet is unreachable.
-pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, tokio::runtime::Runtime) {
+/// The local API served exactly as the agent serves it (its runtime on its own thread, the
+/// connection threads); stops on drop.
+#[derive(Debug)]
+pub struct Served {
+    server: Option<kiosk_agent::local_api::Server>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    runtime: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(t) = self.runtime.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves the local API on `dir/agent.sock`; the fleet is unreachable.
+pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, Served) {
     let socket = dir.join("agent.sock");
     let config = Config::from_toml(&format!(
         "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n",
@@ -69,21 +92,25 @@ pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, tokio::runtime::Runtime) {
     let store = ready_store(&config.db_path());
     let fleet = FleetClient::new(&config.fleet).unwrap();
     let agent = Arc::new(Agent::new(config, store, fleet));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = rt
-        .block_on(async { kiosk_agent::local_api::bind(&socket) })
-        .unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let a = Arc::clone(&agent);
-    rt.spawn(async move {
-        let _keep = _tx;
-        kiosk_agent::local_api::serve(a, listener, rx).await
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let runtime = std::thread::spawn(move || {
+        let rt = kiosk_agent::run::runtime().unwrap();
+        handle_tx.send(rt.handle().clone()).unwrap();
+        rt.block_on(async move {
+            let _ = rx.changed().await;
+        });
     });
-    (agent, socket, rt)
+    let handle = handle_rx.recv().unwrap();
+    let listener = kiosk_agent::local_api::bind(&socket).unwrap();
+    let server =
+        kiosk_agent::local_api::Server::spawn(Arc::clone(&agent), handle, listener).unwrap();
+    let served = Served {
+        server: Some(server),
+        stop: Some(tx),
+        runtime: Some(runtime),
+    };
+    (agent, socket, served)
 }
 
 /// A valid submission of the demo `podnet` service; `i` makes its values distinct.
