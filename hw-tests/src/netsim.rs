@@ -119,7 +119,8 @@ impl Proxy {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
     }
 
-    /// Takes the network down (every connection refused) or brings it back.
+    /// Takes the network down (new connections refused, live ones reset at their next request)
+    /// or brings it back.
     pub fn set_down(&self, down: bool) {
         self.shared.down.store(down, Ordering::SeqCst);
     }
@@ -181,6 +182,11 @@ async fn handle(s: Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
                             let _ = uw.shutdown().await;
                         }
                         Ok(n) => {
+                            if s.down.load(Ordering::SeqCst) {
+                                // The network went down under a kept-alive connection.
+                                c.refused.fetch_add(1, Ordering::Relaxed);
+                                break Fate::Reset;
+                            }
                             if answered {
                                 // A new request on a kept-alive connection: a new fate.
                                 answered = false;

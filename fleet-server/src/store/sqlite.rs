@@ -185,10 +185,14 @@ fn next_kiosk_number(tx: &Transaction<'_>) -> Result<u32, StoreError> {
 }
 
 /// Checks one uploaded item against the uploader and the published form.
+/// Published form definitions parsed once per batch (a batch mostly repeats a few forms).
+type FormCache = std::collections::HashMap<(String, u32), Option<Service>>;
+
 fn check_item(
     tx: &Transaction<'_>,
     kiosk: &KioskRecord,
     item: &SubmissionUpload,
+    forms: &mut FormCache,
 ) -> Result<Option<String>, StoreError> {
     if item.tracking_code.kiosk_number() != kiosk.number {
         return Ok(Some(
@@ -198,25 +202,30 @@ fn check_item(
     if !protocol::form::is_valid_id(&item.service_id) {
         return Ok(Some("malformed service id".into()));
     }
-    let def: Option<String> = tx
-        .query_row(
-            "SELECT definition FROM forms WHERE service_id = ?1 AND version = ?2",
-            params![item.service_id, item.form_version],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db)?;
+    let key = (item.service_id.clone(), item.form_version);
+    if !forms.contains_key(&key) {
+        let def: Option<String> = tx
+            .prepare_cached("SELECT definition FROM forms WHERE service_id = ?1 AND version = ?2")
+            .and_then(|mut st| {
+                st.query_row(params![item.service_id, item.form_version], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(db)?;
+        let service = def
+            .map(|d| serde_json::from_str::<Service>(&d).map_err(|e| corrupt("form", e)))
+            .transpose()?;
+        forms.insert(key.clone(), service);
+    }
     // A form this server never published (a restored database) is accepted as sent: refusing
     // it would lose a citizen's submission over a server-side gap.
-    if let Some(def) = def {
-        let service: Service = serde_json::from_str(&def).map_err(|e| corrupt("form", e))?;
-        if let Err(errors) = protocol::validate::validate_form(&service.form, &item.values) {
-            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-            return Ok(Some(format!(
-                "values do not validate: {}",
-                fields.join(", ")
-            )));
-        }
+    if let Some(Some(service)) = forms.get(&key)
+        && let Err(errors) = protocol::validate::validate_form(&service.form, &item.values)
+    {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        return Ok(Some(format!(
+            "values do not validate: {}",
+            fields.join(", ")
+        )));
     }
     Ok(None)
 }
@@ -331,15 +340,15 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let mut acks = Vec::with_capacity(items.len());
+        let mut forms = FormCache::new();
         for item in items {
             let id = item.id.to_string();
             let existing: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT kiosk_id, received_at FROM submissions WHERE id = ?1",
-                    [&id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
+                .prepare_cached("SELECT kiosk_id, received_at FROM submissions WHERE id = ?1")
+                .and_then(|mut st| {
+                    st.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(db)?;
             let outcome = match existing {
                 Some((owner, received_at)) if owner == kiosk.kiosk_id => {
@@ -348,15 +357,16 @@ impl Store for SqliteStore {
                 Some(_) => ItemOutcome::Rejected {
                     reason: "the id belongs to another kiosk".into(),
                 },
-                None => match check_item(&tx, kiosk, item)? {
+                None => match check_item(&tx, kiosk, item, &mut forms)? {
                     Some(reason) => ItemOutcome::Rejected { reason },
                     None => {
                         let code_taken: bool = tx
-                            .query_row(
+                            .prepare_cached(
                                 "SELECT EXISTS (SELECT 1 FROM submissions WHERE tracking_code = ?1)",
-                                [item.tracking_code.as_str()],
-                                |r| r.get(0),
                             )
+                            .and_then(|mut st| {
+                                st.query_row([item.tracking_code.as_str()], |r| r.get(0))
+                            })
                             .map_err(db)?;
                         if code_taken {
                             ItemOutcome::Rejected {
@@ -687,7 +697,8 @@ fn insert_submission(
     now: UnixMillis,
 ) -> Result<(), StoreError> {
     let id = item.id.to_string();
-    tx.execute(
+    exec_cached(
+        tx,
         "INSERT INTO submissions (id, tracking_code, kiosk_id, service_id, form_version, language,
                                   body, created_at, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -704,16 +715,27 @@ fn insert_submission(
         ],
     )
     .map_err(db)?;
-    tx.execute(
+    exec_cached(
+        tx,
         "INSERT INTO statuses (tracking_code, service_id, state, updated_at)
          VALUES (?1, ?2, 'submitted', ?3)",
         params![item.tracking_code.as_str(), item.service_id, now],
     )
     .map_err(db)?;
-    tx.execute(
+    exec_cached(
+        tx,
         "INSERT INTO deliveries (submission_id, next_attempt_at) VALUES (?1, ?2)",
         params![id, now],
     )
     .map_err(db)?;
     Ok(())
+}
+
+/// Executes `sql` through the connection's statement cache (ingest runs it once per item).
+fn exec_cached(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(p)
 }

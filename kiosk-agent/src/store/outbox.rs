@@ -227,25 +227,26 @@ impl Store {
                 protocol::fleet::ItemOutcome::Accepted { received_at }
                 | protocol::fleet::ItemOutcome::Duplicate { received_at } => {
                     let row: Option<(String, String)> = tx
-                        .query_row(
+                        .prepare_cached(
                             "UPDATE outbox SET state = 'acked', payload = NULL, acked_at = ?2,
                                     last_error = NULL
                              WHERE id = ?1 AND state = 'queued'
                              RETURNING tracking_code, service_id",
-                            params![id, now],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
                         )
-                        .optional()
+                        .and_then(|mut st| {
+                            st.query_row(params![id, now], |r| Ok((r.get(0)?, r.get(1)?)))
+                                .optional()
+                        })
                         .map_err(err)?;
                     if let Some((code, service)) = row {
                         acked += 1;
-                        tx.execute(
+                        tx.prepare_cached(
                             "INSERT INTO status_cache (tracking_code, service_id, state, note,
                                                        updated_at, known_at)
                              VALUES (?1, ?2, 'submitted', NULL, ?3, ?4)
                              ON CONFLICT (tracking_code) DO NOTHING",
-                            params![code, service, received_at, now],
                         )
+                        .and_then(|mut st| st.execute(params![code, service, received_at, now]))
                         .map_err(err)?;
                     }
                 }
