@@ -4,7 +4,8 @@
 //! and must not reveal the order of submissions, so neighbouring codes cannot be guessed from
 //! one receipt. A keyed bijection does both: a 4-round Feistel network on 26 bits, with
 //! cycle-walking to stay inside the 25 bits a code's body holds. Distinct sequence numbers give
-//! distinct bodies by construction; no look-up is needed.
+//! distinct bodies by construction; no look-up is needed, and [`unpermute`] takes a code back
+//! to its sequence number, so the store finds a code's row by rowid without an index on codes.
 
 use protocol::tracking::MAX_BODY;
 use sha2::{Digest, Sha256};
@@ -44,6 +45,27 @@ pub fn permute(seq: u32, key: u64) -> Option<u32> {
     Some(x)
 }
 
+fn feistel_inverse(x: u32, key: u64) -> u32 {
+    let (mut l, mut r) = (x >> HALF_BITS, x & HALF_MASK);
+    for i in (0..ROUNDS).rev() {
+        (l, r) = (r ^ round(key, i, l), l);
+    }
+    (l << HALF_BITS) | r
+}
+
+/// The sequence number whose code body is `body`: the inverse of [`permute`]. It lets the store
+/// find a code's row by its sequence number, so codes need no index of their own.
+pub fn unpermute(body: u32, key: u64) -> Option<u32> {
+    if body > MAX_BODY {
+        return None;
+    }
+    let mut x = feistel_inverse(body, key);
+    while x > MAX_BODY {
+        x = feistel_inverse(x, key);
+    }
+    Some(x)
+}
+
 /// A fresh random key.
 pub fn fresh_key() -> u64 {
     let mut b = [0u8; 8];
@@ -65,6 +87,17 @@ mod tests {
             assert!(seen.insert(b), "collision at {seq}");
         }
         assert_eq!(permute(MAX_BODY + 1, key), None);
+    }
+
+    #[test]
+    fn unpermute_inverts_permute() {
+        for key in [0, 7, 0x5eed_1234_abcd_0042, u64::MAX] {
+            for seq in (0..3_000).chain([MAX_BODY - 1, MAX_BODY]) {
+                let body = permute(seq, key).unwrap();
+                assert_eq!(unpermute(body, key), Some(seq), "key {key} seq {seq}");
+            }
+        }
+        assert_eq!(unpermute(MAX_BODY + 1, 1), None);
     }
 
     #[test]

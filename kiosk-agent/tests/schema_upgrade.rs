@@ -33,7 +33,7 @@ fn upgrades_from_every_earlier_version() {
                 .unwrap();
             }
         }
-        let store = Store::open(&db).unwrap();
+        let mut store = Store::open(&db).unwrap();
         let c = Connection::open(&db).unwrap();
         let v: i64 = c
             .query_row("PRAGMA user_version", [], |r| r.get(0))

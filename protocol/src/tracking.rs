@@ -119,6 +119,15 @@ impl TrackingCode {
             .fold(0, |acc, c| (acc << 5) | value_of(c).unwrap_or(0))
     }
 
+    /// The sequence part (the issuing kiosk's permuted sequence number).
+    pub fn body(&self) -> u32 {
+        self.0
+            .chars()
+            .skip(KIOSK_CHARS)
+            .take(BODY_CHARS)
+            .fold(0, |acc, c| (acc << 5) | value_of(c).unwrap_or(0))
+    }
+
     /// The nine characters without separators, as stored and put in URLs.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -174,6 +183,7 @@ mod tests {
         for (k, b) in [(0, 0), (1, 12345), (MAX_KIOSK, MAX_BODY), (23, 7)] {
             let c = TrackingCode::from_parts(k, b).unwrap();
             assert_eq!(c.kiosk_number(), k);
+            assert_eq!(c.body(), b);
             assert_eq!(TrackingCode::parse(&c.to_string()).unwrap(), c);
             assert_eq!(TrackingCode::parse(&c.as_str().to_lowercase()).unwrap(), c);
         }

@@ -80,6 +80,9 @@ pub struct Store {
     path: PathBuf,
     /// Kiosk number and code key, cached after the first submission.
     issuer: Option<(u32, u64)>,
+    /// No queued row has a lower sequence than this (rows only leave the queue, and new rows get
+    /// higher sequences), so the queue is read by rowid from here; `None` until first needed.
+    queued_from: Option<i64>,
     /// Parsed form definitions by (service, version); published versions never change.
     forms: std::collections::HashMap<(String, u32), std::sync::Arc<protocol::form::Service>>,
 }
@@ -101,6 +104,7 @@ impl Store {
             conn,
             path: path.to_owned(),
             issuer: None,
+            queued_from: None,
             forms: Default::default(),
         };
         store.configure()?;

@@ -163,16 +163,31 @@ impl Store {
     }
 
     /// Up to `limit` queued submissions, oldest first.
-    pub fn queued_batch(&self, limit: usize) -> Result<Vec<QueuedSubmission>, StoreError> {
+    pub fn queued_batch(&mut self, limit: usize) -> Result<Vec<QueuedSubmission>, StoreError> {
+        let from = match self.queued_from {
+            Some(f) => f,
+            // Once per start: a scan finds where the queue begins.
+            None => self
+                .conn
+                .query_row(
+                    "SELECT COALESCE((SELECT MIN(seq) FROM outbox WHERE state = 'queued'),
+                                     (SELECT COALESCE(MAX(seq) + 1, 0) FROM outbox))",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.err(e))?,
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, tracking_code, service_id, form_version, language, payload, created_at
-                 FROM outbox WHERE state = 'queued' ORDER BY seq LIMIT ?1",
+                "SELECT id, tracking_code, service_id, form_version, language, payload, created_at,
+                        seq
+                 FROM outbox WHERE seq >= ?1 AND state = 'queued' ORDER BY seq LIMIT ?2",
             )
             .map_err(|e| self.err(e))?;
+        let mut first_seq = None;
         let rows = stmt
-            .query_map([limit as i64], |r| {
+            .query_map(params![from, limit as i64], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -181,6 +196,7 @@ impl Store {
                     r.get::<_, String>(4)?,
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
@@ -189,24 +205,54 @@ impl Store {
             message: e.to_string(),
         };
         let mut out = Vec::new();
+        let mut unreadable = Vec::new();
         for row in rows {
-            let (id, code, service_id, form_version, lang, payload, created_at) =
+            let (id, code, service_id, form_version, lang, payload, created_at, seq) =
                 row.map_err(|e| self.err(e))?;
-            let payload: Payload = serde_json::from_str(payload.as_deref().unwrap_or(""))
-                .map_err(|e| corrupt("outbox payload", &e))?;
-            out.push(SubmissionUpload {
-                id: Uuid::parse_str(&id).map_err(|e| corrupt("outbox id", &e))?,
-                tracking_code: TrackingCode::parse(&code)
-                    .map_err(|e| corrupt("tracking code", &e))?,
-                service_id,
-                form_version,
-                language: serde_json::from_value(serde_json::Value::String(lang))
-                    .map_err(|e| corrupt("language", &e))?,
-                values: payload.values,
-                identity: payload.identity,
-                created_at,
-            });
+            first_seq.get_or_insert(seq);
+            let decoded = (|| -> Result<SubmissionUpload, StoreError> {
+                let payload: Payload = serde_json::from_str(payload.as_deref().unwrap_or(""))
+                    .map_err(|e| corrupt("outbox payload", &e))?;
+                Ok(SubmissionUpload {
+                    id: Uuid::parse_str(&id).map_err(|e| corrupt("outbox id", &e))?,
+                    tracking_code: TrackingCode::parse(&code)
+                        .map_err(|e| corrupt("tracking code", &e))?,
+                    service_id,
+                    form_version,
+                    language: serde_json::from_value(serde_json::Value::String(lang))
+                        .map_err(|e| corrupt("language", &e))?,
+                    values: payload.values,
+                    identity: payload.identity,
+                    created_at,
+                })
+            })();
+            match decoded {
+                Ok(item) => out.push(item),
+                Err(e) => unreadable.push((seq, e.to_string())),
+            }
         }
+        drop(stmt);
+        // A row that cannot be read back must not block the queue behind it: it is set aside,
+        // data intact, for a technician.
+        for (seq, reason) in unreadable {
+            tracing::error!(seq, %reason, "queued submission unreadable; set aside as rejected");
+            self.conn
+                .execute(
+                    "UPDATE outbox SET state = 'rejected', last_error = ?2 WHERE seq = ?1",
+                    params![seq, format!("unreadable on this kiosk: {reason}")],
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        self.queued_from = match first_seq {
+            Some(seq) => Some(seq),
+            None => Some(
+                self.conn
+                    .query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM outbox", [], |r| {
+                        r.get(0)
+                    })
+                    .map_err(|e| self.err(e))?,
+            ),
+        };
         Ok(out)
     }
 
@@ -304,16 +350,30 @@ impl Store {
 
     /// The local state of a code this kiosk issued: service and whether it still waits.
     pub fn outbox_entry(
-        &self,
+        &mut self,
         code: &TrackingCode,
     ) -> Result<Option<(String, String, i64)>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT service_id, state, created_at FROM outbox WHERE tracking_code = ?1",
-                [code.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        // The code's body is the permuted sequence: invert it and read the row by rowid.
+        let key = match self.issuer() {
+            Ok((_, key)) => key,
+            Err(StoreError::NotEnrolled) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(seq) = tracking::unpermute(code.body(), key) else {
+            return Ok(None);
+        };
+        let row: Option<(String, String, i64, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT service_id, state, created_at, tracking_code FROM outbox WHERE seq = ?1",
             )
-            .optional()
-            .map_err(|e| self.err(e))
+            .and_then(|mut st| {
+                st.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(row
+            .filter(|r| r.3 == code.as_str())
+            .map(|(s, st, at, _)| (s, st, at)))
     }
 }
