@@ -307,6 +307,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_file_parses_and_shows_the_defaults() {
+        let c = Config::from_toml(include_str!("../fleet.example.toml")).unwrap();
+        let d = Config::from_toml("[server]\n").unwrap();
+        assert_eq!(c.server.listen, d.server.listen);
+        assert_eq!(c.server.data_dir, d.server.data_dir);
+        assert_eq!(c.server.public_url, d.server.public_url);
+        assert_eq!(c.connector.retry_max_s, d.connector.retry_max_s);
+        assert_eq!(c.limits.public_per_minute, d.limits.public_per_minute);
+        assert_eq!(c.limits.max_body_bytes, d.limits.max_body_bytes);
+        assert_eq!(c.log.filter, d.log.filter);
+    }
+
+    #[test]
     fn plain_http_only_on_loopback() {
         assert!(Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\n").is_ok());
         let e = Config::from_toml("[server]\nlisten = \"0.0.0.0:443\"\n")

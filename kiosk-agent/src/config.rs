@@ -324,6 +324,35 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_shows_the_defaults() {
+        let example = include_str!("../agent.example.toml");
+        let c = Config::from_toml(example).unwrap();
+        let d = Config::from_toml(MINIMAL).unwrap();
+        assert_eq!(c.agent.socket, d.agent.socket);
+        assert_eq!(c.agent.data_dir, d.agent.data_dir);
+        assert_eq!(c.agent.max_frame_bytes, d.agent.max_frame_bytes);
+        assert_eq!(c.agent.max_clients, d.agent.max_clients);
+        assert_eq!(
+            (
+                c.fleet.request_timeout_s,
+                c.fleet.status_timeout_s,
+                c.fleet.batch_size
+            ),
+            (
+                d.fleet.request_timeout_s,
+                d.fleet.status_timeout_s,
+                d.fleet.batch_size
+            )
+        );
+        assert_eq!(
+            (c.fleet.heartbeat_interval_s, c.fleet.catalog_interval_s),
+            (d.fleet.heartbeat_interval_s, d.fleet.catalog_interval_s)
+        );
+        assert_eq!(c.backoff(), d.backoff());
+        assert_eq!(c.log.filter, d.log.filter);
+    }
+
+    #[test]
     fn plain_http_to_loopback_is_allowed() {
         for url in [
             "http://127.0.0.1:8080",
