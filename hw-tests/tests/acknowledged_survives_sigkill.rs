@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ use hw_tests::harness::{
 };
 
 const N: usize = 150;
+const MIN_KILLS: usize = 5;
+const MAX_SUBMISSIONS: usize = 20_000;
 
 fn random_ms(lo: u64, hi: u64) -> Duration {
     let mut b = [0u8; 8];
@@ -39,16 +41,15 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
     let socket = agent.lock().unwrap().socket.clone();
 
     let done = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicUsize::new(0));
     let killer = {
-        let (agent, done) = (Arc::clone(&agent), Arc::clone(&done));
+        let (agent, done, kills) = (Arc::clone(&agent), Arc::clone(&done), Arc::clone(&kills));
         std::thread::spawn(move || {
-            let mut kills = 0;
             while !done.load(Ordering::SeqCst) {
                 std::thread::sleep(random_ms(30, 250));
                 agent.lock().unwrap().restart();
-                kills += 1;
+                kills.fetch_add(1, Ordering::SeqCst);
             }
-            kills
         })
     };
 
@@ -56,7 +57,12 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut acked: HashMap<String, String> = HashMap::new();
     let mut retries = 0;
-    for i in 0..N {
+    // At least N submissions, and on until the agent has been killed MIN_KILLS times (however
+    // fast submits are), within a bound.
+    let mut n = 0;
+    while n < N || (kills.load(Ordering::SeqCst) < MIN_KILLS && n < MAX_SUBMISSIONS) {
+        let i = n;
+        n += 1;
         let req = sample_submission(uuid::Uuid::new_v4(), &format!("kill{i:04}"));
         let id = req.submission_id.to_string();
         sent.insert(id.clone(), serde_json::to_string(&req.values).unwrap());
@@ -91,10 +97,11 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
         }
     }
     done.store(true, Ordering::SeqCst);
-    let kills = killer.join().unwrap();
-    eprintln!("{kills} SIGKILLs, {retries} client retries");
+    killer.join().unwrap();
+    let kills = kills.load(Ordering::SeqCst);
+    eprintln!("{n} submissions, {kills} SIGKILLs, {retries} client retries");
     assert!(
-        kills >= 3,
+        kills >= MIN_KILLS,
         "the agent was killed during the stream ({kills})"
     );
 
@@ -104,13 +111,13 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
         .expect("agent works after kills");
     assert!(
         wait_until(Duration::from_secs(60), || fleet.submission_count()
-            == N as i64 + 1),
+            == n as i64 + 1),
         "server has {}",
         fleet.submission_count()
     );
     std::thread::sleep(Duration::from_millis(300));
     let rows = fleet_rows(&fleet);
-    assert_eq!(rows.len(), N + 1, "exactly once");
+    assert_eq!(rows.len(), n + 1, "exactly once");
     for (id, code, body) in rows {
         let upload: protocol::fleet::SubmissionUpload =
             serde_json::from_str(&body).expect("whole row");
@@ -132,5 +139,5 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
             "row {id} is whole"
         );
     }
-    assert_eq!(acked.len(), N);
+    assert_eq!(acked.len(), n);
 }
