@@ -6,6 +6,7 @@
 //! - [`validate`]: the one validator for filled forms, used by the agent and the app alike.
 //! - [`tracking`]: the tracking-code format (Crockford base32 with a check character).
 //! - [`frame`] and [`json`]: length-delimited framing and size-limited decoding.
+//! - [`time`]: civil time in Czechia for what citizens read.
 //!
 //! This crate does no I/O and holds no state: it is serde types and pure functions, so every
 //! process can depend on it without pulling in a runtime.
@@ -16,6 +17,7 @@ pub mod form;
 pub mod frame;
 pub mod i18n;
 pub mod json;
+pub mod time;
 pub mod tracking;
 pub mod validate;
 

@@ -41,22 +41,6 @@ fn t(lang: Lang, cs: &'static str, en: &'static str, uk: &'static str) -> &'stat
     }
 }
 
-fn date(ms: i64) -> String {
-    // Days since the epoch to a civil date (proleptic Gregorian), UTC.
-    let days = ms.div_euclid(86_400_000);
-    let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{d}. {m}. {y} {:02}:{:02} UTC", secs / 3600, secs / 60 % 60)
-}
-
 fn shell(lang: Lang, title: &str, body: &str) -> String {
     let langs: String = Lang::ALL
         .iter()
@@ -77,6 +61,7 @@ body{{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24
 header{{background:#0b4f8a;color:#fff;padding:1rem 1.5rem;display:flex;justify-content:space-between;align-items:center}}\
 header a{{color:#fff}}main{{max-width:36rem;margin:2rem auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 1px 4px #0002}}\
 .code{{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.1em}}.state{{font-size:1.4rem;font-weight:700;color:#0b4f8a}}\
+@media (max-width:40rem){{main{{margin:1rem;padding:1.25rem}}}}\
 dt{{color:#555;margin-top:1rem}}dd{{margin:0;font-size:1.1rem}}</style></head>\
 <body><header><strong>Okénko</strong><nav>{langs}</nav></header><main>{body}</main></body></html>",
         code = lang.code(),
@@ -120,7 +105,7 @@ fn render(lang: Lang, r: &StatusRecord) -> String {
         lst = t(lang, "Stav", "State", "Стан"),
         state = esc(r.state.label().get(lang)),
         lu = t(lang, "Naposledy změněno", "Last changed", "Остання зміна"),
-        updated = date(r.updated_at),
+        updated = protocol::time::format_czech(r.updated_at),
     );
     shell(
         lang,
@@ -193,14 +178,5 @@ async fn page(
             "We do not know a request with this code yet. If you just submitted it, try again later.",
             "Ми ще не знаємо заяви з цим кодом. Якщо ви щойно її подали, спробуйте пізніше.",
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates() {
-        assert_eq!(super::date(0), "1. 1. 1970 00:00 UTC");
-        assert_eq!(super::date(1_772_323_200_000), "1. 3. 2026 00:00 UTC");
     }
 }

@@ -8,6 +8,7 @@
 //! Values are typed from the form definition: numbers for number fields, `yes`/`no` for
 //! checkboxes, comma-separated option values for multi-choice.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,9 +21,23 @@ use protocol::validate::{FieldValue, FormValues};
 
 const DEFAULT_SOCKET: &str = "/run/okenko/agent.sock";
 
+/// `println!` that returns an error instead of panicking when stdout is closed (`| head`).
+macro_rules! say {
+    ($($t:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    };
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`kioskctl … | head`): nothing left to say.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("kioskctl: {e:#}");
             ExitCode::FAILURE
@@ -51,22 +66,22 @@ fn run() -> anyhow::Result<()> {
                 "devices" => RequestBody::Devices,
                 _ => RequestBody::Notices,
             };
-            println!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
+            say!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
         }
         "catalog" => {
             let ResponseBody::Catalog(c) = client.call(RequestBody::Catalog)? else {
                 bail!("unexpected reply");
             };
-            println!(
+            say!(
                 "catalog version {} ({} services)",
                 c.version,
                 c.services.len()
             );
             for s in &c.services {
-                println!("  {:<24} v{}  {}", s.id, s.version, s.name.get(Lang::Cs));
+                say!("  {:<24} v{}  {}", s.id, s.version, s.name.get(Lang::Cs));
                 for f in s.form.fields() {
                     let req = if f.required { "*" } else { " " };
-                    println!("      {req}{:<20} {}", f.id, kind_name(&f.kind));
+                    say!("      {req}{:<20} {}", f.id, kind_name(&f.kind));
                 }
             }
         }
@@ -76,7 +91,7 @@ fn run() -> anyhow::Result<()> {
             let reply = client.call(RequestBody::Status {
                 tracking_code: code.clone(),
             })?;
-            println!("{}", serde_json::to_string_pretty(&reply)?);
+            say!("{}", serde_json::to_string_pretty(&reply)?);
         }
         other => bail!("unknown command {other:?}"),
     }
@@ -150,7 +165,7 @@ fn submit(client: &mut Client, args: &[String]) -> anyhow::Result<()> {
     };
     match client.call(RequestBody::Submit(req)) {
         Ok(ResponseBody::Submitted(ack)) => {
-            println!("{}", ack.tracking_code);
+            say!("{}", ack.tracking_code);
             Ok(())
         }
         Ok(other) => bail!("unexpected reply {other:?}"),
