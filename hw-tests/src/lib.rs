@@ -7,8 +7,9 @@
 //! - [`harness`]: starts the real `fleet-server` and `kiosk-agent` binaries on 127.0.0.1 with
 //!   temporary data directories, for the end-to-end proofs in `tests/`.
 //!
-//! The device simulators (ESC/POS printer, card reader, touch) join them with the devices work.
+//! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
 
 pub mod agenda;
+pub mod escpos;
 pub mod harness;
 pub mod netsim;
