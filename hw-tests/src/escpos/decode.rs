@@ -16,6 +16,9 @@ pub enum Event {
     StatusRequest(u8),
     /// A cut was printed: the end of a job.
     Cut,
+    /// `GS r n`: transmit status, answered when the printer reaches it in the stream (unlike
+    /// `DLE EOT`), so it proves everything before it was processed. `n` 1 = paper sensor.
+    TransmitStatus(u8),
 }
 
 /// How the next command in the buffer parses.
@@ -387,6 +390,9 @@ impl Decoder {
                 let Some(&[_, _, n]) = self.need(pos, 3) else {
                     return Step::Incomplete;
                 };
+                if c == b'r' {
+                    self.events.push(Event::TransmitStatus(n % 48));
+                }
                 if c == b'/' {
                     self.flush_if_pending();
                     self.receipt.blocks.push(Block::Image {
@@ -670,10 +676,19 @@ mod tests {
         for chunk in job.chunks(3) {
             events.extend(d.feed(chunk));
         }
+        events.extend(d.feed(&[GS, b'r']));
+        events.extend(d.feed(&[1]));
         events.extend(d.feed(&[DLE]));
         events.extend(d.feed(&[0x04, 4, GS, b'V']));
         events.extend(d.feed(&[0]));
-        assert_eq!(events, vec![Event::StatusRequest(4), Event::Cut]);
+        assert_eq!(
+            events,
+            vec![
+                Event::TransmitStatus(1),
+                Event::StatusRequest(4),
+                Event::Cut
+            ]
+        );
         let r = d.finish();
         assert_eq!(r.qr_payloads(), vec!["split"]);
         assert_eq!(r.cuts(), 1);

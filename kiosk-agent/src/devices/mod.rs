@@ -4,6 +4,8 @@
 //! until a device is configured it is reported as [`DeviceState::NotConfigured`], never as
 //! healthy.
 
+pub mod printer;
+
 use protocol::app::{DeviceKind, DeviceState, DeviceStatus};
 
 /// The state of every device kind.
