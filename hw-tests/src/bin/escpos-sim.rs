@@ -4,6 +4,9 @@
 //! escpos-sim decode [FILE]     ESC/POS bytes (stdin when FILE is absent or "-") to the receipt
 //!                              as text: one line per printed line, [QR] <payload>, [CUT], …;
 //!                              skipped commands are reported on stderr
+//! escpos-sim serve [--baud N] [--paper ok|near-end|out] [--cover-open] [--off]
+//!                              open a pty, print its path, act as the printer: answer status
+//!                              requests and print each job as text when it is cut
 //! ```
 
 use std::io::{Read, Write};
@@ -50,12 +53,67 @@ fn run() -> anyhow::Result<()> {
                 .write_all(receipt.to_text().as_bytes())?;
             Ok(())
         }
+        Some("serve") => serve(&args[1..]),
         Some("-h" | "--help") | None => {
             println!(
                 "usage: escpos-sim decode [FILE]   (ESC/POS bytes from FILE or stdin, as text)"
             );
+            println!(
+                "       escpos-sim serve [--baud N] [--paper ok|near-end|out] [--cover-open] [--off]"
+            );
             Ok(())
         }
         Some(other) => bail!("unknown command {other:?}; try --help"),
+    }
+}
+
+fn serve(args: &[String]) -> anyhow::Result<()> {
+    use hw_tests::escpos::sim::{Paper, PrinterSim, PrinterState};
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let mut state = PrinterState {
+        cover_open: args.iter().any(|a| a == "--cover-open"),
+        off: args.iter().any(|a| a == "--off"),
+        ..Default::default()
+    };
+    state.paper = match opt("--paper").map(String::as_str) {
+        None | Some("ok") => Paper::Ok,
+        Some("near-end") => Paper::NearEnd,
+        Some("out") => Paper::Out,
+        Some(other) => bail!("--paper takes ok, near-end or out, not {other:?}"),
+    };
+    if let Some(baud) = opt("--baud") {
+        let baud: u32 = baud.parse().context("--baud")?;
+        if baud == 0 {
+            bail!("--baud must be greater than 0");
+        }
+        state.byte_delay = std::time::Duration::from_secs_f64(10.0 / f64::from(baud));
+    }
+    let sim = PrinterSim::start(state)?;
+    println!("{}", sim.path().display());
+    std::io::stdout().flush()?;
+    let mut seen = 0;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let jobs = sim.jobs();
+        for job in &jobs[seen..] {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "--- job {}{} ---",
+                seen + 1,
+                if job.paper_ran_out {
+                    " (paper ran out)"
+                } else {
+                    ""
+                }
+            )?;
+            out.write_all(job.receipt.to_text().as_bytes())?;
+            out.flush()?;
+            seen += 1;
+        }
     }
 }
