@@ -33,18 +33,31 @@ trap cleanup EXIT INT TERM
 
 if [ ! -f "$RUN/fleet/fleet.sqlite" ]; then
   $BIN/fleet-server --config "$RUN/fleet.toml" publish fleet-server/data/demo-catalog.json
-  TOKEN=$($BIN/fleet-server --config "$RUN/fleet.toml" token ostrava-01 --name "Nová radnice, přízemí")
-  cat > "$RUN/agent.toml" <<TOML
+  $BIN/fleet-server --config "$RUN/fleet.toml" token ostrava-01 --name "Nová radnice, přízemí" \
+    > "$RUN/bootstrap-token"
+fi
+
+# The simulated receipt printer: a pty whose path changes every run; its jobs go to printer.log.
+$BIN/escpos-sim serve > "$RUN/printer.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do [ -s "$RUN/printer.log" ] && break; sleep 0.1; done
+PRINTER=$(head -n 1 "$RUN/printer.log")
+
+cat > "$RUN/agent.toml" <<TOML
 [agent]
 socket = "$RUN/agent.sock"
 data_dir = "$RUN/agent"
 
 [fleet]
 url = "http://127.0.0.1:$PORT"
-bootstrap_token = "$TOKEN"
+bootstrap_token_file = "$RUN/bootstrap-token"
 heartbeat_interval_s = 10
+
+[printer]
+path = "$PRINTER"
+
+[receipt]
+header = "Statutární město Ostrava"
 TOML
-fi
 
 $BIN/fleet-server --config "$RUN/fleet.toml" serve 2>"$RUN/fleet.log" & pids+=($!)
 $BIN/agenda-ref --listen "127.0.0.1:$AGENDA_PORT" --fleet "http://127.0.0.1:$PORT" \
@@ -58,10 +71,12 @@ Okénko is running locally (logs in $RUN/*.log):
   fleet server      http://127.0.0.1:$PORT   (admin token: $ADMIN_TOKEN)
   agenda system     http://127.0.0.1:$AGENDA_PORT/submissions
   kiosk agent       socket $RUN/agent.sock
+  receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
 
 Try it, as the kiosk app would:
   $BIN/kioskctl --socket $RUN/agent.sock catalog
   $BIN/kioskctl --socket $RUN/agent.sock submit podnet text="Rozbitá lavička u radnice" email=jana@example.cz
+  $BIN/kioskctl --socket $RUN/agent.sock print <CODE>      (then: cat $RUN/printer.log)
   $BIN/kioskctl --socket $RUN/agent.sock status <CODE>
   open http://127.0.0.1:$PORT/s/<CODE>   (the receipt's QR page; "in progress" after 20 s)
 

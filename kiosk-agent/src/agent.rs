@@ -19,12 +19,15 @@ pub struct Agent {
     pub fleet: FleetClient,
     /// Notified when there is something new to upload.
     pub wake: Notify,
+    /// The kiosk's devices.
+    pub devices: crate::devices::Devices,
 }
 
 impl Agent {
     /// Assembles the agent from its parts.
     pub fn new(config: Config, store: Store, fleet: FleetClient) -> Agent {
         Agent {
+            devices: crate::devices::Devices::new(&config),
             config,
             store: Arc::new(Mutex::new(store)),
             fleet,

@@ -49,9 +49,63 @@ pub struct Config {
     pub agent: AgentSection,
     /// The fleet server.
     pub fleet: FleetSection,
+    /// The receipt printer; without this section the kiosk has none.
+    #[serde(default)]
+    pub printer: Option<PrinterSection>,
+    /// What receipts say.
+    #[serde(default)]
+    pub receipt: ReceiptSection,
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+}
+
+/// `[printer]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterSection {
+    /// Serial device (or USB-serial adapter) of the printer. Default `/dev/kiosk/printer` (the
+    /// udev rules' name). Give either `path` or `address`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// A network printer's raw port instead, e.g. `192.0.2.10:9100`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Baud rate of the serial line. Default 115200.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// The printer's character table: `pc852` (Czech with diacritics) or `ascii` (transliterated).
+    /// Default `pc852`.
+    #[serde(default)]
+    pub charset: crate::devices::printer::Charset,
+    /// How long to wait for a status answer, milliseconds. Default 1000.
+    #[serde(default = "default_status_timeout_ms")]
+    pub status_timeout_ms: u64,
+    /// How long a receipt may take to print, seconds. Default 20.
+    #[serde(default = "default_job_timeout")]
+    pub job_timeout_s: u64,
+}
+
+/// `[receipt]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptSection {
+    /// The header line, e.g. "Statutární město Ostrava". Default "Okénko".
+    #[serde(default = "default_header")]
+    pub header: String,
+    /// Base of the public status URL in the receipt's QR code (the fleet server's public
+    /// address); `/s/<code>` is appended. Default: `fleet.url`.
+    #[serde(default)]
+    pub status_url_base: Option<String>,
+}
+
+impl Default for ReceiptSection {
+    fn default() -> Self {
+        ReceiptSection {
+            header: default_header(),
+            status_url_base: None,
+        }
+    }
 }
 
 /// `[agent]`
@@ -161,6 +215,18 @@ fn default_backoff_initial() -> u64 {
 fn default_backoff_max() -> u64 {
     300
 }
+fn default_baud() -> u32 {
+    115_200
+}
+fn default_status_timeout_ms() -> u64 {
+    1000
+}
+fn default_job_timeout() -> u64 {
+    20
+}
+fn default_header() -> String {
+    "Okénko".into()
+}
 fn default_log_filter() -> String {
     "info".into()
 }
@@ -232,7 +298,54 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter)
             .map_err(|e| invalid("log.filter", &e.to_string()))?;
+        if let Some(p) = &self.printer {
+            if p.path.is_some() && p.address.is_some() {
+                return Err(invalid(
+                    "printer.address",
+                    "give either printer.path or printer.address",
+                ));
+            }
+            if p.baud == 0 || p.status_timeout_ms == 0 || p.job_timeout_s == 0 {
+                return Err(invalid(
+                    "printer",
+                    "baud, status_timeout_ms and job_timeout_s must be greater than 0",
+                ));
+            }
+        }
+        if let Some(base) = &self.receipt.status_url_base
+            && !(base.starts_with("https://") || base.starts_with("http://"))
+        {
+            return Err(invalid(
+                "receipt.status_url_base",
+                "must start with https:// or http://",
+            ));
+        }
         Ok(())
+    }
+
+    /// Where the printer is, when one is configured.
+    pub fn printer_transport(&self) -> Option<crate::devices::printer::Transport> {
+        use crate::devices::printer::Transport;
+        self.printer.as_ref().map(|p| match &p.address {
+            Some(addr) => Transport::Tcp { addr: addr.clone() },
+            None => Transport::Serial {
+                path: p
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| "/dev/kiosk/printer".into()),
+                baud: p.baud,
+            },
+        })
+    }
+
+    /// The public status URL of a tracking code.
+    pub fn status_url(&self, code: &protocol::tracking::TrackingCode) -> String {
+        let base = self
+            .receipt
+            .status_url_base
+            .as_deref()
+            .unwrap_or(&self.fleet.url);
+        format!("{}/s/{}", base.trim_end_matches('/'), code.as_str())
     }
 
     /// The agent's database file.
@@ -350,6 +463,20 @@ mod tests {
         );
         assert_eq!(c.backoff(), d.backoff());
         assert_eq!(c.log.filter, d.log.filter);
+        // [printer] in the example shows the section's defaults.
+        let dp = Config::from_toml(&format!("{MINIMAL}[printer]\n")).unwrap();
+        let (cp, dp_) = (c.printer.as_ref().unwrap(), dp.printer.as_ref().unwrap());
+        assert_eq!(
+            (cp.baud, cp.charset, cp.status_timeout_ms, cp.job_timeout_s),
+            (
+                dp_.baud,
+                dp_.charset,
+                dp_.status_timeout_ms,
+                dp_.job_timeout_s
+            )
+        );
+        assert_eq!(c.printer_transport(), dp.printer_transport());
+        assert_eq!(c.receipt.header, dp.receipt.header);
     }
 
     #[test]

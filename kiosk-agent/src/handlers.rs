@@ -30,11 +30,12 @@ pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
             status(agent, rt, &tracking_code).map(ResponseBody::Status)
         }
         RequestBody::Devices => Ok(ResponseBody::Devices {
-            devices: crate::devices::statuses(),
+            devices: agent.devices.statuses(),
         }),
         RequestBody::Notices => {
             catalog(agent).map(|c| ResponseBody::Notices { notices: c.notices })
         }
+        RequestBody::PrintReceipt { tracking_code } => print_receipt(agent, &tracking_code),
     };
     result.unwrap_or_else(ResponseBody::Error)
 }
@@ -225,15 +226,15 @@ fn local_status(
             known_at: st.known_at,
         });
     }
-    if let Some((service, state, created_at)) = outbox
-        && state == "queued"
+    if let Some(entry) = outbox
+        && entry.state == "queued"
     {
         return Ok(StatusAnswer {
-            service_name: name_of(&service),
+            service_name: name_of(&entry.service_id),
             tracking_code: code,
             state: RequestState::Queued,
             note: None,
-            updated_at: created_at,
+            updated_at: entry.created_at,
             offline,
             known_at: now,
         });
@@ -242,4 +243,65 @@ fn local_status(
         ErrorCode::NotFound,
         "no request with this tracking code is known",
     ))
+}
+
+/// How long after a submission its receipt may still be printed: the citizen who made it is at
+/// the kiosk; later, a stranger typing someone's code must not print their receipt.
+const RECEIPT_WINDOW_MS: i64 = 30 * 60 * 1000;
+
+fn print_receipt(agent: &Agent, typed: &str) -> Result<ResponseBody, ApiError> {
+    let code = TrackingCode::parse(typed)
+        .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
+    let c = code.clone();
+    let (entry, identity) = agent
+        .store_now(|s| Ok((s.outbox_entry(&c)?, s.identity()?)))
+        .map_err(store_error)?;
+    let entry = entry.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "this kiosk did not issue this tracking code",
+        )
+    })?;
+    if crate::store::now_ms() - entry.created_at > RECEIPT_WINDOW_MS {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "a receipt can be printed only right after the submission",
+        ));
+    }
+    let Some(printer) = &agent.devices.printer else {
+        return Err(ApiError::new(
+            ErrorCode::PrinterUnavailable,
+            "this kiosk has no printer",
+        ));
+    };
+    let service = catalog(agent)
+        .ok()
+        .and_then(|c| c.services.into_iter().find(|s| s.id == entry.service_id))
+        .map(|s| s.name.get(entry.language).to_owned())
+        .unwrap_or_else(|| entry.service_id.clone());
+    let content = crate::devices::printer::ReceiptContent {
+        city: agent.config.receipt.header.clone(),
+        service,
+        created_at: entry.created_at,
+        kiosk: identity.map(|i| i.name).unwrap_or_default(),
+        status_url: agent.config.status_url(&code),
+        code: code.clone(),
+        lang: entry.language,
+    };
+    let job = crate::devices::printer::receipt::encode(&content, printer.charset).map_err(|e| {
+        tracing::error!(error = %e, "receipt encoding failed");
+        ApiError::new(ErrorCode::Internal, "the receipt could not be prepared")
+    })?;
+    match printer.print(&job) {
+        Ok(_) => {
+            tracing::info!(%code, "receipt printed");
+            Ok(ResponseBody::Printed {
+                printer: printer.status(),
+            })
+        }
+        Err(e) => {
+            tracing::warn!(%code, error = %e, "receipt not printed");
+            Err(ApiError::new(ErrorCode::PrinterUnavailable, e.to_string()))
+        }
+    }
 }

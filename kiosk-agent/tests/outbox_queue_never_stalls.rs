@@ -131,8 +131,12 @@ fn a_code_finds_its_row_through_the_inverse_permutation() {
         })
         .collect();
     for code in &codes {
-        let (service, state, _) = store.outbox_entry(code).unwrap().expect("found");
-        assert_eq!((service.as_str(), state.as_str()), ("podnet", "queued"));
+        let entry = store.outbox_entry(code).unwrap().expect("found");
+        assert_eq!(
+            (entry.service_id.as_str(), entry.state.as_str()),
+            ("podnet", "queued")
+        );
+        assert_eq!(entry.language, protocol::Lang::Cs);
     }
     // A well-formed code of this kiosk's own key that it never issued (sequence 1,000) finds
     // nothing. `ready_store` uses code key 42 and kiosk number 7.

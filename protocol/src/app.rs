@@ -48,6 +48,11 @@ pub enum RequestBody {
     Devices,
     /// Current notices.
     Notices,
+    /// Print the receipt of a submission this kiosk stored (after [`RequestBody::Submit`]).
+    PrintReceipt {
+        /// The code the agent answered with.
+        tracking_code: String,
+    },
 }
 
 /// A filled form.
@@ -103,6 +108,11 @@ pub enum ResponseBody {
     Notices {
         /// Current notices.
         notices: Vec<Notice>,
+    },
+    /// Answer to [`RequestBody::PrintReceipt`]: the printer proved the receipt printed.
+    Printed {
+        /// The printer's state after the job (e.g. paper near end).
+        printer: DeviceStatus,
     },
     /// The request failed.
     Error(ApiError),
@@ -246,6 +256,9 @@ pub enum ErrorCode {
     Conflict,
     /// Storage failed; nothing was stored.
     Storage,
+    /// The receipt did not print (paper out, cover open, printer off or not configured); the
+    /// submission is stored all the same: show the code large instead.
+    PrinterUnavailable,
     /// Anything else.
     Internal,
 }

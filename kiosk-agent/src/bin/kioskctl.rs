@@ -4,6 +4,7 @@
 //! kioskctl [--socket PATH] info | catalog | devices | notices
 //! kioskctl [--socket PATH] submit SERVICE [--lang cs|en|uk] FIELD=VALUE...
 //! kioskctl [--socket PATH] status CODE
+//! kioskctl [--socket PATH] print CODE      (the receipt of a submission just made)
 //! ```
 //! Values are typed from the form definition: numbers for number fields, `yes`/`no` for
 //! checkboxes, comma-separated option values for multi-choice.
@@ -56,7 +57,7 @@ fn run() -> anyhow::Result<()> {
         args.remove(i);
     }
     let Some(cmd) = args.first().cloned() else {
-        bail!("usage: kioskctl [--socket PATH] info|catalog|devices|notices|submit|status");
+        bail!("usage: kioskctl [--socket PATH] info|catalog|devices|notices|submit|status|print");
     };
     let mut client = Client::connect(&socket, Duration::from_secs(30))?;
     match cmd.as_str() {
@@ -86,12 +87,17 @@ fn run() -> anyhow::Result<()> {
             }
         }
         "submit" => submit(&mut client, &args[1..])?,
-        "status" => {
-            let code = args.get(1).context("status needs a tracking code")?;
-            let reply = client.call(RequestBody::Status {
-                tracking_code: code.clone(),
-            })?;
-            say!("{}", serde_json::to_string_pretty(&reply)?);
+        "status" | "print" => {
+            let tracking_code = args
+                .get(1)
+                .with_context(|| format!("{cmd} needs a tracking code"))?
+                .clone();
+            let body = if cmd == "status" {
+                RequestBody::Status { tracking_code }
+            } else {
+                RequestBody::PrintReceipt { tracking_code }
+            };
+            say!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
         }
         other => bail!("unknown command {other:?}"),
     }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-pub use outbox::{NewSubmission, OutboxStats, QueuedSubmission, StoredAck};
+pub use outbox::{NewSubmission, OutboxEntry, OutboxStats, QueuedSubmission, StoredAck};
 pub use settings::Identity;
 pub use status::CachedStatus;
 

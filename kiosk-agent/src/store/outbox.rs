@@ -45,6 +45,19 @@ pub struct StoredAck {
 /// A queued submission, ready to upload.
 pub type QueuedSubmission = SubmissionUpload;
 
+/// What the kiosk keeps of a submission it issued a code for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// The service.
+    pub service_id: String,
+    /// `queued`, `acked` or `rejected`.
+    pub state: String,
+    /// When it was stored.
+    pub created_at: UnixMillis,
+    /// The citizen's language.
+    pub language: Lang,
+}
+
 /// Counts for heartbeats and the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OutboxStats {
@@ -349,10 +362,7 @@ impl Store {
     }
 
     /// The local state of a code this kiosk issued: service and whether it still waits.
-    pub fn outbox_entry(
-        &mut self,
-        code: &TrackingCode,
-    ) -> Result<Option<(String, String, i64)>, StoreError> {
+    pub fn outbox_entry(&mut self, code: &TrackingCode) -> Result<Option<OutboxEntry>, StoreError> {
         // The code's body is the permuted sequence: invert it and read the row by rowid.
         let key = match self.issuer() {
             Ok((_, key)) => key,
@@ -362,18 +372,31 @@ impl Store {
         let Some(seq) = tracking::unpermute(code.body(), key) else {
             return Ok(None);
         };
-        let row: Option<(String, String, i64, String)> = self
+        let row: Option<(OutboxEntry, String)> = self
             .conn
             .prepare_cached(
-                "SELECT service_id, state, created_at, tracking_code FROM outbox WHERE seq = ?1",
+                "SELECT service_id, state, created_at, language, tracking_code FROM outbox
+                 WHERE seq = ?1",
             )
             .and_then(|mut st| {
-                st.query_row([seq], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                    .optional()
+                st.query_row([seq], |r| {
+                    let lang: String = r.get(3)?;
+                    Ok((
+                        OutboxEntry {
+                            service_id: r.get(0)?,
+                            state: r.get(1)?,
+                            created_at: r.get(2)?,
+                            language: serde_json::from_value(serde_json::Value::String(lang))
+                                .unwrap_or_default(),
+                        },
+                        r.get(4)?,
+                    ))
+                })
+                .optional()
             })
             .map_err(|e| self.err(e))?;
         Ok(row
-            .filter(|r| r.3 == code.as_str())
-            .map(|(s, st, at, _)| (s, st, at)))
+            .filter(|(_, stored)| stored == code.as_str())
+            .map(|(e, _)| e))
     }
 }

@@ -211,7 +211,7 @@ async fn heartbeat(
         outbox_oldest_age_s: stats
             .oldest_queued_at
             .map(|t| ((now - t).max(0) / 1000) as u64),
-        devices: crate::devices::statuses(),
+        devices: agent.devices.statuses(),
         catalog_version: sched.catalog_version,
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {

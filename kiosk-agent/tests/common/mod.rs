@@ -82,9 +82,14 @@ impl Drop for Served {
 
 /// Serves the local API on `dir/agent.sock`; the fleet is unreachable.
 pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, Served) {
+    serve_with(dir, "")
+}
+
+/// As [`serve`], with `extra` TOML sections appended to the configuration.
+pub fn serve_with(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
     let socket = dir.join("agent.sock");
     let config = Config::from_toml(&format!(
-        "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n",
+        "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n{extra}",
         socket.display(),
         dir.display()
     ))

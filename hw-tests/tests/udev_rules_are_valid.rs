@@ -1,0 +1,185 @@
+//! The udev rules parse (with `udevadm verify` where the installed systemd has it, systemd ≥ 253,
+//! and always with the checker below), give every kiosk device its stable name, and hand it to
+//! the agent's group with systemd tags; the agent's documented defaults use the same names.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
+use std::path::Path;
+
+const RULES: &str = include_str!("../../udev-rules/60-okenko-kiosk.rules");
+const MATCH_KEYS: &[&str] = &["SUBSYSTEM", "KERNEL", "ATTRS", "ENV", "ACTION", "DRIVERS"];
+const ASSIGN_KEYS: &[&str] = &["SYMLINK", "GROUP", "MODE", "TAG", "ENV", "OWNER"];
+
+#[derive(Debug, PartialEq)]
+struct Term {
+    key: String,
+    op: &'static str,
+    value: String,
+}
+
+/// Parses one rule line into terms, or says what is wrong.
+fn parse(line: &str) -> Result<Vec<Term>, String> {
+    let mut terms = Vec::new();
+    let mut rest = line.trim();
+    while !rest.is_empty() {
+        let key_end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '{' || c == '}'))
+            .ok_or_else(|| format!("no operator after {rest:?}"))?;
+        let key = &rest[..key_end];
+        let after = &rest[key_end..];
+        let op = ["==", "!=", "+=", "-=", ":=", "="]
+            .into_iter()
+            .find(|op| after.starts_with(op))
+            .ok_or_else(|| format!("unknown operator after {key}"))?;
+        let after = &after[op.len()..];
+        let body = after
+            .strip_prefix('"')
+            .ok_or_else(|| format!("{key}: value is not quoted"))?;
+        let close = body
+            .find('"')
+            .ok_or_else(|| format!("{key}: unterminated value"))?;
+        let value = &body[..close];
+        let base = key.split('{').next().unwrap_or(key);
+        let matching = matches!(op, "==" | "!=");
+        let known = if matching { MATCH_KEYS } else { ASSIGN_KEYS };
+        if !known.contains(&base) {
+            return Err(format!(
+                "{key}{op} is not a {} key this project uses",
+                if matching { "match" } else { "assignment" }
+            ));
+        }
+        if key.contains('{') != matches!(base, "ATTRS" | "ENV") {
+            return Err(format!("{key}: attribute braces misplaced"));
+        }
+        terms.push(Term {
+            key: key.to_owned(),
+            op,
+            value: value.to_owned(),
+        });
+        rest = body[close + 1..].trim_start();
+        rest = match rest.strip_prefix(',') {
+            Some(r) => r.trim_start(),
+            None if rest.is_empty() => rest,
+            None => return Err(format!("missing comma before {rest:?}")),
+        };
+    }
+    Ok(terms)
+}
+
+fn rules() -> Vec<Vec<Term>> {
+    RULES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| parse(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn value<'a>(rule: &'a [Term], key: &str, op: &str) -> Option<&'a str> {
+    rule.iter()
+        .find(|t| t.key == key && t.op == op)
+        .map(|t| t.value.as_str())
+}
+
+#[test]
+fn every_rule_parses_and_hands_the_device_to_the_kiosk_group() {
+    let rules = rules();
+    assert!(rules.len() >= 8);
+    for r in &rules {
+        assert_eq!(value(r, "GROUP", "="), Some("kiosk"), "{r:?}");
+        assert_eq!(value(r, "MODE", "="), Some("0660"), "{r:?}");
+        assert_eq!(value(r, "TAG", "+="), Some("systemd"), "{r:?}");
+        assert!(value(r, "SUBSYSTEM", "==").is_some(), "{r:?}");
+        if let Some(v) = value(r, "ATTRS{idVendor}", "==") {
+            assert!(
+                v.len() == 4
+                    && v.chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{v}"
+            );
+        }
+    }
+    let links: Vec<&str> = rules
+        .iter()
+        .filter_map(|r| value(r, "SYMLINK", "+="))
+        .collect();
+    for name in ["kiosk/printer", "kiosk/card-reader", "input/kiosk-touch"] {
+        assert!(links.contains(&name), "no rule names /dev/{name}");
+    }
+    // The USB-serial chips card readers use, as documented in docs/hardware.md.
+    let chips: Vec<(&str, &str)> = rules
+        .iter()
+        .filter(|r| value(r, "SYMLINK", "+=") == Some("kiosk/card-reader"))
+        .map(|r| {
+            (
+                value(r, "ATTRS{idVendor}", "==").unwrap(),
+                value(r, "ATTRS{idProduct}", "==").unwrap(),
+            )
+        })
+        .collect();
+    for chip in [
+        ("0403", "6001"),
+        ("10c4", "ea60"),
+        ("1a86", "7523"),
+        ("067b", "2303"),
+    ] {
+        assert!(chips.contains(&chip), "{chip:?}");
+    }
+    let touch = rules
+        .iter()
+        .find(|r| value(r, "SYMLINK", "+=") == Some("input/kiosk-touch"))
+        .unwrap();
+    assert_eq!(value(touch, "ENV{ID_INPUT_TOUCHSCREEN}", "=="), Some("1"));
+}
+
+#[test]
+fn the_checker_refuses_broken_rules() {
+    for bad in [
+        r#"SUBSYSTEM=="tty" SYMLINK+="x""#,
+        r#"SUBSYSTEM=="tty", SYMLINK+="x"#,
+        r#"SUBSYSTEM~"tty""#,
+        r#"SUBSYSTEM==tty"#,
+        r#"FOO=="bar""#,
+        r#"ATTRS=="x""#,
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn udevadm_verify_accepts_the_rules_where_it_exists() {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../udev-rules/60-okenko-kiosk.rules");
+    let Ok(out) = std::process::Command::new("udevadm")
+        .arg("verify")
+        .arg(&rules)
+        .output()
+    else {
+        eprintln!("udevadm is not installed; the checker above stands in");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("Unknown command") {
+        eprintln!("this udevadm has no 'verify' (systemd < 253); the checker above stands in");
+        return;
+    }
+    assert!(out.status.success(), "udevadm verify: {stderr}");
+}
+
+#[test]
+fn the_agent_uses_these_names_by_default() {
+    // The printer is configured today; the card reader and touchscreen names join the agent's
+    // configuration with their drivers.
+    let example = include_str!("../../kiosk-agent/agent.example.toml");
+    assert!(example.contains("path = \"/dev/kiosk/printer\""));
+    let config = kiosk_agent_default_printer_path();
+    assert_eq!(config, "/dev/kiosk/printer");
+}
+
+/// The printer path the agent falls back to when `[printer]` names none.
+fn kiosk_agent_default_printer_path() -> &'static str {
+    let src = include_str!("../../kiosk-agent/src/config.rs");
+    let i = src
+        .find("unwrap_or_else(|| \"")
+        .expect("the default printer path in config.rs");
+    let rest = &src[i + "unwrap_or_else(|| \"".len()..];
+    &rest[..rest.find('"').expect("a closing quote")]
+}
