@@ -7,9 +7,11 @@
 //! - [`harness`]: starts the real `fleet-server` and `kiosk-agent` binaries on 127.0.0.1 with
 //!   temporary data directories, for the end-to-end proofs in `tests/`.
 //!
+//! - [`cardsim`]: a serial card reader on a pty, with garbage and partial frames on request.
 //! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
 
 pub mod agenda;
+pub mod cardsim;
 pub mod escpos;
 pub mod harness;
 pub mod netsim;

@@ -5,6 +5,7 @@
 //! [`DeviceState::NotConfigured`], and one that does not answer as [`DeviceState::Missing`],
 //! never as healthy.
 
+pub mod card;
 pub mod printer;
 
 use std::sync::Mutex;
