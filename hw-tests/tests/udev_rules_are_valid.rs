@@ -166,10 +166,15 @@ fn udevadm_verify_accepts_the_rules_where_it_exists() {
 
 #[test]
 fn the_agent_uses_these_names_by_default() {
-    // The printer is configured today; the card reader and touchscreen names join the agent's
-    // configuration with their drivers.
+    // The printer and card reader are configured today; the touchscreen's name joins the
+    // agent's configuration with its driver.
     let example = include_str!("../../kiosk-agent/agent.example.toml");
     assert!(example.contains("path = \"/dev/kiosk/printer\""));
+    assert!(example.contains("path = \"/dev/kiosk/card-reader\""));
+    assert!(
+        include_str!("../../kiosk-agent/src/config.rs")
+            .contains("\"/dev/kiosk/card-reader\".into()")
+    );
     let config = kiosk_agent_default_printer_path();
     assert_eq!(config, "/dev/kiosk/printer");
 }

@@ -25,14 +25,18 @@ pub struct Agent {
 
 impl Agent {
     /// Assembles the agent from its parts.
-    pub fn new(config: Config, store: Store, fleet: FleetClient) -> Agent {
-        Agent {
-            devices: crate::devices::Devices::new(&config),
+    pub fn new(
+        config: Config,
+        store: Store,
+        fleet: FleetClient,
+    ) -> Result<Agent, crate::config::ConfigError> {
+        Ok(Agent {
+            devices: crate::devices::Devices::new(&config)?,
             config,
             store: Arc::new(Mutex::new(store)),
             fleet,
             wake: Notify::new(),
-        }
+        })
     }
 
     /// Runs `f` on the store in this thread, which may block (SQLite commits fsync): for the

@@ -55,6 +55,9 @@ pub struct Config {
     /// What receipts say.
     #[serde(default)]
     pub receipt: ReceiptSection,
+    /// The card reader; without this section the kiosk has none.
+    #[serde(default)]
+    pub card_reader: Option<CardReaderSection>,
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
@@ -84,6 +87,24 @@ pub struct PrinterSection {
     /// How long a receipt may take to print, seconds. Default 20.
     #[serde(default = "default_job_timeout")]
     pub job_timeout_s: u64,
+}
+
+/// `[card_reader]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardReaderSection {
+    /// Serial device of the reader. Default `/dev/kiosk/card-reader` (the udev rules' name).
+    #[serde(default = "default_card_reader_path")]
+    pub path: PathBuf,
+    /// Baud rate. Default 9600.
+    #[serde(default = "default_card_baud")]
+    pub baud: u32,
+    /// How the reader frames cards: `stx_etx` or `line`. Default `stx_etx`.
+    #[serde(default)]
+    pub framing: crate::devices::card::Framing,
+    /// File with the deployment's secret key for the cards' keyed hash (the same on every kiosk
+    /// of a deployment, so a citizen's card means the same at each). Required.
+    pub key_file: PathBuf,
 }
 
 /// `[receipt]`
@@ -224,6 +245,12 @@ fn default_status_timeout_ms() -> u64 {
 fn default_job_timeout() -> u64 {
     20
 }
+fn default_card_reader_path() -> PathBuf {
+    "/dev/kiosk/card-reader".into()
+}
+fn default_card_baud() -> u32 {
+    9600
+}
 fn default_header() -> String {
     "Okénko".into()
 }
@@ -312,6 +339,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(c) = &self.card_reader
+            && c.baud == 0
+        {
+            return Err(invalid("card_reader.baud", "must be greater than 0"));
+        }
         if let Some(base) = &self.receipt.status_url_base
             && !(base.starts_with("https://") || base.starts_with("http://"))
         {
@@ -336,6 +368,25 @@ impl Config {
                 baud: p.baud,
             },
         })
+    }
+
+    /// The card-hash key from `card_reader.key_file` (at least 16 bytes).
+    pub fn card_key(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(c) = &self.card_reader else {
+            return Ok(None);
+        };
+        let key = std::fs::read(&c.key_file).map_err(|source| ConfigError::Read {
+            path: c.key_file.clone(),
+            source,
+        })?;
+        let key: Vec<u8> = key.trim_ascii().to_vec();
+        if key.len() < 16 {
+            return Err(ConfigError::Invalid {
+                key: "card_reader.key_file",
+                problem: "the key must be at least 16 bytes".into(),
+            });
+        }
+        Ok(Some(key))
     }
 
     /// The public status URL of a tracking code.
@@ -476,6 +527,16 @@ mod tests {
             )
         );
         assert_eq!(c.printer_transport(), dp.printer_transport());
+        let dc =
+            Config::from_toml(&format!("{MINIMAL}[card_reader]\nkey_file = \"/k\"\n")).unwrap();
+        let (cc, dc) = (
+            c.card_reader.as_ref().unwrap(),
+            dc.card_reader.as_ref().unwrap(),
+        );
+        assert_eq!(
+            (&cc.path, cc.baud, cc.framing),
+            (&dc.path, dc.baud, dc.framing)
+        );
         assert_eq!(c.receipt.header, dp.receipt.header);
     }
 

@@ -36,6 +36,7 @@ pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
             catalog(agent).map(|c| ResponseBody::Notices { notices: c.notices })
         }
         RequestBody::PrintReceipt { tracking_code } => print_receipt(agent, &tracking_code),
+        RequestBody::ReadCard { timeout_ms } => read_card(agent, timeout_ms),
     };
     result.unwrap_or_else(ResponseBody::Error)
 }
@@ -303,5 +304,23 @@ fn print_receipt(agent: &Agent, typed: &str) -> Result<ResponseBody, ApiError> {
             tracing::warn!(%code, error = %e, "receipt not printed");
             Err(ApiError::new(ErrorCode::PrinterUnavailable, e.to_string()))
         }
+    }
+}
+
+fn read_card(agent: &Agent, timeout_ms: u32) -> Result<ResponseBody, ApiError> {
+    let Some(reader) = &agent.devices.card_reader else {
+        return Err(ApiError::new(
+            ErrorCode::CardReaderUnavailable,
+            "this kiosk has no card reader",
+        ));
+    };
+    let timeout = Duration::from_millis(u64::from(timeout_ms.min(60_000)));
+    match reader.read(timeout) {
+        Ok(Some((identity, masked))) => Ok(ResponseBody::Card { identity, masked }),
+        Ok(None) => Ok(ResponseBody::NoCard),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::CardReaderUnavailable,
+            e.to_string(),
+        )),
     }
 }

@@ -33,7 +33,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let fleet = FleetClient::new(&config.fleet)?;
     let listener = crate::local_api::bind(&config.agent.socket)?;
     let socket = config.agent.socket.clone();
-    let agent = Arc::new(Agent::new(config, store, fleet));
+    let agent = Arc::new(Agent::new(config, store, fleet)?);
     tracing::info!(socket = %socket.display(), db = %db.display(), version = env!("CARGO_PKG_VERSION"), "kiosk-agent started");
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -48,6 +48,11 @@ pub enum RequestBody {
     Devices,
     /// Current notices.
     Notices,
+    /// Wait for the citizen to present a card, at most `timeout_ms` (at most 60,000).
+    ReadCard {
+        /// How long to wait.
+        timeout_ms: u32,
+    },
     /// Print the receipt of a submission this kiosk stored (after [`RequestBody::Submit`]).
     PrintReceipt {
         /// The code the agent answered with.
@@ -109,6 +114,15 @@ pub enum ResponseBody {
         /// Current notices.
         notices: Vec<Notice>,
     },
+    /// Answer to [`RequestBody::ReadCard`]: the card, as the agent lets it out.
+    Card {
+        /// Keyed hash of the card, for [`SubmitRequest::identity`] and "my requests".
+        identity: String,
+        /// The number with all but its last four characters hidden, for the screen.
+        masked: String,
+    },
+    /// Answer to [`RequestBody::ReadCard`] when no card was presented in time.
+    NoCard,
     /// Answer to [`RequestBody::PrintReceipt`]: the printer proved the receipt printed.
     Printed {
         /// The printer's state after the job (e.g. paper near end).
@@ -259,6 +273,8 @@ pub enum ErrorCode {
     /// The receipt did not print (paper out, cover open, printer off or not configured); the
     /// submission is stored all the same: show the code large instead.
     PrinterUnavailable,
+    /// The card reader is missing or not configured.
+    CardReaderUnavailable,
     /// Anything else.
     Internal,
 }

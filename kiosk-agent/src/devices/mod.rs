@@ -122,19 +122,111 @@ impl PrinterDevice {
     }
 }
 
+/// The card reader as a device: opened on first use, reopened after it went away.
+pub struct CardReaderDevice {
+    path: std::path::PathBuf,
+    baud: u32,
+    framing: card::Framing,
+    key: Vec<u8>,
+    conn: Mutex<Option<card::SerialCardReader>>,
+    state: Mutex<DeviceStatus>,
+}
+
+impl std::fmt::Debug for CardReaderDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardReaderDevice")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardReaderDevice {
+    fn set_state(&self, state: DeviceState, detail: Option<String>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.state != state || s.detail != detail {
+            tracing::info!(
+                ?state,
+                detail = detail.as_deref().unwrap_or(""),
+                "card reader state changed"
+            );
+            *s = DeviceStatus {
+                device: DeviceKind::CardReader,
+                state,
+                detail,
+                since: crate::store::now_ms(),
+            };
+        }
+    }
+
+    /// Waits up to `timeout` for a card; returns its keyed hash and masked number.
+    pub fn read(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<(String, String)>, card::CardReaderError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if conn.is_none() {
+            match card::SerialCardReader::open(&self.path, self.baud, self.framing) {
+                Ok(r) => *conn = Some(r),
+                Err(e) => {
+                    self.set_state(DeviceState::Missing, Some(e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        let Some(reader) = conn.as_mut() else {
+            return Ok(None);
+        };
+        match reader.read_card(timeout) {
+            Ok(card) => {
+                self.set_state(DeviceState::Ok, None);
+                Ok(card.map(|c| (c.keyed_hash(&self.key), c.masked())))
+            }
+            Err(e) => {
+                *conn = None;
+                self.set_state(DeviceState::Missing, Some(e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// The last known state.
+    pub fn status(&self) -> DeviceStatus {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Every device of the kiosk.
 #[derive(Debug)]
 pub struct Devices {
     /// The receipt printer, when configured.
     pub printer: Option<PrinterDevice>,
+    /// The card reader, when configured.
+    pub card_reader: Option<CardReaderDevice>,
 }
 
 impl Devices {
-    /// The devices `config` describes.
-    pub fn new(config: &Config) -> Devices {
-        Devices {
+    /// The devices `config` describes; reads the card key file.
+    pub fn new(config: &Config) -> Result<Devices, crate::config::ConfigError> {
+        let card_reader = match (&config.card_reader, config.card_key()?) {
+            (Some(c), Some(key)) => Some(CardReaderDevice {
+                path: c.path.clone(),
+                baud: c.baud,
+                framing: c.framing,
+                key,
+                conn: Mutex::new(None),
+                state: Mutex::new(DeviceStatus {
+                    device: DeviceKind::CardReader,
+                    state: DeviceState::Missing,
+                    detail: Some("not checked yet".into()),
+                    since: crate::store::now_ms(),
+                }),
+            }),
+            _ => None,
+        };
+        Ok(Devices {
             printer: PrinterDevice::new(config),
-        }
+            card_reader,
+        })
     }
 
     /// The state of every device kind.
@@ -150,7 +242,10 @@ impl Devices {
                 .as_ref()
                 .map(PrinterDevice::status)
                 .unwrap_or_else(|| not_configured(DeviceKind::Printer)),
-            not_configured(DeviceKind::CardReader),
+            self.card_reader
+                .as_ref()
+                .map(CardReaderDevice::status)
+                .unwrap_or_else(|| not_configured(DeviceKind::CardReader)),
             not_configured(DeviceKind::Touchscreen),
         ]
     }

@@ -96,7 +96,7 @@ pub fn serve_with(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
     .unwrap();
     let store = ready_store(&config.db_path());
     let fleet = FleetClient::new(&config.fleet).unwrap();
-    let agent = Arc::new(Agent::new(config, store, fleet));
+    let agent = Arc::new(Agent::new(config, store, fleet).unwrap());
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let runtime = std::thread::spawn(move || {
