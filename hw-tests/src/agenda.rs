@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use axum::{Json, Router};
 use protocol::Text;
 use protocol::fleet::{AgendaDelivery, AgendaStatusUpdate, RequestState};
 use protocol::tracking::TrackingCode;
@@ -180,6 +180,3 @@ impl AgendaRef {
         self.inner.posts.load(Ordering::Relaxed)
     }
 }
-
-/// Convenience for JSON replies in tests.
-pub type JsonValue = Json<serde_json::Value>;
