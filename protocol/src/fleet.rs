@@ -275,6 +275,35 @@ pub struct Heartbeat {
     pub devices: Vec<crate::app::DeviceStatus>,
     /// Catalog version the kiosk holds.
     pub catalog_version: u64,
+    /// The kiosk computer's health, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemHealth>,
+}
+
+/// The kiosk computer's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SystemHealth {
+    /// Hottest thermal zone, °C.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_c: Option<f32>,
+    /// Memory, kB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_total_kb: Option<u64>,
+    /// Memory available, kB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_available_kb: Option<u64>,
+    /// Seconds since boot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<u64>,
+    /// One-minute load average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load1: Option<f32>,
+    /// Network links (not loopback) that are up, by name.
+    #[serde(default)]
+    pub links_up: Vec<String>,
+    /// Network links (not loopback) that are down.
+    #[serde(default)]
+    pub links_down: Vec<String>,
 }
 
 /// The answer to a heartbeat.

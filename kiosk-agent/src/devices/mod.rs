@@ -7,6 +7,7 @@
 
 pub mod card;
 pub mod printer;
+pub mod system;
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -213,6 +213,9 @@ async fn heartbeat(
             .map(|t| ((now - t).max(0) / 1000) as u64),
         devices: agent.devices.statuses(),
         catalog_version: sched.catalog_version,
+        system: Some(crate::devices::system::read_health(std::path::Path::new(
+            "/",
+        ))),
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
         Ok(r) => r,

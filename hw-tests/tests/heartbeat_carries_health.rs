@@ -1,0 +1,54 @@
+//! A kiosk's heartbeat reaches the fleet server with its device states and the computer's
+//! health (memory, uptime, load, links), as the fleet's monitoring will use them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
+use std::time::Duration;
+
+use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, wait_until};
+use protocol::fleet::Heartbeat;
+
+#[test]
+fn the_heartbeat_carries_devices_and_system_health() {
+    let tmp = TempDir::new("heartbeat");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("kiosk-hb"),
+        "",
+    );
+    assert!(agent.wait_ready(Duration::from_secs(20)));
+    let body = || -> Option<String> {
+        fleet
+            .db()
+            .query_row(
+                "SELECT body FROM heartbeats WHERE kiosk_id = 'kiosk-hb' LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || body().is_some()),
+        "a heartbeat arrived"
+    );
+    let hb: Heartbeat = serde_json::from_str(&body().unwrap()).unwrap();
+    assert_eq!(hb.devices.len(), 3);
+    let system = hb.system.expect("system health");
+    assert!(system.mem_total_kb.unwrap_or(0) > 0, "{system:?}");
+    assert!(
+        system.uptime_s.is_some() && system.load1.is_some(),
+        "{system:?}"
+    );
+    let kiosk_last_seen: Option<i64> = fleet
+        .db()
+        .query_row(
+            "SELECT last_seen FROM kiosks WHERE kiosk_id = 'kiosk-hb'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(kiosk_last_seen.is_some());
+}

@@ -1,0 +1,118 @@
+//! The kiosk computer's health from `/proc` and `/sys`: memory, load, uptime, the hottest
+//! thermal zone, and network link state. Read under a root directory (`/` on a kiosk), so tests
+//! can point it at a fake tree. Anything unreadable is left out, never guessed.
+
+use std::path::Path;
+
+use protocol::fleet::SystemHealth;
+
+fn read(root: &Path, rel: &str) -> Option<String> {
+    std::fs::read_to_string(root.join(rel)).ok()
+}
+
+fn meminfo(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Reads the health under `root`.
+pub fn read_health(root: &Path) -> SystemHealth {
+    let mem = read(root, "proc/meminfo").unwrap_or_default();
+    let uptime = read(root, "proc/uptime")
+        .and_then(|u| u.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|s| s as u64);
+    let load1 = read(root, "proc/loadavg").and_then(|l| l.split_whitespace().next()?.parse().ok());
+    let temperature_c = std::fs::read_dir(root.join("sys/class/thermal"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("thermal_zone"))
+        .filter_map(|e| {
+            std::fs::read_to_string(e.path().join("temp"))
+                .ok()?
+                .trim()
+                .parse::<i64>()
+                .ok()
+        })
+        .filter(|milli| (-40_000..=150_000).contains(milli))
+        .max()
+        .map(|milli| milli as f32 / 1000.0);
+    let (mut links_up, mut links_down) = (Vec::new(), Vec::new());
+    for e in std::fs::read_dir(root.join("sys/class/net"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "lo" {
+            continue;
+        }
+        match std::fs::read_to_string(e.path().join("operstate")).map(|s| s.trim().to_owned()) {
+            Ok(s) if s == "up" => links_up.push(name),
+            Ok(_) => links_down.push(name),
+            Err(_) => {}
+        }
+    }
+    links_up.sort();
+    links_down.sort();
+    SystemHealth {
+        temperature_c,
+        mem_total_kb: meminfo(&mem, "MemTotal"),
+        mem_available_kb: meminfo(&mem, "MemAvailable"),
+        uptime_s: uptime,
+        load1,
+        links_up,
+        links_down,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_fake_tree_and_leaves_out_what_is_missing() {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).unwrap();
+        let root =
+            std::env::temp_dir().join(format!("okenko-sys-{}", protocol::tracking::crockford(&b)));
+        let w = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w(
+            "proc/meminfo",
+            "MemTotal:        4028300 kB\nMemFree:  100 kB\nMemAvailable:    2514000 kB\n",
+        );
+        w("proc/uptime", "86461.25 170000.00\n");
+        w("proc/loadavg", "0.42 0.30 0.20 1/123 4567\n");
+        w("sys/class/thermal/thermal_zone0/temp", "48000\n");
+        w("sys/class/thermal/thermal_zone1/temp", "61500\n");
+        w("sys/class/thermal/thermal_zone2/temp", "garbage\n");
+        w("sys/class/thermal/cooling_device0/temp", "99000\n");
+        w("sys/class/net/lo/operstate", "unknown\n");
+        w("sys/class/net/eth0/operstate", "up\n");
+        w("sys/class/net/wlan0/operstate", "down\n");
+        let h = read_health(&root);
+        assert_eq!(h.mem_total_kb, Some(4_028_300));
+        assert_eq!(h.mem_available_kb, Some(2_514_000));
+        assert_eq!(h.uptime_s, Some(86_461));
+        assert_eq!(h.load1, Some(0.42));
+        assert_eq!(h.temperature_c, Some(61.5));
+        assert_eq!(
+            (h.links_up, h.links_down),
+            (vec!["eth0".to_owned()], vec!["wlan0".to_owned()])
+        );
+        let empty = read_health(&root.join("nothing-here"));
+        assert_eq!(empty, SystemHealth::default());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn this_machine_reports_memory_and_uptime() {
+        let h = read_health(Path::new("/"));
+        assert!(h.mem_total_kb.unwrap_or(0) > 0 && h.uptime_s.is_some());
+    }
+}
