@@ -58,6 +58,9 @@ pub struct Config {
     /// The card reader; without this section the kiosk has none.
     #[serde(default)]
     pub card_reader: Option<CardReaderSection>,
+    /// The touchscreen, watched for health; without this section it is not monitored.
+    #[serde(default)]
+    pub touchscreen: Option<TouchscreenSection>,
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
@@ -74,6 +77,10 @@ pub struct PrinterSection {
     /// A network printer's raw port instead, e.g. `192.0.2.10:9100`.
     #[serde(default)]
     pub address: Option<String>,
+    /// How `path` is driven: `serial`, or `usb` for a USB printer-class node. Default: `usb`
+    /// when `path` resolves to `/dev/usb/lp*`, else `serial`.
+    #[serde(default)]
+    pub transport: Option<PrinterLink>,
     /// Baud rate of the serial line. Default 115200.
     #[serde(default = "default_baud")]
     pub baud: u32,
@@ -89,11 +96,36 @@ pub struct PrinterSection {
     pub job_timeout_s: u64,
 }
 
+/// How a printer given by `path` is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrinterLink {
+    /// A serial line (or USB-serial adapter).
+    Serial,
+    /// A USB printer-class node (`usblp`).
+    Usb,
+}
+
+/// What kind of card reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardReaderKind {
+    /// Sends frames on a serial line.
+    #[default]
+    Serial,
+    /// A USB keyboard-wedge reader (an evdev node); grabbed exclusively.
+    Keyboard,
+}
+
 /// `[card_reader]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardReaderSection {
-    /// Serial device of the reader. Default `/dev/kiosk/card-reader` (the udev rules' name).
+    /// `serial` or `keyboard` (a keyboard-wedge reader, read through evdev). Default `serial`.
+    #[serde(default)]
+    pub kind: CardReaderKind,
+    /// Device of the reader: a serial port, or an evdev node for `keyboard`. Default
+    /// `/dev/kiosk/card-reader` (the udev rules' name for either).
     #[serde(default = "default_card_reader_path")]
     pub path: PathBuf,
     /// Baud rate. Default 9600.
@@ -105,6 +137,20 @@ pub struct CardReaderSection {
     /// File with the deployment's secret key for the cards' keyed hash (the same on every kiosk
     /// of a deployment, so a citizen's card means the same at each). Required.
     pub key_file: PathBuf,
+}
+
+/// `[touchscreen]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TouchscreenSection {
+    /// The evdev node, or `auto` to take the first input device with touch capabilities.
+    /// Default `/dev/input/kiosk-touch` (the udev rules' name).
+    #[serde(default = "default_touch_path")]
+    pub path: String,
+}
+
+fn default_touch_path() -> String {
+    "/dev/input/kiosk-touch".into()
 }
 
 /// `[receipt]`
@@ -145,6 +191,14 @@ pub struct AgentSection {
     /// Most app connections served at once. Default 16.
     #[serde(default = "default_max_clients")]
     pub max_clients: usize,
+    /// How often devices are checked (printer status, reader present), milliseconds. A device
+    /// that is missing is retried with back-off instead, up to a minute. Default 5000.
+    #[serde(default = "default_device_poll_ms")]
+    pub device_poll_ms: u64,
+}
+
+fn default_device_poll_ms() -> u64 {
+    5_000
 }
 
 /// `[fleet]`
@@ -358,15 +412,21 @@ impl Config {
     /// Where the printer is, when one is configured.
     pub fn printer_transport(&self) -> Option<crate::devices::printer::Transport> {
         use crate::devices::printer::Transport;
-        self.printer.as_ref().map(|p| match &p.address {
-            Some(addr) => Transport::Tcp { addr: addr.clone() },
-            None => Transport::Serial {
-                path: p
-                    .path
+        self.printer.as_ref().map(|p| {
+            let path = || {
+                p.path
                     .clone()
-                    .unwrap_or_else(|| "/dev/kiosk/printer".into()),
-                baud: p.baud,
-            },
+                    .unwrap_or_else(|| "/dev/kiosk/printer".into())
+            };
+            match (&p.address, p.transport) {
+                (Some(addr), _) => Transport::Tcp { addr: addr.clone() },
+                (None, Some(PrinterLink::Usb)) => Transport::UsbLp { path: path() },
+                (None, Some(PrinterLink::Serial)) => Transport::Serial {
+                    path: path(),
+                    baud: p.baud,
+                },
+                (None, None) => Transport::detect(path(), p.baud),
+            }
         })
     }
 

@@ -37,6 +37,20 @@ pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
         }
         RequestBody::PrintReceipt { tracking_code } => print_receipt(agent, &tracking_code),
         RequestBody::ReadCard { timeout_ms } => read_card(agent, timeout_ms),
+        RequestBody::DeviceEvents { after, wait_ms } => {
+            let (events, last) = agent.devices.changes.log.after(after, wait(wait_ms));
+            Ok(ResponseBody::DeviceEvents { events, last })
+        }
+        RequestBody::TouchEvents { after, wait_ms } => match &agent.devices.touchscreen {
+            Some(t) => {
+                let (events, last) = t.touches.after(after, wait(wait_ms));
+                Ok(ResponseBody::TouchEvents { events, last })
+            }
+            None => Err(ApiError::new(
+                ErrorCode::TouchscreenUnavailable,
+                "this kiosk has no touchscreen configured",
+            )),
+        },
     };
     result.unwrap_or_else(ResponseBody::Error)
 }
@@ -305,6 +319,10 @@ fn print_receipt(agent: &Agent, typed: &str) -> Result<ResponseBody, ApiError> {
             Err(ApiError::new(ErrorCode::PrinterUnavailable, e.to_string()))
         }
     }
+}
+
+fn wait(ms: u32) -> Duration {
+    Duration::from_millis(u64::from(ms)).min(crate::devices::MAX_WAIT)
 }
 
 fn read_card(agent: &Agent, timeout_ms: u32) -> Result<ResponseBody, ApiError> {

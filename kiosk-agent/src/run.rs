@@ -43,10 +43,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         listener,
     )
     .context("cannot start the local API")?;
+    crate::devices::Devices::start(&agent).context("cannot start the device threads")?;
     let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx));
     wait_for_signal().await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
+    agent.devices.stop();
     // The local API's threads block; stop them off the runtime.
     let _ = tokio::task::spawn_blocking(move || api.stop()).await;
     let _ = sync.await;

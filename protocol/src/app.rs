@@ -58,6 +58,62 @@ pub enum RequestBody {
         /// The code the agent answered with.
         tracking_code: String,
     },
+    /// Device state changes after `after` (a [`DeviceEvent::seq`]; 0 for all that are kept).
+    /// When there is none yet, waits up to `wait_ms` (at most 30,000) for one.
+    DeviceEvents {
+        /// The last sequence number the caller has seen.
+        after: u64,
+        /// How long to wait for a change.
+        #[serde(default)]
+        wait_ms: u32,
+    },
+    /// Touches on the touchscreen after `after` (a [`TouchPoint::seq`]), for the technician's
+    /// touch test; waits up to `wait_ms` (at most 30,000) when there is none yet.
+    TouchEvents {
+        /// The last sequence number the caller has seen.
+        after: u64,
+        /// How long to wait for a touch.
+        #[serde(default)]
+        wait_ms: u32,
+    },
+}
+
+/// A device state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// Increasing number of the change, per agent run.
+    pub seq: u64,
+    /// The device's new state.
+    pub status: DeviceStatus,
+}
+
+/// What a finger did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TouchPhase {
+    /// Put down.
+    Down,
+    /// Moved while down.
+    Move,
+    /// Lifted.
+    Up,
+}
+
+/// One touch, as the technician's touch test shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TouchPoint {
+    /// Increasing number, per agent run.
+    pub seq: u64,
+    /// When the touchscreen reported it.
+    pub at: UnixMillis,
+    /// Which finger (multi-touch slot).
+    pub slot: u16,
+    /// What it did.
+    pub phase: TouchPhase,
+    /// Position across the panel, 0 (left) to 10,000 (right).
+    pub x: u16,
+    /// Position down the panel, 0 (top) to 10,000 (bottom).
+    pub y: u16,
 }
 
 /// A filled form.
@@ -127,6 +183,20 @@ pub enum ResponseBody {
     Printed {
         /// The printer's state after the job (e.g. paper near end).
         printer: DeviceStatus,
+    },
+    /// Answer to [`RequestBody::DeviceEvents`].
+    DeviceEvents {
+        /// The changes, oldest first (the oldest may have been dropped when many happened).
+        events: Vec<DeviceEvent>,
+        /// The newest sequence number: pass it as `after` next time.
+        last: u64,
+    },
+    /// Answer to [`RequestBody::TouchEvents`].
+    TouchEvents {
+        /// The touches, oldest first.
+        events: Vec<TouchPoint>,
+        /// The newest sequence number: pass it as `after` next time.
+        last: u64,
     },
     /// The request failed.
     Error(ApiError),
@@ -202,6 +272,12 @@ pub struct DeviceStatus {
     pub detail: Option<String>,
     /// When the state last changed.
     pub since: UnixMillis,
+    /// For input devices: when the device last sent anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<UnixMillis>,
+    /// For input devices: events (touches, cards) in the last minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_per_minute: Option<u32>,
 }
 
 /// The kinds of device a kiosk has.
@@ -275,6 +351,8 @@ pub enum ErrorCode {
     PrinterUnavailable,
     /// The card reader is missing or not configured.
     CardReaderUnavailable,
+    /// The kiosk has no touchscreen configured.
+    TouchscreenUnavailable,
     /// Anything else.
     Internal,
 }

@@ -298,6 +298,12 @@ pub struct SystemHealth {
     /// One-minute load average.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load1: Option<f32>,
+    /// Size of the data partition, kB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_total_kb: Option<u64>,
+    /// Space left on the data partition for the agent, kB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_free_kb: Option<u64>,
     /// Network links (not loopback) that are up, by name.
     #[serde(default)]
     pub links_up: Vec<String>,

@@ -89,6 +89,12 @@ pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
         tokio::select! {
             _ = sleep => {}
             _ = agent.wake.notified(), if wait.is_none() => {}
+            _ = agent.devices.changes.notify.notified(), if wait.is_none() => {
+                // A device changed: tell the fleet within 2 s (a flapping device therefore
+                // costs at most a heartbeat every 2 s).
+                sched.next_heartbeat =
+                    sched.next_heartbeat.min(Instant::now() + Duration::from_secs(2));
+            }
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
@@ -213,9 +219,10 @@ async fn heartbeat(
             .map(|t| ((now - t).max(0) / 1000) as u64),
         devices: agent.devices.statuses(),
         catalog_version: sched.catalog_version,
-        system: Some(crate::devices::system::read_health(std::path::Path::new(
-            "/",
-        ))),
+        system: Some(crate::devices::system::read_health_with_disk(
+            std::path::Path::new("/"),
+            &agent.config.agent.data_dir,
+        )),
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
         Ok(r) => r,

@@ -1,4 +1,10 @@
-//! The receipt printer: ESC/POS over a serial port or TCP port 9100.
+//! The receipt printer: ESC/POS over a serial port, a USB printer-class node (`/dev/usb/lp0`)
+//! or TCP port 9100.
+//!
+//! The receipt is encoded with the `escpos` crate into bytes ([`receipt`]); the driver here owns
+//! the transport, because the crate's drivers only write, and a job here is not done until the
+//! printer's answers have been read and checked. `usblp` nodes have no read time-out of their
+//! own, so a reader thread feeds their answers through a channel that has one.
 //!
 //! A job counts as printed only when the printer proves it: after the job the driver sends
 //! `GS r 1`, which the printer answers only when it reaches it in the stream (everything before
@@ -30,11 +36,29 @@ pub enum Transport {
         /// Baud rate, e.g. 115200.
         baud: u32,
     },
+    /// A USB printer-class node (`usblp`), e.g. `/dev/usb/lp0`.
+    UsbLp {
+        /// Device path.
+        path: PathBuf,
+    },
     /// A network printer's raw port, e.g. `192.0.2.10:9100`.
     Tcp {
         /// Host and port.
         addr: String,
     },
+}
+
+impl Transport {
+    /// `UsbLp` when `path` resolves to a `/dev/usb/lp*` node (the udev rules' symlink may point
+    /// there), else `Serial` at `baud`.
+    pub fn detect(path: PathBuf, baud: u32) -> Transport {
+        let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if target.starts_with("/dev/usb") {
+            Transport::UsbLp { path }
+        } else {
+            Transport::Serial { path, baud }
+        }
+    }
 }
 
 /// Why a printer call failed.
@@ -80,6 +104,92 @@ impl Port for serialport::TTYPort {
     }
 }
 
+/// A USB printer-class node: writes go straight to the node, answers come from a reader
+/// thread so that reads can time out.
+struct UsbLpPort {
+    file: std::fs::File,
+    answers: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    pending: std::collections::VecDeque<u8>,
+    timeout: Duration,
+}
+
+impl UsbLpPort {
+    fn open(path: &std::path::Path) -> std::io::Result<UsbLpPort> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        let mut reader = file.try_clone()?;
+        let (tx, answers) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("usblp-reader".into())
+            .spawn(move || {
+                let mut buf = [0u8; 64];
+                loop {
+                    let r = match reader.read(&mut buf) {
+                        Ok(0) => Err(std::io::Error::new(
+                            ErrorKind::UnexpectedEof,
+                            "the printer node closed",
+                        )),
+                        Ok(n) => Ok(buf[..n].to_vec()),
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => Err(e),
+                    };
+                    let end = r.is_err();
+                    if tx.send(r).is_err() || end {
+                        return;
+                    }
+                }
+            })?;
+        Ok(UsbLpPort {
+            file,
+            answers,
+            pending: Default::default(),
+            timeout: Duration::from_secs(1),
+        })
+    }
+}
+
+impl Read for UsbLpPort {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::mpsc::RecvTimeoutError;
+        if self.pending.is_empty() {
+            match self.answers.recv_timeout(self.timeout) {
+                Ok(Ok(bytes)) => self.pending.extend(bytes),
+                Ok(Err(e)) => return Err(e),
+                Err(RecvTimeoutError::Timeout) => return Err(ErrorKind::TimedOut.into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(std::io::Error::new(
+                        ErrorKind::BrokenPipe,
+                        "the printer node's reader stopped",
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.pending.len());
+        for (o, b) in out.iter_mut().zip(self.pending.drain(..n)) {
+            *o = b;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for UsbLpPort {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Port for UsbLpPort {
+    fn set_read_timeout(&mut self, d: Duration) -> std::io::Result<()> {
+        self.timeout = d;
+        Ok(())
+    }
+}
+
 impl Port for TcpStream {
     fn set_read_timeout(&mut self, d: Duration) -> std::io::Result<()> {
         TcpStream::set_read_timeout(self, Some(d))
@@ -120,6 +230,12 @@ impl EscPosPrinter {
                         source: e.into(),
                     })?;
                 Box::new(p)
+            }
+            Transport::UsbLp { path } => {
+                Box::new(UsbLpPort::open(path).map_err(|source| PrinterError::Open {
+                    what: path.display().to_string(),
+                    source,
+                })?)
             }
             Transport::Tcp { addr } => {
                 let s = TcpStream::connect(addr.as_str()).map_err(|source| PrinterError::Open {
