@@ -9,9 +9,12 @@
 //!
 //! - [`cardsim`]: a serial card reader on a pty, with garbage and partial frames on request.
 //! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
+//! - [`touchsim`]: evdev event streams (touch panel, keyboard-wedge reader) written to a FIFO
+//!   the agent opens in place of an evdev node.
 
 pub mod agenda;
 pub mod cardsim;
 pub mod escpos;
 pub mod harness;
 pub mod netsim;
+pub mod touchsim;

@@ -106,9 +106,13 @@ fn every_rule_parses_and_hands_the_device_to_the_kiosk_group() {
         assert!(links.contains(&name), "no rule names /dev/{name}");
     }
     // The USB-serial chips card readers use, as documented in docs/hardware.md.
-    let chips: Vec<(&str, &str)> = rules
-        .iter()
-        .filter(|r| value(r, "SYMLINK", "+=") == Some("kiosk/card-reader"))
+    let readers = || {
+        rules
+            .iter()
+            .filter(|r| value(r, "SYMLINK", "+=") == Some("kiosk/card-reader"))
+    };
+    let chips: Vec<(&str, &str)> = readers()
+        .filter(|r| value(r, "SUBSYSTEM", "==") == Some("tty"))
         .map(|r| {
             (
                 value(r, "ATTRS{idVendor}", "==").unwrap(),
@@ -123,6 +127,15 @@ fn every_rule_parses_and_hands_the_device_to_the_kiosk_group() {
         ("067b", "2303"),
     ] {
         assert!(chips.contains(&chip), "{chip:?}");
+    }
+    // Keyboard-wedge readers: event nodes that libinput must ignore too.
+    let wedges: Vec<_> = readers()
+        .filter(|r| value(r, "SUBSYSTEM", "==") == Some("input"))
+        .collect();
+    assert!(wedges.len() >= 2);
+    for w in wedges {
+        assert_eq!(value(w, "ENV{LIBINPUT_IGNORE_DEVICE}", "="), Some("1"));
+        assert_eq!(value(w, "KERNEL", "=="), Some("event[0-9]*"));
     }
     let touch = rules
         .iter()
@@ -171,6 +184,7 @@ fn the_agent_uses_these_names_by_default() {
     let example = include_str!("../../kiosk-agent/agent.example.toml");
     assert!(example.contains("path = \"/dev/kiosk/printer\""));
     assert!(example.contains("path = \"/dev/kiosk/card-reader\""));
+    assert!(example.contains("path = \"/dev/input/kiosk-touch\""));
     assert!(
         include_str!("../../kiosk-agent/src/config.rs")
             .contains("\"/dev/kiosk/card-reader\".into()")

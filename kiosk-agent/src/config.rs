@@ -556,6 +556,12 @@ mod tests {
         assert_eq!(c.agent.data_dir, d.agent.data_dir);
         assert_eq!(c.agent.max_frame_bytes, d.agent.max_frame_bytes);
         assert_eq!(c.agent.max_clients, d.agent.max_clients);
+        assert_eq!(c.agent.device_poll_ms, d.agent.device_poll_ms);
+        let dt = Config::from_toml(&format!("{MINIMAL}[touchscreen]\n")).unwrap();
+        assert_eq!(
+            c.touchscreen.as_ref().map(|t| &t.path),
+            dt.touchscreen.as_ref().map(|t| &t.path)
+        );
         assert_eq!(
             (
                 c.fleet.request_timeout_s,
@@ -594,8 +600,8 @@ mod tests {
             dc.card_reader.as_ref().unwrap(),
         );
         assert_eq!(
-            (&cc.path, cc.baud, cc.framing),
-            (&dc.path, dc.baud, dc.framing)
+            (&cc.path, cc.baud, cc.framing, cc.kind),
+            (&dc.path, dc.baud, dc.framing, dc.kind)
         );
         assert_eq!(c.receipt.header, dp.receipt.header);
     }

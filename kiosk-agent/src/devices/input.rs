@@ -103,6 +103,9 @@ pub fn parse_records(bytes: &[u8]) -> Vec<InputRecord> {
         .collect()
 }
 
+/// What a driver does with each batch of records from its device.
+pub type InputHandler = Box<dyn FnMut(&[InputRecord]) + Send>;
+
 /// The range an absolute axis reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AxisRange {
@@ -130,7 +133,7 @@ impl AxisRange {
 /// Where a stream of input records comes from.
 pub enum InputSource {
     /// A real evdev node.
-    Evdev(evdev::Device),
+    Evdev(Box<evdev::Device>),
     /// A raw stream of `struct input_event` records (a FIFO or a recording).
     Raw {
         /// The stream.
@@ -168,7 +171,7 @@ impl InputSource {
         if grab {
             dev.grab()?;
         }
-        Ok(InputSource::Evdev(dev))
+        Ok(InputSource::Evdev(Box::new(dev)))
     }
 
     /// The range of an absolute axis (`ABS_*` code), when the device reports one.
@@ -246,8 +249,8 @@ impl Capabilities {
     /// Reports touches: multi-touch positions, or `BTN_TOUCH` with absolute X.
     pub fn is_touchscreen(&self) -> bool {
         let mt = Self::has(&self.abs, super::touch::ABS_MT_POSITION_X);
-        let st =
-            Self::has(&self.key, super::touch::BTN_TOUCH) && Self::has(&self.abs, super::touch::ABS_X);
+        let st = Self::has(&self.key, super::touch::BTN_TOUCH)
+            && Self::has(&self.abs, super::touch::ABS_X);
         mt || st
     }
 }
@@ -298,7 +301,10 @@ mod tests {
 
     #[test]
     fn axis_scaling_is_clamped_and_survives_a_broken_range() {
-        let r = AxisRange { min: 100, max: 1100 };
+        let r = AxisRange {
+            min: 100,
+            max: 1100,
+        };
         assert_eq!(
             (r.scale(100), r.scale(600), r.scale(1100)),
             (0, 5_000, 10_000)
@@ -317,10 +323,7 @@ mod tests {
 
     #[test]
     fn discovery_picks_touch_devices_by_their_capabilities() {
-        let root = std::env::temp_dir().join(format!(
-            "okenko-input-{}",
-            crate::random::secret(6)
-        ));
+        let root = std::env::temp_dir().join(format!("okenko-input-{}", crate::random::secret(6)));
         let caps = |node: &str, abs: &str, key: &str| {
             let d = root.join(node).join("device/capabilities");
             std::fs::create_dir_all(&d).unwrap();
@@ -330,7 +333,11 @@ mod tests {
         // Multi-touch panel: ABS_MT_POSITION_X is bit 53.
         caps("event3", "260800000000003\n", "0\n");
         // A keyboard: no absolute axes.
-        caps("event0", "0\n", "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n");
+        caps(
+            "event0",
+            "0\n",
+            "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n",
+        );
         // A single-touch resistive panel: BTN_TOUCH (330) and ABS_X.
         caps("event5", "3\n", "400 0 0 0 0 0\n");
         // A mouse: relative only (BTN_LEFT, no ABS).

@@ -73,12 +73,11 @@ impl<T: Clone> EventLog<T> {
         let after = if after > g.0 { 0 } else { after };
         loop {
             if g.0 > after {
-                let items = g
-                    .1
-                    .iter()
-                    .filter(|(s, _)| *s > after)
-                    .map(|(_, t)| t.clone())
-                    .collect();
+                let items =
+                    g.1.iter()
+                        .filter(|(s, _)| *s > after)
+                        .map(|(_, t)| t.clone())
+                        .collect();
                 return (items, g.0);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -198,7 +197,11 @@ impl StatusCell {
 
     /// The current state, with activity for input devices.
     pub fn get(&self) -> DeviceStatus {
-        let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut s = self
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(a) = &self.activity {
             let mut a = a.lock().unwrap_or_else(|p| p.into_inner());
             s.last_event_at = a.last();
@@ -517,9 +520,6 @@ impl TouchDevice {
     }
 }
 
-/// What an input thread does with a batch of records.
-type Handler = Box<dyn FnMut(&[input::InputRecord]) + Send>;
-
 /// Opens an input device, feeds its records to the handler `start` makes for it, and reopens
 /// it with back-off when it goes away, until `stop`.
 fn input_loop(
@@ -528,7 +528,7 @@ fn input_loop(
     grab: bool,
     cell: &StatusCell,
     stop: &AtomicBool,
-    mut start: impl FnMut(&input::InputSource) -> Handler,
+    mut start: impl FnMut(&input::InputSource) -> input::InputHandler,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
     while !stop.load(Ordering::Relaxed) {
@@ -553,7 +553,10 @@ fn input_loop(
                     }
                 }
             }
-            Err(e) => cell.set(DeviceState::Missing, Some(format!("cannot open {what}: {e}"))),
+            Err(e) => cell.set(
+                DeviceState::Missing,
+                Some(format!("cannot open {what}: {e}")),
+            ),
         }
         std::thread::sleep(backoff.fail());
     }

@@ -111,17 +111,13 @@ impl TouchDecoder {
                     s.moved = true;
                 }
             }
-            (EV_KEY, BTN_TOUCH) => {
-                // Multi-touch panels send BTN_TOUCH too; only single-touch ones rely on it.
-                if !self.slots.iter().any(|s| s.down) || r.value == 0 {
-                    self.slots[0].down = r.value != 0;
-                    if r.value == 0 {
-                        for s in &mut self.slots {
-                            s.down = false;
-                        }
-                    }
+            // Multi-touch panels send BTN_TOUCH too; only single-touch ones rely on it.
+            (EV_KEY, BTN_TOUCH) if r.value == 0 => {
+                for s in &mut self.slots {
+                    s.down = false;
                 }
             }
+            (EV_KEY, BTN_TOUCH) if !self.slots.iter().any(|s| s.down) => self.slots[0].down = true,
             (EV_SYN, SYN_REPORT) => return self.report(r.time_us),
             _ => {}
         }
@@ -231,7 +227,10 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert_eq!((t[0].slot, t[0].phase), (0, TouchPhase::Down));
         assert_eq!((t[1].slot, t[1].x, t[1].y), (1, 10_000, 10_000));
-        assert_eq!((t[2].slot, t[2].phase, t[2].y), (1, TouchPhase::Move, 10_000));
+        assert_eq!(
+            (t[2].slot, t[2].phase, t[2].y),
+            (1, TouchPhase::Move, 10_000)
+        );
     }
 
     #[test]
@@ -266,7 +265,13 @@ mod tests {
     fn hostile_values_do_not_panic() {
         let mut d = TouchDecoder::new(AxisRange { min: 9, max: 3 }, AxisRange::DEFAULT);
         for v in [i32::MIN, -1, 0, 10, 11, i32::MAX] {
-            for code in [ABS_MT_SLOT, ABS_MT_TRACKING_ID, ABS_MT_POSITION_X, ABS_X, 0xffff] {
+            for code in [
+                ABS_MT_SLOT,
+                ABS_MT_TRACKING_ID,
+                ABS_MT_POSITION_X,
+                ABS_X,
+                0xffff,
+            ] {
                 let _ = d.feed(&rec(0, EV_ABS, code, v));
                 let _ = d.feed(&rec(0, EV_KEY, BTN_TOUCH, v));
                 let _ = d.feed(&rec(0, EV_SYN, SYN_REPORT, v));

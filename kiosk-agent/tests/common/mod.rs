@@ -62,6 +62,7 @@ pub fn ready_store(db: &Path) -> Store {
 #[derive(Debug)]
 pub struct Served {
     server: Option<kiosk_agent::local_api::Server>,
+    agent: Option<Arc<Agent>>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     runtime: Option<std::thread::JoinHandle<()>>,
 }
@@ -70,6 +71,9 @@ impl Drop for Served {
     fn drop(&mut self) {
         if let Some(s) = self.server.take() {
             s.stop();
+        }
+        if let Some(a) = self.agent.take() {
+            a.devices.stop();
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
@@ -87,9 +91,19 @@ pub fn serve(dir: &Path) -> (Arc<Agent>, PathBuf, Served) {
 
 /// As [`serve`], with `extra` TOML sections appended to the configuration.
 pub fn serve_with(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
+    serve_inner(dir, extra, false)
+}
+
+/// As [`serve_with`], with the devices watched as the agent watches them (the monitor polling
+/// every 200 ms, the input threads running).
+pub fn serve_watched(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
+    serve_inner(dir, extra, true)
+}
+
+fn serve_inner(dir: &Path, extra: &str, watched: bool) -> (Arc<Agent>, PathBuf, Served) {
     let socket = dir.join("agent.sock");
     let config = Config::from_toml(&format!(
-        "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n{extra}",
+        "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\nmax_frame_bytes = 65536\ndevice_poll_ms = 200\n[fleet]\nurl = \"http://127.0.0.1:9\"\nstatus_timeout_s = 1\n{extra}",
         socket.display(),
         dir.display()
     ))
@@ -97,6 +111,9 @@ pub fn serve_with(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
     let store = ready_store(&config.db_path());
     let fleet = FleetClient::new(&config.fleet).unwrap();
     let agent = Arc::new(Agent::new(config, store, fleet).unwrap());
+    if watched {
+        kiosk_agent::devices::Devices::start(&agent).unwrap();
+    }
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
     let runtime = std::thread::spawn(move || {
@@ -112,6 +129,7 @@ pub fn serve_with(dir: &Path, extra: &str) -> (Arc<Agent>, PathBuf, Served) {
         kiosk_agent::local_api::Server::spawn(Arc::clone(&agent), handle, listener).unwrap();
     let served = Served {
         server: Some(server),
+        agent: Some(Arc::clone(&agent)),
         stop: Some(tx),
         runtime: Some(runtime),
     };

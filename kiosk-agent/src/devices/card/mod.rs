@@ -116,7 +116,7 @@ pub struct KeyboardCards {
 
 impl KeyboardCards {
     /// The handler of the reader's input records.
-    pub fn handler(self: &Arc<Self>) -> Box<dyn FnMut(&[super::input::InputRecord]) + Send> {
+    pub fn handler(self: &Arc<Self>) -> super::input::InputHandler {
         let cards = Arc::clone(self);
         let mut keys = wedge::KeyDecoder::new();
         let mut lines = FrameParser::new(Framing::Line);
