@@ -9,6 +9,8 @@
 //!
 //! - [`cardsim`]: a serial card reader on a pty, with garbage and partial frames on request.
 //! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
+//! - [`selftest`]: the hardware self-test (binary `kiosk-hwtest`), against the simulators or
+//!   real devices.
 //! - [`touchsim`]: evdev event streams (touch panel, keyboard-wedge reader) written to a FIFO
 //!   the agent opens in place of an evdev node.
 
@@ -17,4 +19,5 @@ pub mod cardsim;
 pub mod escpos;
 pub mod harness;
 pub mod netsim;
+pub mod selftest;
 pub mod touchsim;

@@ -201,3 +201,55 @@ pub fn encode(r: &ReceiptContent, charset: Charset) -> Result<Vec<u8>, EncodeErr
     let bytes = buf.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(bytes)
 }
+
+/// The test receipt technicians and the hardware self-test print: the header, "test print" in
+/// the three languages, the kiosk, the time, a Czech pangram that shows every diacritic the
+/// table has, a ruler for the paper width, a QR code, cut.
+pub fn test_page(
+    header: &str,
+    kiosk: &str,
+    now: UnixMillis,
+    charset: Charset,
+) -> Result<Vec<u8>, EncodeError> {
+    let buf = Buffer::default();
+    let e = |e: escpos::errors::PrinterError| EncodeError(e.to_string());
+    let f = |s: &str| charset.fit(s);
+    let qr = QRCodeOption::new(QRCodeModel::Model2, 4, QRCodeCorrectionLevel::M);
+    Printer::new(buf.clone(), Protocol::default(), None)
+        .init()
+        .map_err(e)?
+        .page_code(charset.page_code())
+        .map_err(e)?
+        .justify(JustifyMode::CENTER)
+        .map_err(e)?
+        .bold(true)
+        .map_err(e)?
+        .writeln(&f(header))
+        .map_err(e)?
+        .bold(false)
+        .map_err(e)?
+        .writeln(&f("Zkušební tisk / Test print / Пробний друк"))
+        .map_err(e)?
+        .justify(JustifyMode::LEFT)
+        .map_err(e)?
+        .writeln(&f(&format!("Kiosek: {kiosk}")))
+        .map_err(e)?
+        .writeln(&f(&protocol::time::format_czech(now)))
+        .map_err(e)?
+        .writeln(&f("Příliš žluťoučký kůň úpěl ďábelské ódy."))
+        .map_err(e)?
+        .writeln(&f("PŘÍLIŠ ŽLUŤOUČKÝ KŮŇ ÚPĚL ĎÁBELSKÉ ÓDY."))
+        .map_err(e)?
+        .writeln("1234567890123456789012345678901234567890123456")
+        .map_err(e)?
+        .qrcode_option("OKENKO-TEST", qr)
+        .map_err(e)?
+        .feeds(3)
+        .map_err(e)?
+        .partial_cut()
+        .map_err(e)?
+        .print()
+        .map_err(e)?;
+    let bytes = buf.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(bytes)
+}
