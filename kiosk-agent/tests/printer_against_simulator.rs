@@ -63,7 +63,7 @@ fn a_czech_receipt_prints_as_intended() {
         "Statutární město Ostrava\nPotvrzení o podání žádosti\n\nSlužba: Rezidentní parkovací karta\n\
          Podáno: 23. 11. 2026 20:34\nKiosek: Nová radnice, přízemí\n\nKód vaší žádosti\n{code}\n\
          [QR] https://fleet.ostrava.cz/s/001CX86BY\n\
-         Stav žádosti zjistíte na kterémkoli kiosku zadáním kódu, nebo naskenujte QR kód.\n\n\n\n[CUT]\n"
+         Stav žádosti zjistíte na kterémkoli kiosku\nzadáním kódu, nebo naskenujte QR kód.\n\n\n\n[CUT]\n"
     );
     assert_eq!(printed.receipt.to_text(), expected);
     let big = printed.receipt.lines().find(|l| l.text() == code).unwrap();

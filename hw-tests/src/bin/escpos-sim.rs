@@ -1,9 +1,11 @@
 //! `escpos-sim`: the ESC/POS printer simulator on the command line.
 //!
 //! ```text
-//! escpos-sim decode [FILE]     ESC/POS bytes (stdin when FILE is absent or "-") to the receipt
+//! escpos-sim decode [FILE] [--png OUT] [--paper-width 80|58]
+//!                              ESC/POS bytes (stdin when FILE is absent or "-") to the receipt
 //!                              as text: one line per printed line, [QR] <payload>, [CUT], …;
-//!                              skipped commands are reported on stderr
+//!                              skipped commands are reported on stderr. --png also draws the
+//!                              paper as an image (80 mm paper unless told 58)
 //! escpos-sim serve [--baud N] [--paper ok|near-end|out] [--cover-open] [--off]
 //!                              open a pty, print its path, act as the printer: answer status
 //!                              requests and print each job as text when it is cut
@@ -34,7 +36,25 @@ fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("decode") => {
-            let bytes = match args.get(1).map(String::as_str) {
+            let mut file = None;
+            let mut png = None;
+            let mut paper = hw_tests::escpos::render::WIDTH_80MM;
+            let mut it = args[1..].iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "--png" => png = Some(it.next().context("--png needs a file name")?),
+                    "--paper-width" => {
+                        paper = match it.next().map(String::as_str) {
+                            Some("80") => hw_tests::escpos::render::WIDTH_80MM,
+                            Some("58") => hw_tests::escpos::render::WIDTH_58MM,
+                            other => bail!("--paper-width: 80 or 58, not {other:?}"),
+                        }
+                    }
+                    f if file.is_none() => file = Some(f.to_owned()),
+                    other => bail!("unexpected argument {other:?}"),
+                }
+            }
+            let bytes = match file.as_deref() {
                 None | Some("-") => {
                     let mut b = Vec::new();
                     std::io::stdin()
@@ -51,12 +71,17 @@ fn run() -> anyhow::Result<()> {
             std::io::stdout()
                 .lock()
                 .write_all(receipt.to_text().as_bytes())?;
+            if let Some(out) = png {
+                let image = hw_tests::escpos::render::to_png(&receipt, paper)
+                    .context("cannot encode the image")?;
+                std::fs::write(out, image).with_context(|| format!("cannot write {out}"))?;
+            }
             Ok(())
         }
         Some("serve") => serve(&args[1..]),
         Some("-h" | "--help") | None => {
             println!(
-                "usage: escpos-sim decode [FILE]   (ESC/POS bytes from FILE or stdin, as text)"
+                "usage: escpos-sim decode [FILE] [--png OUT] [--paper-width 80|58]   (ESC/POS bytes from FILE or stdin, as text and optionally as an image)"
             );
             println!(
                 "       escpos-sim serve [--baud N] [--paper ok|near-end|out] [--cover-open] [--off]"

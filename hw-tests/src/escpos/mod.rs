@@ -11,6 +11,7 @@
 mod codepage;
 mod decode;
 mod model;
+pub mod render;
 pub mod sim;
 
 pub use codepage::CodePage;

@@ -106,6 +106,35 @@ impl Driver for Buffer {
     }
 }
 
+/// Characters per line in font A on 80 mm paper; longer text is wrapped at spaces, not where
+/// the printer would break it.
+pub const COLUMNS: usize = 48;
+
+/// `text` broken into lines of at most `width` characters at spaces (a longer word is cut).
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let (len, wlen) = (line.chars().count(), word.chars().count());
+        if len > 0 && len + 1 + wlen > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let head: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(head);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.join("\n")
+}
+
 /// Why a receipt could not be encoded.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode the receipt: {0}")]
@@ -185,12 +214,15 @@ pub fn encode(r: &ReceiptContent, charset: Charset) -> Result<Vec<u8>, EncodeErr
         .map_err(e)?
         .justify(JustifyMode::LEFT)
         .map_err(e)?
-        .writeln(&f(t(
-            lang,
-            "Stav žádosti zjistíte na kterémkoli kiosku zadáním kódu, nebo naskenujte QR kód.",
-            "Check the status at any kiosk by entering the code, or scan the QR code.",
-            "Стан заяви перевірте на будь-якому кіоску за кодом або відскануйте QR-код.",
-        )))
+        .writeln(&wrap(
+            &f(t(
+                lang,
+                "Stav žádosti zjistíte na kterémkoli kiosku zadáním kódu, nebo naskenujte QR kód.",
+                "Check the status at any kiosk by entering the code, or scan the QR code.",
+                "Стан заяви перевірте на будь-якому кіоску за кодом або відскануйте QR-код.",
+            )),
+            COLUMNS,
+        ))
         .map_err(e)?
         .feeds(3)
         .map_err(e)?
@@ -252,4 +284,20 @@ pub fn test_page(
         .map_err(e)?;
     let bytes = buf.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_cuts_only_overlong_words() {
+        let t = "Stav žádosti zjistíte na kterémkoli kiosku zadáním kódu, nebo naskenujte QR kód.";
+        let w = wrap(t, 48);
+        assert!(w.lines().all(|l| l.chars().count() <= 48), "{w}");
+        assert_eq!(w.lines().count(), 2);
+        assert_eq!(w.replace('\n', " "), t);
+        assert_eq!(wrap("abcdefghij kl", 4), "abcd\nefgh\nij\nkl");
+        assert_eq!(wrap("", 10), "");
+    }
 }
