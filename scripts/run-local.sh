@@ -41,6 +41,10 @@ fi
 $BIN/escpos-sim serve > "$RUN/printer.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do [ -s "$RUN/printer.log" ] && break; sleep 0.1; done
 PRINTER=$(head -n 1 "$RUN/printer.log")
+# The simulated touchscreen: a FIFO of evdev records, a tap every 4 s (health only: the UI
+# reads its own input).
+$BIN/touch-sim serve "$RUN/touch" > "$RUN/touch.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do [ -p "$RUN/touch" ] && break; sleep 0.1; done
 
 cat > "$RUN/agent.toml" <<TOML
 [agent]
@@ -54,6 +58,9 @@ heartbeat_interval_s = 10
 
 [printer]
 path = "$PRINTER"
+
+[touchscreen]
+path = "$RUN/touch"
 
 [receipt]
 header = "Statutární město Ostrava"
@@ -72,12 +79,15 @@ Okénko is running locally (logs in $RUN/*.log):
   agenda system     http://127.0.0.1:$AGENDA_PORT/submissions
   kiosk agent       socket $RUN/agent.sock
   receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
+  touchscreen       simulated on $RUN/touch (a tap every 4 s)
 
 Try it, as the kiosk app would:
   $BIN/kioskctl --socket $RUN/agent.sock catalog
   $BIN/kioskctl --socket $RUN/agent.sock submit podnet text="Rozbitá lavička u radnice" email=jana@example.cz
   $BIN/kioskctl --socket $RUN/agent.sock print <CODE>      (then: cat $RUN/printer.log)
   $BIN/kioskctl --socket $RUN/agent.sock status <CODE>
+  $BIN/kioskctl --socket $RUN/agent.sock devices
+  $BIN/kiosk-hwtest                                         (the hardware self-test, simulators)
   open http://127.0.0.1:$PORT/s/<CODE>   (the receipt's QR page; "in progress" after 20 s)
 
 Ctrl-C stops everything.

@@ -31,6 +31,11 @@ fn random_input_never_panics_and_always_finishes() {
         let bytes = random_bytes(len);
         let r = decode(&bytes);
         assert!(r.warnings.len() <= 1000);
+        // Whatever was decoded can be drawn (`escpos-sim decode --png`).
+        if round % 10 == 0 {
+            let (w, h, px) = hw_tests::escpos::render::render(&r, 384);
+            assert_eq!(px.len(), (w * h) as usize);
+        }
         // The same bytes fed one at a time give the same receipt.
         if round % 50 == 0 {
             let mut d = Decoder::new();
