@@ -52,3 +52,52 @@ fn the_heartbeat_carries_devices_and_system_health() {
         .unwrap();
     assert!(kiosk_last_seen.is_some());
 }
+
+#[test]
+fn a_device_state_change_reaches_the_fleet_before_the_next_heartbeat_is_due() {
+    use hw_tests::escpos::sim::{Paper, PrinterSim, PrinterState};
+    use protocol::app::{DeviceKind, DeviceState};
+    let tmp = TempDir::new("heartbeat-change");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let sim = PrinterSim::start(PrinterState::default()).unwrap();
+    // Heartbeats every 10 minutes: only a device change can explain a prompt one.
+    let agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("kiosk-change"),
+        &format!(
+            "heartbeat_interval_s = 600\n[printer]\npath = \"{}\"\n",
+            sim.path().display()
+        ),
+    );
+    assert!(agent.wait_ready(Duration::from_secs(20)));
+    let printer_state = || -> Option<DeviceState> {
+        let body: String = fleet
+            .db()
+            .query_row(
+                "SELECT body FROM heartbeats WHERE kiosk_id = 'kiosk-change' ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        let hb: Heartbeat = serde_json::from_str(&body).ok()?;
+        hb.devices
+            .into_iter()
+            .find(|d| d.device == DeviceKind::Printer)
+            .map(|d| d.state)
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || printer_state()
+            == Some(DeviceState::Ok)),
+        "the printer was reported ready: {:?}",
+        printer_state()
+    );
+    sim.set_state(|s| s.paper = Paper::Out);
+    assert!(
+        wait_until(Duration::from_secs(30), || printer_state()
+            == Some(DeviceState::Fault)),
+        "paper out reached the fleet: {:?}",
+        printer_state()
+    );
+}
