@@ -425,3 +425,19 @@ impl Drop for Agent {
         self.kill();
     }
 }
+
+/// The receipt the printer proofs and benchmarks print: Ostrava's residents' parking card,
+/// 23 November 2026 20:34 local time, in Czech.
+pub fn sample_receipt() -> kiosk_agent::devices::printer::ReceiptContent {
+    kiosk_agent::devices::printer::ReceiptContent {
+        city: "Statutární město Ostrava".into(),
+        service: "Rezidentní parkovací karta".into(),
+        // 23 November 2026 19:34 UTC = 20:34 in Ostrava.
+        created_at: 1_795_462_440_000,
+        kiosk: "Nová radnice, přízemí".into(),
+        code: protocol::tracking::TrackingCode::from_parts(1, 0x1234)
+            .expect("1 and 0x1234 make a valid code"),
+        status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
+        lang: protocol::Lang::Cs,
+    }
+}

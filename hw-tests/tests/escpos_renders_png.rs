@@ -8,24 +8,10 @@
 use std::process::Command;
 
 use hw_tests::escpos::render::{WIDTH_58MM, WIDTH_80MM, render};
-use kiosk_agent::devices::printer::{Charset, ReceiptContent, receipt};
-use protocol::Lang;
-use protocol::tracking::TrackingCode;
+use kiosk_agent::devices::printer::{Charset, receipt};
 
 fn receipt_bytes() -> Vec<u8> {
-    receipt::encode(
-        &ReceiptContent {
-            city: "Statutární město Ostrava".into(),
-            service: "Rezidentní parkovací karta".into(),
-            created_at: 1_795_462_440_000,
-            kiosk: "Nová radnice, přízemí".into(),
-            code: TrackingCode::from_parts(1, 0x1234).unwrap(),
-            status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
-            lang: Lang::Cs,
-        },
-        Charset::Pc852,
-    )
-    .unwrap()
+    receipt::encode(&hw_tests::harness::sample_receipt(), Charset::Pc852).unwrap()
 }
 
 /// Rows that have any ink.

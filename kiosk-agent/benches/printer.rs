@@ -12,9 +12,7 @@
 use std::time::{Duration, Instant};
 
 use hw_tests::escpos::sim::{PrinterSim, PrinterState};
-use kiosk_agent::devices::printer::{Charset, EscPosPrinter, ReceiptContent, Transport, receipt};
-use protocol::Lang;
-use protocol::tracking::TrackingCode;
+use kiosk_agent::devices::printer::{Charset, EscPosPrinter, Transport, receipt};
 
 const BAUD: u32 = 115_200;
 
@@ -35,15 +33,7 @@ fn main() {
     };
     let mut printer =
         EscPosPrinter::open(&transport, Duration::from_secs(1), Duration::from_secs(10)).unwrap();
-    let content = ReceiptContent {
-        city: "Statutární město Ostrava".into(),
-        service: "Rezidentní parkovací karta".into(),
-        created_at: 1_795_462_440_000,
-        kiosk: "Nová radnice, přízemí".into(),
-        code: TrackingCode::from_parts(1, 0x1234).unwrap(),
-        status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
-        lang: Lang::Cs,
-    };
+    let content = hw_tests::harness::sample_receipt();
     let job = receipt::encode(&content, Charset::Pc852).unwrap();
     // Out: 3 status requests before and after (3 bytes each), the job, GS r 1. In: 7 replies.
     let wire_bytes = job.len() + 2 * 9 + 3 + 7;

@@ -278,15 +278,7 @@ fn a_usb_printer_class_node_prints_and_reports_like_a_serial_one() {
 
     sim.set_state(|s| s.paper_out_after = Some(150));
     let long = kiosk_agent::devices::printer::receipt::encode(
-        &kiosk_agent::devices::printer::ReceiptContent {
-            city: "Statutární město Ostrava".into(),
-            service: "Rezidentní parkovací karta".into(),
-            created_at: 1_795_462_440_000,
-            kiosk: "Nová radnice".into(),
-            code: protocol::tracking::TrackingCode::from_parts(1, 0x1234).unwrap(),
-            status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
-            lang: protocol::Lang::Cs,
-        },
+        &hw_tests::harness::sample_receipt(),
         kiosk_agent::devices::printer::Charset::Pc852,
     )
     .unwrap();
