@@ -121,6 +121,7 @@ fn submit(agent: &Agent, req: SubmitRequest) -> Result<SubmitAck, ApiError> {
     }
     Ok(SubmitAck {
         submission_id: id,
+        status_url: agent.config.status_url(&ack.tracking_code),
         tracking_code: ack.tracking_code,
         stored_at: ack.created_at,
     })

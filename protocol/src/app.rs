@@ -239,6 +239,9 @@ pub struct SubmitAck {
     pub tracking_code: TrackingCode,
     /// When the agent committed it.
     pub stored_at: UnixMillis,
+    /// The public status page of the request, for the QR code on screen.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status_url: String,
 }
 
 /// The state of a request.

@@ -63,6 +63,7 @@ fn app_protocol_round_trips() {
             submission_id: id,
             tracking_code: code,
             stored_at: 5,
+            status_url: "https://fleet.example.cz/s/001CX86BY".into(),
         }),
     });
 }

@@ -1,0 +1,413 @@
+//! The running app: the window, a worker thread that talks to the agent, the idle time-out,
+//! and the out-of-service screen when the agent cannot be reached.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use agent_client::{Client, ClientError};
+use protocol::Lang;
+use protocol::app::{CatalogView, ErrorCode, RequestBody, ResponseBody};
+use slint::ComponentHandle;
+
+use crate::AppWindow;
+use crate::config::AppConfig;
+use crate::session::{Request, Screen, Session};
+use crate::ui::{self, Chrome};
+
+/// What the worker reports.
+#[derive(Debug)]
+enum Event {
+    /// The agent answered a periodic refresh.
+    Refreshed {
+        catalog: Option<CatalogView>,
+        kiosk_name: String,
+        has_card_reader: bool,
+    },
+    /// The agent cannot be reached.
+    Unreachable(String),
+    /// A submission was stored; the receipt printed or not.
+    Submitted {
+        code: String,
+        url: String,
+        printed: bool,
+    },
+    /// A submission failed.
+    SubmitFailed(String),
+    /// A card, or none.
+    Card(Option<(String, String)>),
+    /// A status answer, or why there is none.
+    Status(Result<protocol::app::StatusAnswer, String>),
+}
+
+fn call(
+    socket: &std::path::Path,
+    body: RequestBody,
+    timeout: Duration,
+) -> Result<ResponseBody, ClientError> {
+    Client::connect(socket, timeout)?.call(body)
+}
+
+fn message(lang: Lang, e: &ClientError) -> String {
+    let generic = match lang {
+        Lang::Cs => "Žádost se nepodařilo uložit. Zkuste to prosím znovu.",
+        Lang::En => "Your request could not be saved. Please try again.",
+        Lang::Uk => "Заяву не вдалося зберегти. Спробуйте ще раз.",
+    };
+    match e {
+        ClientError::Agent(err) if err.code == ErrorCode::Invalid => err.message.clone(),
+        _ => generic.to_owned(),
+    }
+}
+
+/// The worker: one request at a time, answers as events.
+fn worker(
+    socket: std::path::PathBuf,
+    jobs: mpsc::Receiver<(Request, Lang)>,
+    events: mpsc::Sender<Event>,
+) {
+    while let Ok((job, lang)) = jobs.recv() {
+        let event = match job {
+            Request::Submit(req) => {
+                match call(&socket, RequestBody::Submit(req), Duration::from_secs(15)) {
+                    Ok(ResponseBody::Submitted(ack)) => {
+                        let code = ack.tracking_code.to_string();
+                        let printed = matches!(
+                            call(
+                                &socket,
+                                RequestBody::PrintReceipt {
+                                    tracking_code: code.clone()
+                                },
+                                Duration::from_secs(40)
+                            ),
+                            Ok(ResponseBody::Printed { .. })
+                        );
+                        Event::Submitted {
+                            code,
+                            url: ack.status_url,
+                            printed,
+                        }
+                    }
+                    Ok(other) => Event::SubmitFailed(format!("{other:?}")),
+                    Err(e) => Event::SubmitFailed(message(lang, &e)),
+                }
+            }
+            Request::ReadCard => match call(
+                &socket,
+                RequestBody::ReadCard { timeout_ms: 20_000 },
+                Duration::from_secs(25),
+            ) {
+                Ok(ResponseBody::Card { identity, masked }) => {
+                    Event::Card(Some((identity, masked)))
+                }
+                _ => Event::Card(None),
+            },
+            Request::Status(code) => match call(
+                &socket,
+                RequestBody::Status {
+                    tracking_code: code,
+                },
+                Duration::from_secs(10),
+            ) {
+                Ok(ResponseBody::Status(a)) => Event::Status(Ok(a)),
+                Ok(_) => Event::Status(Err(String::new())),
+                Err(ClientError::Agent(e)) => Event::Status(Err(e.message)),
+                Err(e) => Event::Status(Err(e.to_string())),
+            },
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Polls the agent for the catalog and devices every few seconds (and reports it unreachable).
+fn refresher(socket: std::path::PathBuf, events: mpsc::Sender<Event>) {
+    loop {
+        let event = match call(&socket, RequestBody::KioskInfo, Duration::from_secs(3)) {
+            Ok(ResponseBody::KioskInfo(info)) => {
+                let catalog = match call(&socket, RequestBody::Catalog, Duration::from_secs(3)) {
+                    Ok(ResponseBody::Catalog(c)) => Some(c),
+                    _ => None,
+                };
+                let has_card_reader =
+                    match call(&socket, RequestBody::Devices, Duration::from_secs(3)) {
+                        Ok(ResponseBody::Devices { devices }) => devices.iter().any(|d| {
+                            d.device == protocol::app::DeviceKind::CardReader
+                                && d.state != protocol::app::DeviceState::NotConfigured
+                        }),
+                        _ => false,
+                    };
+                Event::Refreshed {
+                    catalog,
+                    kiosk_name: info.name,
+                    has_card_reader,
+                }
+            }
+            Ok(_) => Event::Unreachable("unexpected answer".into()),
+            Err(e) => Event::Unreachable(e.to_string()),
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    }
+}
+
+struct State {
+    session: Session,
+    catalog: Option<CatalogView>,
+    chrome: Chrome,
+    last_touch: Instant,
+    config: AppConfig,
+}
+
+/// Runs the app until its window is closed.
+pub fn run(config: AppConfig) -> Result<(), String> {
+    if !config.backend.is_empty() {
+        slint::BackendSelector::new()
+            .backend_name(config.backend.clone())
+            .select()
+            .map_err(|e| format!("backend {}: {e}", config.backend))?;
+    }
+    let ui =
+        AppWindow::new().map_err(|e| format!("cannot open the UI (is there a display?): {e}"))?;
+    let (w, h) = config.orientation.size();
+    ui.window().set_size(slint::PhysicalSize::new(w, h));
+    let (job_tx, job_rx) = mpsc::channel();
+    let (ev_tx, ev_rx) = mpsc::channel();
+    {
+        let (socket, ev) = (config.socket.clone(), ev_tx.clone());
+        std::thread::Builder::new()
+            .name("agent".into())
+            .spawn(move || worker(socket, job_rx, ev))
+            .map_err(|e| e.to_string())?;
+        let socket = config.socket.clone();
+        std::thread::Builder::new()
+            .name("refresh".into())
+            .spawn(move || refresher(socket, ev_tx))
+            .map_err(|e| e.to_string())?;
+    }
+    let state = Rc::new(RefCell::new(State {
+        session: Session::new(),
+        catalog: None,
+        chrome: Chrome {
+            city: config.city.clone(),
+            touch_px: config.touch_px(),
+            portrait: config.orientation == crate::config::Orientation::Portrait,
+            ..Chrome::default()
+        },
+        last_touch: Instant::now(),
+        config,
+    }));
+    let redraw = {
+        let (ui, state) = (ui.as_weak(), state.clone());
+        move || {
+            if let Some(ui) = ui.upgrade() {
+                let st = state.borrow();
+                crate::render::select_language(st.session.lang);
+                ui::show(&ui, &st.session, st.catalog.as_ref(), &st.chrome);
+            }
+        }
+    };
+    let redraw = Rc::new(redraw);
+    macro_rules! on {
+        ($setter:ident, |$st:ident, $jobs:ident $(, $arg:ident : $t:ty)*| $body:block) => {{
+            let (state, redraw, $jobs) = (state.clone(), redraw.clone(), job_tx.clone());
+            ui.$setter(move |$($arg: $t),*| {
+                {
+                    let mut guard = state.borrow_mut();
+                    let $st = &mut *guard;
+                    let _ = &$jobs;
+                    $body
+                }
+                redraw();
+            });
+        }};
+    }
+    on!(on_tapped, |st, jobs| {
+        st.last_touch = Instant::now();
+        st.chrome.idle_warning = None;
+    });
+    on!(on_language, |st, jobs, l: slint::SharedString| {
+        st.session.set_lang(match l.as_str() {
+            "en" => Lang::En,
+            "uk" => Lang::Uk,
+            _ => Lang::Cs,
+        });
+    });
+    on!(on_contrast, |st, jobs| {
+        st.session.high_contrast = !st.session.high_contrast;
+    });
+    on!(on_large_text, |st, jobs| {
+        st.session.large_text = !st.session.large_text;
+    });
+    on!(on_finish, |st, jobs| {
+        st.session.reset();
+        st.chrome.idle_warning = None;
+    });
+    on!(on_start, |st, jobs| {
+        st.session.start();
+    });
+    on!(on_open_status, |st, jobs| {
+        st.session.open_status();
+    });
+    on!(on_pick_category, |st, jobs, i: i32| {
+        st.session.pick_category(i.max(0) as usize);
+    });
+    on!(on_pick_service, |st, jobs, i: i32| {
+        if let Some(c) = st.catalog.clone() {
+            st.session.pick_service(&c, i.max(0) as usize);
+        }
+    });
+    on!(on_search_tapped, |st, jobs| {
+        st.session.search_tapped();
+    });
+    on!(on_key, |st, jobs, k: slint::SharedString| {
+        st.session.key(&k);
+    });
+    on!(on_focus_field, |st, jobs, i: i32| {
+        st.session.focus(i.max(0) as usize);
+    });
+    on!(on_toggle, |st, jobs, i: i32, j: i32| {
+        st.session.toggle(i.max(0) as usize, j.max(0) as usize);
+    });
+    on!(on_date_step, |st, jobs, i: i32, s: slint::SharedString| {
+        st.session.date_step(i.max(0) as usize, &s, today());
+    });
+    on!(on_next, |st, jobs| {
+        st.session.next();
+        if st.session.screen == Screen::Identify {
+            let _ = jobs.send((Request::ReadCard, st.session.lang));
+        }
+    });
+    on!(on_back, |st, jobs| {
+        st.session.back();
+    });
+    on!(on_submit, |st, jobs| {
+        if let Some(req) = st.session.submit() {
+            let _ = jobs.send((req, st.session.lang));
+        }
+    });
+    on!(on_read_card, |st, jobs| {
+        let _ = jobs.send((Request::ReadCard, st.session.lang));
+    });
+    on!(on_lookup, |st, jobs| {
+        if let Some(req) = st.session.lookup() {
+            let _ = jobs.send((req, st.session.lang));
+        }
+    });
+    on!(on_continue_session, |st, jobs| {
+        st.last_touch = Instant::now();
+        st.chrome.idle_warning = None;
+    });
+
+    // Events from the workers and the idle clock, on the UI thread.
+    let timer = slint::Timer::default();
+    {
+        let (state, redraw) = (state.clone(), redraw.clone());
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(100),
+            move || {
+                let mut changed = false;
+                {
+                    let mut st = state.borrow_mut();
+                    while let Ok(ev) = ev_rx.try_recv() {
+                        changed = true;
+                        apply(&mut st, ev);
+                    }
+                    let idle = st.last_touch.elapsed().as_secs() as u32;
+                    let (timeout, warning) = (st.config.idle_timeout_s, st.config.idle_warning_s);
+                    let active = !matches!(
+                        st.session.screen,
+                        Screen::Home | Screen::OutOfService | Screen::Submitting
+                    );
+                    if active && idle >= timeout {
+                        let left = (timeout + warning).saturating_sub(idle);
+                        if left == 0 {
+                            st.session.reset();
+                            st.chrome.idle_warning = None;
+                            st.last_touch = Instant::now();
+                        } else {
+                            st.chrome.idle_warning = Some(left);
+                        }
+                        changed = true;
+                    }
+                }
+                if changed {
+                    redraw();
+                }
+            },
+        );
+    }
+    redraw();
+    ui.run().map_err(|e| e.to_string())
+}
+
+fn apply(st: &mut State, ev: Event) {
+    match ev {
+        Event::Refreshed {
+            catalog,
+            kiosk_name,
+            has_card_reader,
+        } => {
+            if catalog.is_some() {
+                st.catalog = catalog;
+            }
+            st.chrome.kiosk_name = kiosk_name;
+            st.chrome.has_card_reader = has_card_reader;
+            if st.session.screen == Screen::OutOfService {
+                st.session.reset();
+            }
+        }
+        Event::Unreachable(why) => {
+            st.chrome.out_of_service = why;
+            if st.session.screen != Screen::Submitting {
+                st.session.reset();
+                st.session.screen = Screen::OutOfService;
+            }
+        }
+        Event::Submitted { code, url, printed } => st.session.submitted(code, url, printed),
+        Event::SubmitFailed(m) => st.session.submit_failed(m),
+        Event::Card(Some((identity, masked))) => st.session.card_read(identity, masked),
+        Event::Card(None) => {
+            st.session.message = match st.session.lang {
+                Lang::Cs => "Karta nebyla přečtena. Zkuste to znovu.",
+                Lang::En => "No card was read. Please try again.",
+                Lang::Uk => "Картку не прочитано. Спробуйте ще раз.",
+            }
+            .into();
+        }
+        Event::Status(Ok(a)) => st.session.status_answer(a),
+        Event::Status(Err(m)) => st.session.status_failed(m),
+    }
+}
+
+/// Today in Czech local time.
+pub fn today() -> protocol::validate::Date {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let text = protocol::time::format_czech(now);
+    // "23. 11. 2026 20:34"
+    let parts: Vec<u32> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    match parts.as_slice() {
+        [d, m, y, ..] => protocol::validate::Date {
+            year: *y as u16,
+            month: *m as u8,
+            day: *d as u8,
+        },
+        _ => protocol::validate::Date {
+            year: 2026,
+            month: 1,
+            day: 1,
+        },
+    }
+}

@@ -1,0 +1,31 @@
+//! The citizen UI, a fullscreen Slint touch application.
+//!
+//! - [`session`]: one citizen's session as pure state (screens, choices, typed values, the
+//!   shared validator's messages); a reset leaves nothing of the previous citizen.
+//! - [`keyboard`]: the on-screen keyboards (Czech, English, Ukrainian, numeric, tracking code).
+//! - [`ui`]: shows a session on the window (`ui/app.slint`).
+//! - [`render`]: the software renderer offscreen: `--render-screens DIR` and the benchmarks.
+//! - [`app`]: the running app: the window, the agent connection on a worker thread, the idle
+//!   time-out.
+//!
+//! The app talks only to the local agent (`agent-client`); it holds no secret and opens no
+//! network connection.
+
+/// The UI compiled from `ui/app.slint`.
+mod generated {
+    #![allow(
+        missing_debug_implementations,
+        clippy::all,
+        clippy::unwrap_used,
+        clippy::todo
+    )] // generated code
+    slint::include_modules!();
+}
+pub use generated::*;
+
+pub mod app;
+pub mod config;
+pub mod keyboard;
+pub mod render;
+pub mod session;
+pub mod ui;
