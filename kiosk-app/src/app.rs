@@ -163,6 +163,200 @@ struct State {
     config: AppConfig,
 }
 
+/// The app's logic around a window: the session, the workers that talk to the agent, the idle
+/// clock. The window may be a real one ([`run`]) or offscreen (tests, benchmarks).
+pub struct Controller {
+    state: Rc<RefCell<State>>,
+    events: mpsc::Receiver<Event>,
+    ui: slint::Weak<AppWindow>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").finish_non_exhaustive()
+    }
+}
+
+fn redraw(ui: &slint::Weak<AppWindow>, state: &RefCell<State>) {
+    if let Some(ui) = ui.upgrade() {
+        let st = state.borrow();
+        crate::render::select_language(st.session.lang);
+        ui::show(&ui, &st.session, st.catalog.as_ref(), &st.chrome);
+    }
+}
+
+impl Controller {
+    /// Starts the workers for `config.socket` and connects `ui`'s callbacks to the session.
+    pub fn new(ui: &AppWindow, config: AppConfig) -> Result<Controller, String> {
+        let (job_tx, job_rx) = mpsc::channel();
+        let (ev_tx, ev_rx) = mpsc::channel();
+        {
+            let (socket, ev) = (config.socket.clone(), ev_tx.clone());
+            std::thread::Builder::new()
+                .name("agent".into())
+                .spawn(move || worker(socket, job_rx, ev))
+                .map_err(|e| e.to_string())?;
+            let socket = config.socket.clone();
+            std::thread::Builder::new()
+                .name("refresh".into())
+                .spawn(move || refresher(socket, ev_tx))
+                .map_err(|e| e.to_string())?;
+        }
+        let state = Rc::new(RefCell::new(State {
+            session: Session::new(),
+            catalog: None,
+            chrome: Chrome {
+                city: config.city.clone(),
+                touch_px: config.touch_px(),
+                portrait: config.orientation == crate::config::Orientation::Portrait,
+                ..Chrome::default()
+            },
+            last_touch: Instant::now(),
+            config,
+        }));
+        let weak = ui.as_weak();
+        macro_rules! on {
+            ($setter:ident, |$st:ident, $jobs:ident $(, $arg:ident : $t:ty)*| $body:block) => {{
+                let (state, weak, $jobs) = (state.clone(), weak.clone(), job_tx.clone());
+                ui.$setter(move |$($arg: $t),*| {
+                    {
+                        let mut guard = state.borrow_mut();
+                        let $st = &mut *guard;
+                        let _ = &$jobs;
+                        $body
+                    }
+                    redraw(&weak, &state);
+                });
+            }};
+        }
+        on!(on_tapped, |st, jobs| {
+            st.last_touch = Instant::now();
+            st.chrome.idle_warning = None;
+        });
+        on!(on_language, |st, jobs, l: slint::SharedString| {
+            st.session.set_lang(match l.as_str() {
+                "en" => Lang::En,
+                "uk" => Lang::Uk,
+                _ => Lang::Cs,
+            });
+        });
+        on!(on_contrast, |st, jobs| {
+            st.session.high_contrast = !st.session.high_contrast;
+        });
+        on!(on_large_text, |st, jobs| {
+            st.session.large_text = !st.session.large_text;
+        });
+        on!(on_finish, |st, jobs| {
+            st.session.reset();
+            st.chrome.idle_warning = None;
+        });
+        on!(on_start, |st, jobs| {
+            st.session.start();
+        });
+        on!(on_open_status, |st, jobs| {
+            st.session.open_status();
+        });
+        on!(on_pick_category, |st, jobs, i: i32| {
+            st.session.pick_category(i.max(0) as usize);
+        });
+        on!(on_pick_service, |st, jobs, i: i32| {
+            if let Some(c) = st.catalog.clone() {
+                st.session.pick_service(&c, i.max(0) as usize);
+            }
+        });
+        on!(on_search_tapped, |st, jobs| {
+            st.session.search_tapped();
+        });
+        on!(on_key, |st, jobs, k: slint::SharedString| {
+            st.session.key(&k);
+        });
+        on!(on_focus_field, |st, jobs, i: i32| {
+            st.session.focus(i.max(0) as usize);
+        });
+        on!(on_toggle, |st, jobs, i: i32, j: i32| {
+            st.session.toggle(i.max(0) as usize, j.max(0) as usize);
+        });
+        on!(on_date_step, |st, jobs, i: i32, s: slint::SharedString| {
+            st.session.date_step(i.max(0) as usize, &s, today());
+        });
+        on!(on_next, |st, jobs| {
+            st.session.next();
+            if st.session.screen == Screen::Identify {
+                let _ = jobs.send((Request::ReadCard, st.session.lang));
+            }
+        });
+        on!(on_back, |st, jobs| {
+            st.session.back();
+        });
+        on!(on_submit, |st, jobs| {
+            if let Some(req) = st.session.submit() {
+                let _ = jobs.send((req, st.session.lang));
+            }
+        });
+        on!(on_read_card, |st, jobs| {
+            let _ = jobs.send((Request::ReadCard, st.session.lang));
+        });
+        on!(on_lookup, |st, jobs| {
+            if let Some(req) = st.session.lookup() {
+                let _ = jobs.send((req, st.session.lang));
+            }
+        });
+        on!(on_continue_session, |st, jobs| {
+            st.last_touch = Instant::now();
+            st.chrome.idle_warning = None;
+        });
+        redraw(&weak, &state);
+        Ok(Controller {
+            state,
+            events: ev_rx,
+            ui: weak,
+        })
+    }
+
+    /// Applies what the workers reported and the idle clock; redraws when anything changed.
+    pub fn pump(&self) {
+        let mut changed = false;
+        {
+            let mut st = self.state.borrow_mut();
+            while let Ok(ev) = self.events.try_recv() {
+                changed = true;
+                apply(&mut st, ev);
+            }
+            let idle = st.last_touch.elapsed().as_secs() as u32;
+            let (timeout, warning) = (st.config.idle_timeout_s, st.config.idle_warning_s);
+            let active = !matches!(
+                st.session.screen,
+                Screen::Home | Screen::OutOfService | Screen::Submitting
+            );
+            if active && idle >= timeout {
+                let left = (timeout + warning).saturating_sub(idle);
+                if left == 0 {
+                    st.session.reset();
+                    st.chrome.idle_warning = None;
+                    st.last_touch = Instant::now();
+                } else {
+                    st.chrome.idle_warning = Some(left);
+                }
+                changed = true;
+            }
+        }
+        if changed {
+            redraw(&self.ui, &self.state);
+        }
+    }
+
+    /// Pretends the last touch was `ago` ago (tests of the idle time-out).
+    pub fn idle_for(&self, ago: Duration) {
+        let mut st = self.state.borrow_mut();
+        st.last_touch = Instant::now().checked_sub(ago).unwrap_or(st.last_touch);
+    }
+
+    /// A copy of the session, for tests.
+    pub fn session(&self) -> Session {
+        self.state.borrow().session.clone()
+    }
+}
+
 /// Runs the app until its window is closed.
 pub fn run(config: AppConfig) -> Result<(), String> {
     if !config.backend.is_empty() {
@@ -175,174 +369,13 @@ pub fn run(config: AppConfig) -> Result<(), String> {
         AppWindow::new().map_err(|e| format!("cannot open the UI (is there a display?): {e}"))?;
     let (w, h) = config.orientation.size();
     ui.window().set_size(slint::PhysicalSize::new(w, h));
-    let (job_tx, job_rx) = mpsc::channel();
-    let (ev_tx, ev_rx) = mpsc::channel();
-    {
-        let (socket, ev) = (config.socket.clone(), ev_tx.clone());
-        std::thread::Builder::new()
-            .name("agent".into())
-            .spawn(move || worker(socket, job_rx, ev))
-            .map_err(|e| e.to_string())?;
-        let socket = config.socket.clone();
-        std::thread::Builder::new()
-            .name("refresh".into())
-            .spawn(move || refresher(socket, ev_tx))
-            .map_err(|e| e.to_string())?;
-    }
-    let state = Rc::new(RefCell::new(State {
-        session: Session::new(),
-        catalog: None,
-        chrome: Chrome {
-            city: config.city.clone(),
-            touch_px: config.touch_px(),
-            portrait: config.orientation == crate::config::Orientation::Portrait,
-            ..Chrome::default()
-        },
-        last_touch: Instant::now(),
-        config,
-    }));
-    let redraw = {
-        let (ui, state) = (ui.as_weak(), state.clone());
-        move || {
-            if let Some(ui) = ui.upgrade() {
-                let st = state.borrow();
-                crate::render::select_language(st.session.lang);
-                ui::show(&ui, &st.session, st.catalog.as_ref(), &st.chrome);
-            }
-        }
-    };
-    let redraw = Rc::new(redraw);
-    macro_rules! on {
-        ($setter:ident, |$st:ident, $jobs:ident $(, $arg:ident : $t:ty)*| $body:block) => {{
-            let (state, redraw, $jobs) = (state.clone(), redraw.clone(), job_tx.clone());
-            ui.$setter(move |$($arg: $t),*| {
-                {
-                    let mut guard = state.borrow_mut();
-                    let $st = &mut *guard;
-                    let _ = &$jobs;
-                    $body
-                }
-                redraw();
-            });
-        }};
-    }
-    on!(on_tapped, |st, jobs| {
-        st.last_touch = Instant::now();
-        st.chrome.idle_warning = None;
-    });
-    on!(on_language, |st, jobs, l: slint::SharedString| {
-        st.session.set_lang(match l.as_str() {
-            "en" => Lang::En,
-            "uk" => Lang::Uk,
-            _ => Lang::Cs,
-        });
-    });
-    on!(on_contrast, |st, jobs| {
-        st.session.high_contrast = !st.session.high_contrast;
-    });
-    on!(on_large_text, |st, jobs| {
-        st.session.large_text = !st.session.large_text;
-    });
-    on!(on_finish, |st, jobs| {
-        st.session.reset();
-        st.chrome.idle_warning = None;
-    });
-    on!(on_start, |st, jobs| {
-        st.session.start();
-    });
-    on!(on_open_status, |st, jobs| {
-        st.session.open_status();
-    });
-    on!(on_pick_category, |st, jobs, i: i32| {
-        st.session.pick_category(i.max(0) as usize);
-    });
-    on!(on_pick_service, |st, jobs, i: i32| {
-        if let Some(c) = st.catalog.clone() {
-            st.session.pick_service(&c, i.max(0) as usize);
-        }
-    });
-    on!(on_search_tapped, |st, jobs| {
-        st.session.search_tapped();
-    });
-    on!(on_key, |st, jobs, k: slint::SharedString| {
-        st.session.key(&k);
-    });
-    on!(on_focus_field, |st, jobs, i: i32| {
-        st.session.focus(i.max(0) as usize);
-    });
-    on!(on_toggle, |st, jobs, i: i32, j: i32| {
-        st.session.toggle(i.max(0) as usize, j.max(0) as usize);
-    });
-    on!(on_date_step, |st, jobs, i: i32, s: slint::SharedString| {
-        st.session.date_step(i.max(0) as usize, &s, today());
-    });
-    on!(on_next, |st, jobs| {
-        st.session.next();
-        if st.session.screen == Screen::Identify {
-            let _ = jobs.send((Request::ReadCard, st.session.lang));
-        }
-    });
-    on!(on_back, |st, jobs| {
-        st.session.back();
-    });
-    on!(on_submit, |st, jobs| {
-        if let Some(req) = st.session.submit() {
-            let _ = jobs.send((req, st.session.lang));
-        }
-    });
-    on!(on_read_card, |st, jobs| {
-        let _ = jobs.send((Request::ReadCard, st.session.lang));
-    });
-    on!(on_lookup, |st, jobs| {
-        if let Some(req) = st.session.lookup() {
-            let _ = jobs.send((req, st.session.lang));
-        }
-    });
-    on!(on_continue_session, |st, jobs| {
-        st.last_touch = Instant::now();
-        st.chrome.idle_warning = None;
-    });
-
-    // Events from the workers and the idle clock, on the UI thread.
+    let controller = Controller::new(&ui, config)?;
     let timer = slint::Timer::default();
-    {
-        let (state, redraw) = (state.clone(), redraw.clone());
-        timer.start(
-            slint::TimerMode::Repeated,
-            Duration::from_millis(100),
-            move || {
-                let mut changed = false;
-                {
-                    let mut st = state.borrow_mut();
-                    while let Ok(ev) = ev_rx.try_recv() {
-                        changed = true;
-                        apply(&mut st, ev);
-                    }
-                    let idle = st.last_touch.elapsed().as_secs() as u32;
-                    let (timeout, warning) = (st.config.idle_timeout_s, st.config.idle_warning_s);
-                    let active = !matches!(
-                        st.session.screen,
-                        Screen::Home | Screen::OutOfService | Screen::Submitting
-                    );
-                    if active && idle >= timeout {
-                        let left = (timeout + warning).saturating_sub(idle);
-                        if left == 0 {
-                            st.session.reset();
-                            st.chrome.idle_warning = None;
-                            st.last_touch = Instant::now();
-                        } else {
-                            st.chrome.idle_warning = Some(left);
-                        }
-                        changed = true;
-                    }
-                }
-                if changed {
-                    redraw();
-                }
-            },
-        );
-    }
-    redraw();
+    timer.start(
+        slint::TimerMode::Repeated,
+        Duration::from_millis(100),
+        move || controller.pump(),
+    );
     ui.run().map_err(|e| e.to_string())
 }
 

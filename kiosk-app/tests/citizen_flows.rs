@@ -1,0 +1,178 @@
+//! The citizen UI driven through its own callbacks (what a tap on a widget calls), rendered
+//! offscreen, against a real agent enrolled with a real fleet server and printing on the printer
+//! simulator: a citizen fills a form with the on-screen keyboard, sees the validator's message in
+//! their language, submits, gets a tracking code and a printed receipt, and finishing leaves
+//! nothing behind; an idle time-out warns, then wipes a half-filled form.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
+use std::time::{Duration, Instant};
+
+use hw_tests::escpos::sim::{PrinterSim, PrinterState};
+use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog};
+use kiosk_app::app::Controller;
+use kiosk_app::config::AppConfig;
+use kiosk_app::render::Offscreen;
+use kiosk_app::{AppWindow, Screen};
+use slint::Model;
+
+fn pump_until(
+    c: &Controller,
+    off: &mut Offscreen,
+    what: &str,
+    mut ok: impl FnMut(&AppWindow) -> bool,
+) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !ok(&off.ui) {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        c.pump();
+        off.render();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn type_on_keyboard(ui: &AppWindow, text: &str) {
+    for ch in text.chars() {
+        // Every character the citizen types is a key of the on-screen keyboard.
+        let key = if ch == ' ' {
+            "space".to_owned()
+        } else {
+            ch.to_string()
+        };
+        ui.invoke_tapped();
+        ui.invoke_key(key.into());
+    }
+}
+
+#[test]
+fn a_citizen_submits_a_form_and_gets_a_printed_receipt_then_nothing_remains() {
+    let tmp = TempDir::new("app-flow");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let printer = PrinterSim::start(PrinterState::default()).unwrap();
+    let agent_dir = tmp.path().join("agent");
+    let agent = Agent::start(
+        &agent_dir,
+        &fleet.url(),
+        &fleet.token("kiosk-app-1"),
+        &format!("[printer]\npath = \"{}\"\n", printer.path().display()),
+    );
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let config = AppConfig {
+        socket: agent_dir.join("agent.sock"),
+        ..AppConfig::default()
+    };
+    let c = Controller::new(&off.ui, config).unwrap();
+    off.ui.invoke_start();
+    pump_until(&c, &mut off, "the catalog", |ui| {
+        ui.get_services().row_count() == 3
+    });
+    let podnet = (0..3)
+        .position(|i| off.ui.get_services().row_data(i).unwrap().id == "podnet")
+        .unwrap();
+    off.ui.invoke_pick_service(podnet as i32);
+    assert_eq!(off.ui.get_screen(), Screen::Form);
+    assert!(off.ui.get_keyboard(), "the text field has the keyboard");
+
+    // Too short: the validator's message, in Czech, then in English after switching.
+    type_on_keyboard(&off.ui, "Lavička");
+    off.ui.invoke_next();
+    let error = |ui: &AppWindow| ui.get_fields().row_data(0).unwrap().error.to_string();
+    assert_eq!(error(&off.ui), "Zadejte alespoň 10 znaků.");
+    off.ui.invoke_language("en".into());
+    assert_eq!(error(&off.ui), "Enter at least 10 characters.");
+    // Typing on fixes it live.
+    type_on_keyboard(&off.ui, " u radnice je rozbitá");
+    assert_eq!(error(&off.ui), "");
+    assert_eq!(
+        off.ui.get_fields().row_data(0).unwrap().value,
+        "Lavička u radnice je rozbitá"
+    );
+    off.ui.invoke_next();
+    assert_eq!(off.ui.get_screen(), Screen::Review);
+    assert_eq!(off.ui.get_review_rows().row_count(), 1);
+    off.ui.invoke_submit();
+    pump_until(&c, &mut off, "the done screen", |ui| {
+        ui.get_screen() == Screen::Done
+    });
+    let code = off.ui.get_tracking_code().to_string();
+    assert_eq!(code.len(), 11, "{code}");
+    assert!(off.ui.get_printed(), "the receipt printed");
+    assert!(printer.wait_for_jobs(1, Duration::from_secs(10)));
+    assert!(printer.jobs()[0].receipt.to_text().contains(&code));
+    let session = c.session();
+    assert!(session.values.is_empty() && session.typed.is_empty());
+
+    // Finish: nothing of this citizen in any model.
+    off.ui.invoke_finish();
+    c.pump();
+    assert_eq!(off.ui.get_screen(), Screen::Home);
+    assert_eq!(off.ui.get_lang(), "cs");
+    assert_eq!(off.ui.get_tracking_code(), "");
+    assert_eq!(off.ui.get_fields().row_count(), 0);
+    assert_eq!(off.ui.get_review_rows().row_count(), 0);
+    assert_eq!(off.ui.get_form_title(), "");
+    // The agent stored it under that code.
+    let mut client = agent.client().unwrap();
+    match client
+        .call(protocol::app::RequestBody::Status {
+            tracking_code: code.clone(),
+        })
+        .unwrap()
+    {
+        protocol::app::ResponseBody::Status(s) => assert_eq!(s.tracking_code.to_string(), code),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_idle_time_out_warns_then_wipes_a_half_filled_form() {
+    let tmp = TempDir::new("app-idle");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let agent_dir = tmp.path().join("agent");
+    let agent = Agent::start(&agent_dir, &fleet.url(), &fleet.token("kiosk-app-2"), "");
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+    let mut off = Offscreen::new(1080, 1920, true).unwrap();
+    let c = Controller::new(
+        &off.ui,
+        AppConfig {
+            socket: agent_dir.join("agent.sock"),
+            ..AppConfig::default()
+        },
+    )
+    .unwrap();
+    off.ui.invoke_start();
+    pump_until(&c, &mut off, "the catalog", |ui| {
+        ui.get_services().row_count() == 3
+    });
+    off.ui.invoke_pick_service(0);
+    type_on_keyboard(&off.ui, "Jana Nováková");
+    off.ui.invoke_contrast();
+    assert!(c.session().typed.values().any(|v| v == "Jana Nováková"));
+
+    c.idle_for(Duration::from_secs(61));
+    c.pump();
+    assert!(off.ui.get_idle_warning(), "the warning shows first");
+    assert!(
+        off.ui.get_idle_seconds() >= 18,
+        "with about 20 s to continue"
+    );
+    assert_eq!(off.ui.get_screen(), Screen::Form, "nothing is wiped yet");
+    // "Continue" keeps the form.
+    off.ui.invoke_continue_session();
+    c.pump();
+    assert!(!off.ui.get_idle_warning());
+    assert!(c.session().typed.values().any(|v| v == "Jana Nováková"));
+
+    c.idle_for(Duration::from_secs(81));
+    c.pump();
+    assert_eq!(off.ui.get_screen(), Screen::Home);
+    assert!(!off.ui.get_idle_warning());
+    let s = c.session();
+    assert!(s.values.is_empty() && s.typed.is_empty() && s.service.is_none());
+    assert!(!s.high_contrast, "accessibility choices reset too");
+    assert_eq!(off.ui.get_fields().row_count(), 0);
+}
