@@ -228,7 +228,7 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
     let mut s = base();
     s.start();
     s.pick_service(catalog, 0);
-    type_text(&mut s, "Ja");
+    type_text(&mut s, "J");
     s.next(); // the page is not complete: the messages show
     s.focus(0);
     out.push(("form-errors", s.clone(), chrome.clone()));
@@ -324,8 +324,8 @@ pub fn select_language(lang: Lang) {
 }
 
 /// Renders every screen in every language, both themes and both orientations into `dir`
-/// (`<orientation>-<theme>-<lang>-<screen>.png`), those whose name contains `only` when given;
-/// returns the files written.
+/// (`<orientation>-<theme>-<lang>-<screen>.png`); with `only` (comma-separated), just those
+/// whose name contains one of its parts. Returns the files written.
 pub fn render_screens(dir: &Path, only: Option<&str>) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let catalog = demo_catalog();
@@ -338,7 +338,7 @@ pub fn render_screens(dir: &Path, only: Option<&str>) -> Result<Vec<String>, Str
                 select_language(lang);
                 for (name, mut session, chrome) in sample_screens(lang, &catalog) {
                     let file = format!("{orientation}-{theme}-{}-{name}.png", lang.code());
-                    if only.is_some_and(|o| !file.contains(o)) {
+                    if only.is_some_and(|o| !o.split(',').any(|part| file.contains(part))) {
                         continue;
                     }
                     session.high_contrast = contrast;
