@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system locally on 127.0.0.1: the fleet server (with the demo catalog), the
-# reference agenda system, and one kiosk agent. State lives in .run/ (delete it to start over).
+# reference agenda system, one kiosk agent on simulated devices, and the kiosk app in a window
+# when there is a display. State lives in .run/ (delete it to start over).
 # Submit like the kiosk app does with:  target/debug/kioskctl --socket .run/agent.sock ...
 # Stop with Ctrl-C.
 set -euo pipefail
@@ -9,6 +10,8 @@ scripts/setup.sh >/dev/null
 cargo build --workspace --bins --quiet
 BIN=target/debug
 RUN=.run
+# The UI renders with the project's own fonts.
+export FONTCONFIG_FILE="$PWD/assets/fonts/fonts.conf"
 mkdir -p "$RUN"
 PORT=${OKENKO_PORT:-8080}
 AGENDA_PORT=${OKENKO_AGENDA_PORT:-9400}
@@ -72,6 +75,19 @@ $BIN/agenda-ref --listen "127.0.0.1:$AGENDA_PORT" --fleet "http://127.0.0.1:$POR
 $BIN/kiosk-agent --config "$RUN/agent.toml" 2>"$RUN/agent.log" & pids+=($!)
 sleep 1
 
+cat > "$RUN/app.toml" <<TOML
+socket = "$RUN/agent.sock"
+city = "Statutární město Ostrava"
+backend = "winit"
+TOML
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  $BIN/kiosk-app --config "$RUN/app.toml" 2>"$RUN/app.log" & pids+=($!)
+  APP="in a window (log: $RUN/app.log)"
+else
+  APP="not started: no display (DISPLAY is unset). See every screen with:
+                    $BIN/kiosk-app --render-screens $RUN/screens"
+fi
+
 cat <<TXT
 
 Okénko is running locally (logs in $RUN/*.log):
@@ -80,6 +96,7 @@ Okénko is running locally (logs in $RUN/*.log):
   kiosk agent       socket $RUN/agent.sock
   receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
   touchscreen       simulated on $RUN/touch (a tap every 4 s)
+  kiosk app         $APP
 
 Try it, as the kiosk app would:
   $BIN/kioskctl --socket $RUN/agent.sock catalog

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing Okénko needs on a fresh Debian/Ubuntu machine, when it is
-# missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, and
-# cargo-nextest. Safe to run again; it only installs what is absent.
+# missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, the libinput
+# and xkbcommon headers (the kiosk UI's fullscreen backend), and cargo-nextest. Safe to run
+# again; it only installs what is absent.
 set -euo pipefail
 
 need_apt=()
 for cmd_pkg in cc:build-essential pkg-config:pkg-config curl:curl; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+for lib_pkg in libinput:libinput-dev xkbcommon:libxkbcommon-dev; do
+  lib=${lib_pkg%%:*}; pkg=${lib_pkg#*:}
+  pkg-config --exists "$lib" 2>/dev/null || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"

@@ -116,6 +116,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_file_shows_the_defaults() {
+        let e = AppConfig::from_toml(include_str!("../app.example.toml")).unwrap();
+        let d = AppConfig::default();
+        assert_eq!(
+            (
+                &e.socket,
+                e.orientation,
+                e.dpi,
+                e.idle_timeout_s,
+                e.idle_warning_s,
+                &e.city,
+                &e.backend
+            ),
+            (
+                &d.socket,
+                d.orientation,
+                d.dpi,
+                d.idle_timeout_s,
+                d.idle_warning_s,
+                &d.city,
+                &d.backend
+            )
+        );
+    }
+
+    #[test]
     fn defaults_and_refusals() {
         let c = AppConfig::from_toml("").unwrap();
         assert_eq!(c.touch_px(), 76.0);
