@@ -24,6 +24,7 @@ enum Event {
         catalog: Option<CatalogView>,
         kiosk_name: String,
         has_card_reader: bool,
+        printer_down: bool,
     },
     /// The agent cannot be reached.
     Unreachable(String),
@@ -131,18 +132,28 @@ fn refresher(socket: std::path::PathBuf, events: mpsc::Sender<Event>) {
                     Ok(ResponseBody::Catalog(c)) => Some(c),
                     _ => None,
                 };
-                let has_card_reader =
-                    match call(&socket, RequestBody::Devices, Duration::from_secs(3)) {
-                        Ok(ResponseBody::Devices { devices }) => devices.iter().any(|d| {
-                            d.device == protocol::app::DeviceKind::CardReader
-                                && d.state != protocol::app::DeviceState::NotConfigured
-                        }),
-                        _ => false,
-                    };
+                use protocol::app::{DeviceKind, DeviceState};
+                let devices = match call(&socket, RequestBody::Devices, Duration::from_secs(3)) {
+                    Ok(ResponseBody::Devices { devices }) => devices,
+                    _ => Vec::new(),
+                };
+                let state = |kind| {
+                    devices
+                        .iter()
+                        .find(|d| d.device == kind)
+                        .map(|d| d.state)
+                        .unwrap_or(DeviceState::NotConfigured)
+                };
+                let has_card_reader = state(DeviceKind::CardReader) != DeviceState::NotConfigured;
+                let printer_down = matches!(
+                    state(DeviceKind::Printer),
+                    DeviceState::Fault | DeviceState::Missing
+                );
                 Event::Refreshed {
                     catalog,
                     kiosk_name: info.name,
                     has_card_reader,
+                    printer_down,
                 }
             }
             Ok(_) => Event::Unreachable("unexpected answer".into()),
@@ -385,7 +396,9 @@ fn apply(st: &mut State, ev: Event) {
             catalog,
             kiosk_name,
             has_card_reader,
+            printer_down,
         } => {
+            st.chrome.printer_down = printer_down;
             if catalog.is_some() {
                 st.catalog = catalog;
             }

@@ -209,6 +209,7 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
         out_of_service: String::new(),
         touch_px: 76.0,
         portrait: false,
+        printer_down: false,
     };
     let base = || {
         let mut s = Session::new();
@@ -252,6 +253,14 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
     }
     out.push(("review", s.clone(), chrome.clone()));
 
+    out.push((
+        "review-printer-down",
+        s.clone(),
+        Chrome {
+            printer_down: true,
+            ..chrome.clone()
+        },
+    ));
     let mut id = s.clone();
     id.screen = Screen::Identify;
     out.push(("identify", id, chrome.clone()));

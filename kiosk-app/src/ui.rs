@@ -34,10 +34,33 @@ pub struct Chrome {
     pub touch_px: f32,
     /// A portrait panel.
     pub portrait: bool,
+    /// The printer cannot print now (out of paper, cover open, missing).
+    pub printer_down: bool,
 }
 
 fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(v))
+}
+
+/// Puts `rows` into the window's model: rows that did not change are left alone, so the
+/// renderer redraws only what changed (a key press redraws one field, not the screen).
+fn sync<T: Clone + PartialEq + 'static>(
+    current: ModelRc<T>,
+    rows: Vec<T>,
+    set: impl FnOnce(ModelRc<T>),
+) {
+    use slint::Model;
+    if let Some(vec) = current.as_any().downcast_ref::<VecModel<T>>()
+        && vec.row_count() == rows.len()
+    {
+        for (i, row) in rows.into_iter().enumerate() {
+            if vec.row_data(i).as_ref() != Some(&row) {
+                vec.set_row_data(i, row);
+            }
+        }
+        return;
+    }
+    set(model(rows));
 }
 
 fn s(text: impl AsRef<str>) -> SharedString {
@@ -115,6 +138,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
     ui.set_city(s(&chrome.city));
     ui.set_kiosk_name(s(&chrome.kiosk_name));
     ui.set_has_card_reader(chrome.has_card_reader);
+    ui.set_printer_ok(!chrome.printer_down);
     ui.set_screen(match session.screen {
         S::Home => Screen::Home,
         S::Catalog => Screen::Catalog,
@@ -142,7 +166,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
                 .collect()
         })
         .unwrap_or_default();
-    ui.set_notices(model(notices));
+    sync(ui.get_notices(), notices, |m| ui.set_notices(m));
 
     let (categories, services) = match catalog {
         Some(c) => (
@@ -168,8 +192,8 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
         ),
         None => (Vec::new(), Vec::new()),
     };
-    ui.set_categories(model(categories));
-    ui.set_services(model(services));
+    sync(ui.get_categories(), categories, |m| ui.set_categories(m));
+    sync(ui.get_services(), services, |m| ui.set_services(m));
     ui.set_search(s(&session.search));
     ui.set_searching(session.searching);
 
@@ -230,12 +254,17 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
             }
         })
         .collect();
-    ui.set_fields(model(fields));
+    sync(ui.get_fields(), fields, |m| ui.set_fields(m));
     let layout = session.keyboard_layout();
     ui.set_keyboard(layout.is_some());
-    ui.set_key_rows(keys(layout, session.shift));
+    let key_id = format!("{layout:?}{}", session.shift);
+    if ui.get_key_layout() != key_id.as_str() {
+        ui.set_key_layout(key_id.into());
+        ui.set_key_rows(keys(layout, session.shift));
+    }
 
-    ui.set_review_rows(model(
+    sync(
+        ui.get_review_rows(),
         session
             .review_rows()
             .into_iter()
@@ -244,7 +273,8 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
                 value: s(value),
             })
             .collect(),
-    ));
+        |m| ui.set_review_rows(m),
+    );
     ui.set_identity(s(session
         .identity
         .as_ref()
@@ -254,12 +284,17 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
         Some(r) => {
             ui.set_tracking_code(s(&r.code));
             ui.set_printed(r.printed);
-            ui.set_qr(qr_image(if r.url.is_empty() { &r.code } else { &r.url }));
+            let payload = if r.url.is_empty() { &r.code } else { &r.url };
+            if ui.get_qr_payload() != payload.as_str() {
+                ui.set_qr_payload(payload.into());
+                ui.set_qr(qr_image(payload));
+            }
         }
         None => {
             ui.set_tracking_code(SharedString::new());
             ui.set_printed(false);
             ui.set_qr(Image::default());
+            ui.set_qr_payload(SharedString::new());
         }
     }
     ui.set_status_code(s(&session.status_code));
@@ -273,7 +308,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
             when: s(status_when(lang, a.updated_at, a.offline, a.known_at)),
         })
         .collect();
-    ui.set_status_rows(model(rows));
+    sync(ui.get_status_rows(), rows, |m| ui.set_status_rows(m));
 }
 
 fn status_when(lang: Lang, updated: i64, offline: bool, known: i64) -> String {

@@ -7,11 +7,12 @@
 
 use std::path::Path;
 
-const SCREENS: [&str; 4] = [
+const SCREENS: [&str; 5] = [
     "landscape-normal-cs-home",
     "landscape-contrast-uk-form-errors",
     "portrait-normal-en-done-no-receipt",
     "landscape-normal-cs-review",
+    "landscape-normal-cs-review-printer-down",
 ];
 
 fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
