@@ -172,6 +172,8 @@ struct State {
     chrome: Chrome,
     last_touch: Instant,
     config: AppConfig,
+    /// The language the window's static text is in.
+    shown_lang: Option<Lang>,
 }
 
 /// The app's logic around a window: the session, the workers that talk to the agent, the idle
@@ -190,8 +192,12 @@ impl std::fmt::Debug for Controller {
 
 fn redraw(ui: &slint::Weak<AppWindow>, state: &RefCell<State>) {
     if let Some(ui) = ui.upgrade() {
-        let st = state.borrow();
-        crate::render::select_language(st.session.lang);
+        let mut st = state.borrow_mut();
+        // Selecting a language re-translates every text of the window: only when it changes.
+        if st.shown_lang != Some(st.session.lang) {
+            crate::render::select_language(st.session.lang);
+            st.shown_lang = Some(st.session.lang);
+        }
         ui::show(&ui, &st.session, st.catalog.as_ref(), &st.chrome);
     }
 }
@@ -224,6 +230,7 @@ impl Controller {
             },
             last_touch: Instant::now(),
             config,
+            shown_lang: None,
         }));
         let weak = ui.as_weak();
         macro_rules! on {
@@ -437,23 +444,10 @@ pub fn today() -> protocol::validate::Date {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    let text = protocol::time::format_czech(now);
-    // "23. 11. 2026 20:34"
-    let parts: Vec<u32> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    match parts.as_slice() {
-        [d, m, y, ..] => protocol::validate::Date {
-            year: *y as u16,
-            month: *m as u8,
-            day: *d as u8,
-        },
-        _ => protocol::validate::Date {
-            year: 2026,
-            month: 1,
-            day: 1,
-        },
+    let c = protocol::time::czech(now);
+    protocol::validate::Date {
+        year: c.year.clamp(1900, 2999) as u16,
+        month: c.month as u8,
+        day: c.day as u8,
     }
 }
