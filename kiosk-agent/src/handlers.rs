@@ -29,6 +29,7 @@ pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
         RequestBody::Status { tracking_code } => {
             status(agent, rt, &tracking_code).map(ResponseBody::Status)
         }
+        RequestBody::MyRequests { identity } => my_requests(agent, rt, &identity),
         RequestBody::Devices => Ok(ResponseBody::Devices {
             devices: agent.devices.statuses(),
         }),
@@ -178,17 +179,102 @@ fn check_and_store(
     .map_err(store_error)
 }
 
-fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiError> {
-    let code = TrackingCode::parse(typed)
-        .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
-    let identity = agent.store_now(|s| s.identity()).map_err(store_error)?;
+/// Service names from the cached catalog, for answers the fleet gave without one.
+fn service_names(agent: &Agent) -> impl Fn(&str) -> Option<protocol::Text> + Sync {
     let names = catalog(agent).ok();
-    let name_of = |service: &str| {
+    move |service: &str| {
         names
             .as_ref()
             .and_then(|c| c.services.iter().find(|s| s.id == service))
             .map(|s| s.name.clone())
+    }
+}
+
+fn online_answer(
+    rec: protocol::fleet::StatusRecord,
+    name_of: &(dyn Fn(&str) -> Option<protocol::Text> + Sync),
+) -> StatusAnswer {
+    StatusAnswer {
+        service_name: rec.service_name.or_else(|| name_of(&rec.service_id)),
+        tracking_code: rec.tracking_code,
+        state: rec.state,
+        note: rec.note,
+        updated_at: rec.updated_at,
+        offline: false,
+        known_at: crate::store::now_ms(),
+    }
+}
+
+/// "My requests": asks the fleet (every kiosk's submissions with this card); when it cannot be
+/// reached, answers from what this kiosk knows, each answer marked offline with its time.
+fn my_requests(agent: &Agent, rt: &Handle, identity: &str) -> Result<ResponseBody, ApiError> {
+    if identity.len() != 64 || !identity.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "identity must be the card's keyed hash from ReadCard",
+        ));
+    }
+    let enrolled = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let name_of = service_names(agent);
+    let known = {
+        let id = identity.to_owned();
+        agent
+            .store_now(move |s| s.card_requests(&id))
+            .map_err(store_error)?
     };
+    if let Some(kiosk) = enrolled {
+        let cred = Credential::new(&kiosk.kiosk_id, &kiosk.credential);
+        let timeout = Duration::from_secs(agent.config.fleet.status_timeout_s);
+        let (fleet, asked) = (agent.fleet.clone(), identity.to_owned());
+        let answer = rt
+            .block_on(
+                rt.spawn(async move { fleet.requests_by_identity(&cred, &asked, timeout).await }),
+            )
+            .unwrap_or_else(|e| Err(crate::sync::http::FleetError::Transport(e.to_string())));
+        match answer {
+            Ok(records) => {
+                let codes: Vec<TrackingCode> =
+                    records.iter().map(|r| r.tracking_code.clone()).collect();
+                let (cached, id) = (records.clone(), identity.to_owned());
+                if let Err(e) = agent.store_now(move |s| {
+                    for r in &cached {
+                        s.cache_status(r)?;
+                    }
+                    s.remember_card_requests(&id, &codes)
+                }) {
+                    tracing::warn!(error = %e, "could not cache the card's requests");
+                }
+                let mut requests: Vec<StatusAnswer> = records
+                    .into_iter()
+                    .map(|r| online_answer(r, &name_of))
+                    .collect();
+                // Submitted here but not uploaded yet: the fleet cannot know them.
+                for code in known {
+                    if !requests.iter().any(|r| r.tracking_code == code)
+                        && let Ok(a) = local_status(agent, code, false, &name_of)
+                    {
+                        requests.push(a);
+                    }
+                }
+                requests.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
+                return Ok(ResponseBody::MyRequests { requests });
+            }
+            Err(e) => tracing::info!(error = %e, "my requests offline; answering from cache"),
+        }
+    }
+    let mut requests: Vec<StatusAnswer> = known
+        .into_iter()
+        .filter_map(|code| local_status(agent, code, true, &name_of).ok())
+        .collect();
+    requests.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
+    Ok(ResponseBody::MyRequests { requests })
+}
+
+fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiError> {
+    let code = TrackingCode::parse(typed)
+        .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
+    let identity = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let name_of = service_names(agent);
     if let Some(id) = identity {
         let cred = Credential::new(&id.kiosk_id, &id.credential);
         let timeout = Duration::from_secs(agent.config.fleet.status_timeout_s);
@@ -202,16 +288,7 @@ fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiEr
                 if let Err(e) = agent.store_now(move |s| s.cache_status(&cached)) {
                     tracing::warn!(error = %e, "could not cache a status");
                 }
-                let now = crate::store::now_ms();
-                return Ok(StatusAnswer {
-                    service_name: rec.service_name.or_else(|| name_of(&rec.service_id)),
-                    tracking_code: rec.tracking_code,
-                    state: rec.state,
-                    note: rec.note,
-                    updated_at: rec.updated_at,
-                    offline: false,
-                    known_at: now,
-                });
+                return Ok(online_answer(rec, &name_of));
             }
             Ok(None) => return local_status(agent, code, false, &name_of),
             Err(e) => tracing::info!(error = %e, "status look-up offline; answering from cache"),

@@ -58,6 +58,12 @@ pub enum RequestBody {
         /// The code the agent answered with.
         tracking_code: String,
     },
+    /// The requests submitted with this card (its keyed hash from [`ResponseBody::Card`]),
+    /// newest first: "my requests".
+    MyRequests {
+        /// The card's keyed hash.
+        identity: String,
+    },
     /// Device state changes after `after` (a [`DeviceEvent::seq`]; 0 for all that are kept).
     /// When there is none yet, waits up to `wait_ms` (at most 30,000) for one.
     DeviceEvents {
@@ -160,6 +166,11 @@ pub enum ResponseBody {
     Submitted(SubmitAck),
     /// Answer to [`RequestBody::Status`].
     Status(StatusAnswer),
+    /// Answer to [`RequestBody::MyRequests`].
+    MyRequests {
+        /// The requests, newest first; each says whether it is what the kiosk last knew.
+        requests: Vec<StatusAnswer>,
+    },
     /// Answer to [`RequestBody::Devices`].
     Devices {
         /// One entry per device.

@@ -259,6 +259,25 @@ pub struct StatusRecord {
     pub updated_at: UnixMillis,
 }
 
+/// `POST /requests/by-identity`: the requests submitted with a card, at any kiosk of the fleet.
+/// The card's keyed hash is sent in the body, never in a URL, so it stays out of access logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityQuery {
+    /// The card's keyed hash (64 hex digits).
+    pub identity: String,
+}
+
+/// Reply to [`IdentityQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityRequests {
+    /// At most [`MAX_IDENTITY_REQUESTS`], newest first.
+    pub requests: Vec<StatusRecord>,
+}
+
+/// Most requests listed for one card.
+pub const MAX_IDENTITY_REQUESTS: usize = 20;
+
 /// `POST /heartbeat`: the kiosk's health.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {

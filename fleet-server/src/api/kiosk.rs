@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{}/catalog", fleet::PREFIX), get(catalog))
         .route(&format!("{}/status/{{code}}", fleet::PREFIX), get(status))
         .route(&format!("{}/heartbeat", fleet::PREFIX), post(heartbeat))
+        .route(
+            &format!("{}/requests/by-identity", fleet::PREFIX),
+            post(by_identity),
+        )
 }
 
 /// An authenticated kiosk.
@@ -166,6 +170,25 @@ async fn status(
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound("no request with this tracking code".into()))
+}
+
+/// "My requests": what was submitted with a card at any kiosk. The card's keyed hash stands for
+/// the card, which the citizen has just presented to this kiosk; the answer has no personal data.
+async fn by_identity(
+    State(state): State<AppState>,
+    Kiosk(_): Kiosk,
+    JsonBody(q): JsonBody<fleet::IdentityQuery>,
+) -> Result<Json<fleet::IdentityRequests>, AppError> {
+    if q.identity.len() != 64 || !q.identity.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest(
+            "identity must be a card's keyed hash (64 hex digits)".into(),
+        ));
+    }
+    let requests = blocking(&state, move |s| {
+        s.requests_by_identity(&q.identity, fleet::MAX_IDENTITY_REQUESTS)
+    })
+    .await?;
+    Ok(Json(fleet::IdentityRequests { requests }))
 }
 
 async fn heartbeat(

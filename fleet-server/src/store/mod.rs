@@ -144,6 +144,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A request's state by tracking code.
     fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
 
+    /// The states of the requests submitted with a card (its keyed hash), newest first.
+    fn requests_by_identity(
+        &self,
+        identity: &str,
+        limit: usize,
+    ) -> Result<Vec<StatusRecord>, StoreError>;
+
     /// Sets a request's state; `false` when the code is unknown.
     fn set_status(
         &self,

@@ -80,6 +80,11 @@ const MIGRATIONS: &[&str] = &[
          body        TEXT NOT NULL
      );
      CREATE INDEX heartbeats_by_kiosk ON heartbeats (kiosk_id, sampled_at);",
+    // 2: "my requests": submissions found by the keyed hash of the citizen's card.
+    "ALTER TABLE submissions ADD COLUMN identity TEXT;
+     UPDATE submissions SET identity = json_extract(body, '$.identity');
+     CREATE INDEX submissions_by_identity ON submissions (identity, received_at)
+         WHERE identity IS NOT NULL;",
 ];
 
 /// The SQLite store.
@@ -469,34 +474,44 @@ impl Store for SqliteStore {
     }
 
     fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError> {
-        let row: Option<(String, String, String, Option<String>, i64)> = self
+        let row: Option<StatusRow> = self
             .conn()
             .query_row(
                 "SELECT tracking_code, service_id, state, note, updated_at FROM statuses
                  WHERE tracking_code = ?1",
                 [code],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                status_row,
             )
             .optional()
             .map_err(db)?;
-        let Some((code, service_id, state, note, updated_at)) = row else {
-            return Ok(None);
+        let catalog = self.catalog()?;
+        row.map(|r| status_record(r, catalog.as_ref())).transpose()
+    }
+
+    fn requests_by_identity(
+        &self,
+        identity: &str,
+        limit: usize,
+    ) -> Result<Vec<StatusRecord>, StoreError> {
+        let rows: Vec<StatusRow> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT st.tracking_code, st.service_id, st.state, st.note, st.updated_at
+                     FROM submissions su JOIN statuses st ON st.tracking_code = su.tracking_code
+                     WHERE su.identity = ?1
+                     ORDER BY su.created_at DESC LIMIT ?2",
+                )
+                .map_err(db)?;
+            stmt.query_map(params![identity, limit as i64], status_row)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
         };
-        let service_name = self.catalog()?.and_then(|c| {
-            c.services
-                .into_iter()
-                .find(|s| s.id == service_id)
-                .map(|s| s.name)
-        });
-        Ok(Some(StatusRecord {
-            tracking_code: protocol::tracking::TrackingCode::parse(&code)
-                .map_err(|e| corrupt("tracking code", e))?,
-            service_id,
-            service_name,
-            state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-            note: note.and_then(|n| serde_json::from_str(&n).ok()),
-            updated_at,
-        }))
+        let catalog = self.catalog()?;
+        rows.into_iter()
+            .map(|r| status_record(r, catalog.as_ref()))
+            .collect()
     }
 
     fn set_status(
@@ -690,6 +705,32 @@ impl Store for SqliteStore {
     }
 }
 
+/// `(tracking_code, service_id, state, note, updated_at)` of a `statuses` row.
+type StatusRow = (String, String, String, Option<String>, i64);
+
+fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StatusRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn status_record(row: StatusRow, catalog: Option<&Catalog>) -> Result<StatusRecord, StoreError> {
+    let (code, service_id, state, note, updated_at) = row;
+    let service_name = catalog.and_then(|c| {
+        c.services
+            .iter()
+            .find(|s| s.id == service_id)
+            .map(|s| s.name.clone())
+    });
+    Ok(StatusRecord {
+        tracking_code: protocol::tracking::TrackingCode::parse(&code)
+            .map_err(|e| corrupt("tracking code", e))?,
+        service_id,
+        service_name,
+        state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        note: note.and_then(|n| serde_json::from_str(&n).ok()),
+        updated_at,
+    })
+}
+
 fn insert_submission(
     tx: &Transaction<'_>,
     kiosk: &KioskRecord,
@@ -700,8 +741,8 @@ fn insert_submission(
     exec_cached(
         tx,
         "INSERT INTO submissions (id, tracking_code, kiosk_id, service_id, form_version, language,
-                                  body, created_at, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                  body, created_at, received_at, identity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             id,
             item.tracking_code.as_str(),
@@ -711,7 +752,8 @@ fn insert_submission(
             item.language.code(),
             json("submission", item)?,
             item.created_at,
-            now
+            now,
+            item.identity
         ],
     )
     .map_err(db)?;

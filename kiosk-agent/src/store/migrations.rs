@@ -83,6 +83,13 @@ pub const MIGRATIONS: &[&str] = &[
      DROP TABLE outbox;
      ALTER TABLE outbox_v3 RENAME TO outbox;
      DELETE FROM settings WHERE key = 'next_seq';",
+    // 4: "my requests" offline: which codes belong to a card (its keyed hash, never the card).
+    "CREATE TABLE card_requests (
+         identity      TEXT NOT NULL,
+         tracking_code TEXT NOT NULL,
+         known_at      INTEGER NOT NULL,
+         PRIMARY KEY (identity, tracking_code)
+     ) WITHOUT ROWID;",
 ];
 
 /// The schema version this agent writes.

@@ -147,6 +147,16 @@ impl Store {
                 ])
             })
             .map_err(err)?;
+        if inserted != 0
+            && let Some(identity) = s.identity
+        {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO card_requests (identity, tracking_code, known_at)
+                 VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut st| st.execute(params![identity, tracking_code.as_str(), created_at]))
+            .map_err(err)?;
+        }
         if inserted == 0 {
             let (old_hash, code, created_at): (String, String, i64) = tx
                 .prepare_cached(

@@ -74,4 +74,65 @@ impl Store {
             known_at,
         }))
     }
+
+    /// Remembers that these codes were submitted with the card `identity` (a keyed hash), so
+    /// "my requests" can answer offline; entries older than a year are forgotten.
+    pub fn remember_card_requests(
+        &mut self,
+        identity: &str,
+        codes: &[TrackingCode],
+    ) -> Result<(), StoreError> {
+        let now = super::now_ms();
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        for code in codes {
+            tx.execute(
+                "INSERT OR REPLACE INTO card_requests (identity, tracking_code, known_at)
+                 VALUES (?1, ?2, ?3)",
+                params![identity, code.as_str(), now],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "DELETE FROM card_requests WHERE known_at < ?1",
+            [now - CARD_REQUESTS_KEPT_MS],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The codes known to belong to the card `identity`, newest first.
+    pub fn card_requests(&self, identity: &str) -> Result<Vec<TrackingCode>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT tracking_code FROM card_requests WHERE identity = ?1
+                 ORDER BY known_at DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let codes: Vec<String> = stmt
+            .query_map(
+                params![identity, protocol::fleet::MAX_IDENTITY_REQUESTS as i64],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        codes
+            .iter()
+            .map(|c| {
+                TrackingCode::parse(c).map_err(|e| StoreError::Corrupt {
+                    what: "card request",
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
 }
+
+/// How long the kiosk remembers which codes belong to a card.
+const CARD_REQUESTS_KEPT_MS: i64 = 365 * 24 * 3600 * 1000;

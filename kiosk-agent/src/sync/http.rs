@@ -233,6 +233,29 @@ impl FleetClient {
         decode(resp).await.map(Some)
     }
 
+    /// "My requests": the requests submitted with the card `identity` (a keyed hash).
+    pub async fn requests_by_identity(
+        &self,
+        cred: &Credential,
+        identity: &str,
+        timeout: Duration,
+    ) -> Result<Vec<StatusRecord>, FleetError> {
+        let resp = self
+            .http
+            .post(self.url("/requests/by-identity"))
+            .header(header::AUTHORIZATION, &cred.0)
+            .json(&protocol::fleet::IdentityQuery {
+                identity: identity.to_owned(),
+            })
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(transport)?;
+        decode::<protocol::fleet::IdentityRequests>(resp)
+            .await
+            .map(|r| r.requests)
+    }
+
     /// Sends a heartbeat.
     pub async fn heartbeat(
         &self,
