@@ -310,13 +310,22 @@ pub struct Agent {
 
 impl Agent {
     /// Writes a config in `dir` pointing at `fleet_url` with `token`, plus `extra` lines in
-    /// `[fleet]`, and starts the agent.
+    /// `[fleet]` (or in the tables `extra` opens; an `[agent]` table there is merged into the
+    /// written one), and starts the agent.
     pub fn start(dir: &Path, fleet_url: &str, token: &str, extra: &str) -> Agent {
         std::fs::create_dir_all(dir).expect("agent dir is writable");
         let socket = dir.join("agent.sock");
         let config = dir.join("agent.toml");
+        // Keys of an `[agent]` table in `extra` join the one written here (TOML allows one).
+        let (agent_keys, extra) = match extra.split_once("[agent]\n") {
+            Some((before, rest)) => {
+                let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+                (rest[..end].to_owned(), format!("{before}{}", &rest[end..]))
+            }
+            None => (String::new(), extra.to_owned()),
+        };
         let text = format!(
-            "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\n[fleet]\nurl = \"{fleet_url}\"\n\
+            "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\n{agent_keys}\n[fleet]\nurl = \"{fleet_url}\"\n\
              bootstrap_token = \"{token}\"\nbackoff_initial_ms = 50\nbackoff_max_s = 1\n{extra}\n",
             socket.display(),
             dir.join("data").display(),

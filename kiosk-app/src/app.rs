@@ -40,6 +40,8 @@ enum Event {
     Card(Option<(String, String)>),
     /// A status answer, or why there is none.
     Status(Result<protocol::app::StatusAnswer, String>),
+    /// The requests made with a card, or why there are none.
+    MyRequests(Result<Vec<protocol::app::StatusAnswer>, String>),
 }
 
 fn call(
@@ -116,6 +118,16 @@ fn worker(
                 Err(ClientError::Agent(e)) => Event::Status(Err(e.message)),
                 Err(e) => Event::Status(Err(e.to_string())),
             },
+            Request::MyRequests(identity) => match call(
+                &socket,
+                RequestBody::MyRequests { identity },
+                Duration::from_secs(15),
+            ) {
+                Ok(ResponseBody::MyRequests { requests }) => Event::MyRequests(Ok(requests)),
+                Ok(_) => Event::MyRequests(Err(String::new())),
+                Err(ClientError::Agent(e)) => Event::MyRequests(Err(e.message)),
+                Err(e) => Event::MyRequests(Err(e.to_string())),
+            },
         };
         if events.send(event).is_err() {
             return;
@@ -123,47 +135,117 @@ fn worker(
     }
 }
 
-/// Polls the agent for the catalog and devices every few seconds (and reports it unreachable).
+/// How often the catalog and notices are fetched again.
+const CATALOG_EVERY: Duration = Duration::from_secs(15);
+/// How long one wait for a device change lasts; also how soon an agent that went away is noticed.
+const DEVICE_WAIT_MS: u32 = 3_000;
+
+/// Keeps the app's picture of the agent current: device changes as the agent reports them
+/// (long-polling `DeviceEvents`, so a printer running out of paper shows at once), the catalog and
+/// notices every [`CATALOG_EVERY`], and the agent unreachable as soon as a call fails.
 fn refresher(socket: std::path::PathBuf, events: mpsc::Sender<Event>) {
+    let mut seen: Option<u64> = None;
+    let mut catalog_at: Option<Instant> = None;
     loop {
-        let event = match call(&socket, RequestBody::KioskInfo, Duration::from_secs(3)) {
-            Ok(ResponseBody::KioskInfo(info)) => {
-                let catalog = match call(&socket, RequestBody::Catalog, Duration::from_secs(3)) {
-                    Ok(ResponseBody::Catalog(c)) => Some(c),
-                    _ => None,
-                };
-                use protocol::app::{DeviceKind, DeviceState};
-                let devices = match call(&socket, RequestBody::Devices, Duration::from_secs(3)) {
-                    Ok(ResponseBody::Devices { devices }) => devices,
-                    _ => Vec::new(),
-                };
-                let state = |kind| {
-                    devices
-                        .iter()
-                        .find(|d| d.device == kind)
-                        .map(|d| d.state)
-                        .unwrap_or(DeviceState::NotConfigured)
-                };
-                let has_card_reader = state(DeviceKind::CardReader) != DeviceState::NotConfigured;
-                let printer_down = matches!(
-                    state(DeviceKind::Printer),
-                    DeviceState::Fault | DeviceState::Missing
-                );
-                Event::Refreshed {
-                    catalog,
-                    kiosk_name: info.name,
-                    has_card_reader,
-                    printer_down,
-                }
+        let started = Instant::now();
+        let event = match refresh(&socket, &mut seen, &mut catalog_at) {
+            Ok(Some(ev)) => Some(ev),
+            Ok(None) => None,
+            Err(e) => {
+                // Ask for everything again once the agent is back.
+                (seen, catalog_at) = (None, None);
+                Some(Event::Unreachable(e.to_string()))
             }
-            Ok(_) => Event::Unreachable("unexpected answer".into()),
-            Err(e) => Event::Unreachable(e.to_string()),
         };
-        if events.send(event).is_err() {
+        if let Some(ev) = event
+            && events.send(ev).is_err()
+        {
             return;
         }
-        std::thread::sleep(Duration::from_secs(5));
+        // A failing agent answers at once: do not spin.
+        if let Some(rest) = Duration::from_secs(1).checked_sub(started.elapsed()) {
+            std::thread::sleep(rest);
+        }
     }
+}
+
+/// One round: waits for a device change (or the next catalog refresh); the snapshot to show when
+/// anything changed.
+fn refresh(
+    socket: &std::path::Path,
+    seen: &mut Option<u64>,
+    catalog_at: &mut Option<Instant>,
+) -> Result<Option<Event>, ClientError> {
+    use protocol::app::{DeviceKind, DeviceState};
+    let mut changed = false;
+    if let Some(after) = *seen {
+        let wait = Duration::from_millis(u64::from(DEVICE_WAIT_MS));
+        match call(
+            socket,
+            RequestBody::DeviceEvents {
+                after,
+                wait_ms: DEVICE_WAIT_MS,
+            },
+            wait + Duration::from_secs(3),
+        )? {
+            ResponseBody::DeviceEvents { events, last } => {
+                changed |= !events.is_empty() || last < after;
+                *seen = Some(last);
+            }
+            other => return Err(unexpected(other)),
+        }
+    } else {
+        // Where the event log stands now; everything before is in the snapshot below.
+        match call(
+            socket,
+            RequestBody::DeviceEvents {
+                after: u64::MAX,
+                wait_ms: 0,
+            },
+            Duration::from_secs(3),
+        )? {
+            ResponseBody::DeviceEvents { last, .. } => *seen = Some(last),
+            other => return Err(unexpected(other)),
+        }
+        changed = true;
+    }
+    let catalog_due = catalog_at.is_none_or(|t| t.elapsed() >= CATALOG_EVERY);
+    if !changed && !catalog_due {
+        return Ok(None);
+    }
+    let info = match call(socket, RequestBody::KioskInfo, Duration::from_secs(3))? {
+        ResponseBody::KioskInfo(info) => info,
+        other => return Err(unexpected(other)),
+    };
+    let catalog = match call(socket, RequestBody::Catalog, Duration::from_secs(3)) {
+        Ok(ResponseBody::Catalog(c)) => Some(c),
+        _ => None,
+    };
+    *catalog_at = Some(Instant::now());
+    let devices = match call(socket, RequestBody::Devices, Duration::from_secs(3))? {
+        ResponseBody::Devices { devices } => devices,
+        other => return Err(unexpected(other)),
+    };
+    let state = |kind| {
+        devices
+            .iter()
+            .find(|d| d.device == kind)
+            .map(|d| d.state)
+            .unwrap_or(DeviceState::NotConfigured)
+    };
+    Ok(Some(Event::Refreshed {
+        catalog,
+        kiosk_name: info.name,
+        has_card_reader: state(DeviceKind::CardReader) != DeviceState::NotConfigured,
+        printer_down: matches!(
+            state(DeviceKind::Printer),
+            DeviceState::Fault | DeviceState::Missing
+        ),
+    }))
+}
+
+fn unexpected(answer: ResponseBody) -> ClientError {
+    ClientError::Protocol(format!("unexpected answer: {answer:?}"))
 }
 
 struct State {
@@ -181,6 +263,7 @@ struct State {
 pub struct Controller {
     state: Rc<RefCell<State>>,
     events: mpsc::Receiver<Event>,
+    jobs: mpsc::Sender<(Request, Lang)>,
     ui: slint::Weak<AppWindow>,
 }
 
@@ -312,6 +395,9 @@ impl Controller {
             }
         });
         on!(on_read_card, |st, jobs| {
+            if st.session.screen == Screen::Status {
+                st.session.waiting_for_card();
+            }
             let _ = jobs.send((Request::ReadCard, st.session.lang));
         });
         on!(on_lookup, |st, jobs| {
@@ -327,6 +413,7 @@ impl Controller {
         Ok(Controller {
             state,
             events: ev_rx,
+            jobs: job_tx,
             ui: weak,
         })
     }
@@ -338,7 +425,9 @@ impl Controller {
             let mut st = self.state.borrow_mut();
             while let Ok(ev) = self.events.try_recv() {
                 changed = true;
-                apply(&mut st, ev);
+                if let Some(job) = apply(&mut st, ev) {
+                    let _ = self.jobs.send((job, st.session.lang));
+                }
             }
             let idle = st.last_touch.elapsed().as_secs() as u32;
             let (timeout, warning) = (st.config.idle_timeout_s, st.config.idle_warning_s);
@@ -397,7 +486,8 @@ pub fn run(config: AppConfig) -> Result<(), String> {
     ui.run().map_err(|e| e.to_string())
 }
 
-fn apply(st: &mut State, ev: Event) {
+/// Applies one report; what to ask the agent next, if anything.
+fn apply(st: &mut State, ev: Event) -> Option<Request> {
     match ev {
         Event::Refreshed {
             catalog,
@@ -424,7 +514,7 @@ fn apply(st: &mut State, ev: Event) {
         }
         Event::Submitted { code, url, printed } => st.session.submitted(code, url, printed),
         Event::SubmitFailed(m) => st.session.submit_failed(m),
-        Event::Card(Some((identity, masked))) => st.session.card_read(identity, masked),
+        Event::Card(Some((identity, masked))) => return st.session.card_read(identity, masked),
         Event::Card(None) => {
             st.session.message = match st.session.lang {
                 Lang::Cs => "Karta nebyla přečtena. Zkuste to znovu.",
@@ -435,7 +525,10 @@ fn apply(st: &mut State, ev: Event) {
         }
         Event::Status(Ok(a)) => st.session.status_answer(a),
         Event::Status(Err(m)) => st.session.status_failed(m),
+        Event::MyRequests(Ok(list)) => st.session.requests_listed(list),
+        Event::MyRequests(Err(m)) => st.session.status_failed(m),
     }
+    None
 }
 
 /// Today in Czech local time.

@@ -251,6 +251,12 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
             break;
         }
     }
+    // The parking permit asks for the citizen's card.
+    let mut id = s.clone();
+    id.screen = Screen::Identify;
+    if s.screen == Screen::Identify {
+        let _ = s.card_read("a1".repeat(32), "••••••••••••1111".into());
+    }
     out.push(("review", s.clone(), chrome.clone()));
 
     out.push((
@@ -261,8 +267,6 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
             ..chrome.clone()
         },
     ));
-    let mut id = s.clone();
-    id.screen = Screen::Identify;
     out.push(("identify", id, chrome.clone()));
 
     let mut sub = s.clone();
@@ -294,6 +298,32 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
         });
     }
     out.push(("status", st, chrome.clone()));
+
+    // "My requests": two requests made with the citizen's card, one known only offline.
+    let mut mine = base();
+    mine.open_status();
+    let answer = |seq: u32, i: usize, state, offline| {
+        protocol::tracking::TrackingCode::from_parts(1 + seq % 3, seq).map(|tc| StatusAnswer {
+            tracking_code: tc,
+            service_name: catalog.services.get(i).map(|s| s.name.clone()),
+            state,
+            note: None,
+            updated_at: 1_795_462_440_000 - (i as i64 + 1) * 3 * 86_400_000,
+            offline,
+            known_at: 1_795_466_040_000,
+        })
+    };
+    use protocol::fleet::RequestState;
+    mine.requests_listed(
+        [
+            answer(0x2345, 1, RequestState::Resolved, false),
+            answer(0x0456, 0, RequestState::Received, false),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    );
+    out.push(("status-card", mine, chrome.clone()));
 
     let mut idle = base();
     idle.start();

@@ -46,6 +46,8 @@ pub enum Request {
     ReadCard,
     /// Look up a tracking code.
     Status(String),
+    /// List the requests made with a card (its keyed hash).
+    MyRequests(String),
 }
 
 /// A finished submission as the done screen shows it.
@@ -100,8 +102,8 @@ pub struct Session {
     pub receipt: Option<Receipt>,
     /// The code typed on the status screen.
     pub status_code: String,
-    /// The status answer.
-    pub status: Option<StatusAnswer>,
+    /// The status answers: one for a typed code, or the card's requests, newest first.
+    pub statuses: Vec<StatusAnswer>,
     /// A message for the current screen (an error from the agent, "no card", …).
     pub message: String,
 }
@@ -147,7 +149,7 @@ impl Session {
             submission_id: None,
             receipt: None,
             status_code: String::new(),
-            status: None,
+            statuses: Vec::new(),
             message: String::new(),
         }
     }
@@ -516,13 +518,39 @@ impl Session {
         }
     }
 
-    /// The card was read.
-    pub fn card_read(&mut self, identity: String, masked: String) {
-        self.identity = Some((identity, masked));
-        if self.screen == Screen::Identify {
-            self.screen = Screen::Review;
-        }
+    /// The card was read: on to the review, or, on the status screen, the card's requests.
+    pub fn card_read(&mut self, identity: String, masked: String) -> Option<Request> {
         self.message.clear();
+        match self.screen {
+            Screen::Identify => {
+                self.identity = Some((identity, masked));
+                self.screen = Screen::Review;
+                None
+            }
+            Screen::Status => {
+                // Only to ask; the card is not kept for anything else.
+                self.statuses.clear();
+                self.status_code.clear();
+                self.message = tr(
+                    self.lang,
+                    "Hledáme žádosti podané s kartou…",
+                    "Looking for the requests made with your card…",
+                    "Шукаємо заяви, подані з карткою…",
+                );
+                Some(Request::MyRequests(identity))
+            }
+            _ => None,
+        }
+    }
+
+    /// The status screen waits for the citizen's card.
+    pub fn waiting_for_card(&mut self) {
+        self.message = tr(
+            self.lang,
+            "Přiložte kartu ke čtečce.",
+            "Hold your card to the reader.",
+            "Прикладіть картку до зчитувача.",
+        );
     }
 
     /// The review's rows: label and value as entered, in the citizen's language.
@@ -644,21 +672,41 @@ impl Session {
         if code.is_empty() {
             return None;
         }
-        self.status = None;
+        self.statuses.clear();
         Some(Request::Status(code))
     }
 
     /// The answer to a look-up.
     pub fn status_answer(&mut self, answer: StatusAnswer) {
-        self.status = Some(answer);
+        self.statuses = vec![answer];
         self.message.clear();
+    }
+
+    /// The requests made with the citizen's card.
+    pub fn requests_listed(&mut self, requests: Vec<StatusAnswer>) {
+        self.message = if requests.is_empty() {
+            tr(
+                self.lang,
+                "S touto kartou nebyla podána žádná žádost.",
+                "No request was made with this card.",
+                "З цією карткою не подано жодної заяви.",
+            )
+        } else {
+            String::new()
+        };
+        self.statuses = requests;
     }
 
     /// A look-up that found nothing or failed.
     pub fn status_failed(&mut self, message: String) {
-        self.status = None;
+        self.statuses.clear();
         self.message = message;
     }
+}
+
+/// The text in the citizen's language.
+fn tr(lang: Lang, cs: &str, en: &str, uk: &str) -> String {
+    Text::new(cs, en, uk).get(lang).to_owned()
 }
 
 #[cfg(test)]
@@ -741,6 +789,24 @@ mod tests {
             "labels, not option values: {:?}",
             rows[0]
         );
+    }
+
+    #[test]
+    fn a_card_on_the_status_screen_asks_for_its_requests_and_is_not_kept() {
+        let mut s = Session::new();
+        s.open_status();
+        s.waiting_for_card();
+        assert_eq!(s.message, "Přiložte kartu ke čtečce.");
+        let ask = s.card_read("ab".repeat(32), "••••1111".into());
+        assert_eq!(ask, Some(Request::MyRequests("ab".repeat(32))));
+        assert!(s.identity.is_none(), "the card is only used to ask");
+        s.set_lang(Lang::En);
+        s.requests_listed(Vec::new());
+        assert_eq!(s.message, "No request was made with this card.");
+        // On the home screen a stray card does nothing.
+        let mut h = Session::new();
+        assert_eq!(h.card_read("ab".repeat(32), "x".into()), None);
+        assert!(h.identity.is_none());
     }
 
     #[test]

@@ -299,7 +299,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
     }
     ui.set_status_code(s(&session.status_code));
     let rows = session
-        .status
+        .statuses
         .iter()
         .map(|a| StatusRow {
             code: s(a.tracking_code.to_string()),

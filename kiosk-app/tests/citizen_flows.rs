@@ -8,10 +8,11 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{CARD, Kiosk, card_reader};
 use hw_tests::escpos::sim::{PrinterSim, PrinterState};
-use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog};
 use kiosk_app::app::Controller;
-use kiosk_app::config::AppConfig;
 use kiosk_app::render::Offscreen;
 use kiosk_app::{AppWindow, Screen};
 use slint::Model;
@@ -46,25 +47,13 @@ fn type_on_keyboard(ui: &AppWindow, text: &str) {
 
 #[test]
 fn a_citizen_submits_a_form_and_gets_a_printed_receipt_then_nothing_remains() {
-    let tmp = TempDir::new("app-flow");
-    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
-    fleet.publish(&demo_catalog());
     let printer = PrinterSim::start(PrinterState::default()).unwrap();
-    let agent_dir = tmp.path().join("agent");
-    let agent = Agent::start(
-        &agent_dir,
-        &fleet.url(),
-        &fleet.token("kiosk-app-1"),
-        &format!("[printer]\npath = \"{}\"\n", printer.path().display()),
-    );
-    assert!(agent.wait_ready(Duration::from_secs(30)));
+    let k = Kiosk::start("kiosk-app-1", |_| {
+        format!("[printer]\npath = \"{}\"\n", printer.path().display())
+    });
 
     let mut off = Offscreen::new(1920, 1080, true).unwrap();
-    let config = AppConfig {
-        socket: agent_dir.join("agent.sock"),
-        ..AppConfig::default()
-    };
-    let c = Controller::new(&off.ui, config).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
     off.ui.invoke_start();
     pump_until(&c, &mut off, "the catalog", |ui| {
         ui.get_services().row_count() == 3
@@ -115,7 +104,7 @@ fn a_citizen_submits_a_form_and_gets_a_printed_receipt_then_nothing_remains() {
     assert_eq!(off.ui.get_review_rows().row_count(), 0);
     assert_eq!(off.ui.get_form_title(), "");
     // The agent stored it under that code.
-    let mut client = agent.client().unwrap();
+    let mut client = k.agent.client().unwrap();
     match client
         .call(protocol::app::RequestBody::Status {
             tracking_code: code.clone(),
@@ -129,21 +118,9 @@ fn a_citizen_submits_a_form_and_gets_a_printed_receipt_then_nothing_remains() {
 
 #[test]
 fn the_idle_time_out_warns_then_wipes_a_half_filled_form() {
-    let tmp = TempDir::new("app-idle");
-    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
-    fleet.publish(&demo_catalog());
-    let agent_dir = tmp.path().join("agent");
-    let agent = Agent::start(&agent_dir, &fleet.url(), &fleet.token("kiosk-app-2"), "");
-    assert!(agent.wait_ready(Duration::from_secs(30)));
+    let k = Kiosk::start("kiosk-app-2", |_| String::new());
     let mut off = Offscreen::new(1080, 1920, true).unwrap();
-    let c = Controller::new(
-        &off.ui,
-        AppConfig {
-            socket: agent_dir.join("agent.sock"),
-            ..AppConfig::default()
-        },
-    )
-    .unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
     off.ui.invoke_start();
     pump_until(&c, &mut off, "the catalog", |ui| {
         ui.get_services().row_count() == 3
@@ -175,4 +152,130 @@ fn the_idle_time_out_warns_then_wipes_a_half_filled_form() {
     assert!(s.values.is_empty() && s.typed.is_empty() && s.service.is_none());
     assert!(!s.high_contrast, "accessibility choices reset too");
     assert_eq!(off.ui.get_fields().row_count(), 0);
+}
+
+/// Fills the form page on screen the way a citizen would: taps each field and types on the
+/// on-screen keyboard, steps the date picker, ticks the first option.
+fn fill_page_on_screen(ui: &AppWindow) {
+    let fields = ui.get_fields();
+    for i in 0..fields.row_count() {
+        let f = fields.row_data(i).unwrap();
+        let text = match f.kind.as_str() {
+            "text" if f.label.contains("značka") => "1T2 3456",
+            "text" => "Jana Nováková",
+            "multiline" => "Rozbitá lavička v parku u radnice.",
+            "number" => "6",
+            "email" => "jana@example.cz",
+            "phone" => "+420 601 234 567",
+            "date" => {
+                ui.invoke_date_step(i as i32, "day+".into());
+                continue;
+            }
+            _ => {
+                ui.invoke_toggle(i as i32, 0);
+                continue;
+            }
+        };
+        ui.invoke_focus_field(i as i32);
+        type_on_keyboard(ui, text);
+    }
+}
+
+#[test]
+fn a_citizen_identifies_with_a_card_then_finds_the_request_under_my_requests() {
+    use hw_tests::cardsim::{CardReaderSim, SimFraming};
+    let reader = CardReaderSim::start(SimFraming::StxEtx).unwrap();
+    let k = Kiosk::start("kiosk-app-3", |dir| card_reader(dir, reader.path()));
+
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
+    off.ui.invoke_start();
+    pump_until(&c, &mut off, "the catalog", |ui| {
+        ui.get_services().row_count() == 3 && ui.get_has_card_reader()
+    });
+    let permit = (0..3)
+        .position(|i| off.ui.get_services().row_data(i).unwrap().id == "parkovaci-karta")
+        .unwrap();
+    assert!(off.ui.get_services().row_data(permit).unwrap().needs_card);
+    off.ui.invoke_pick_service(permit as i32);
+    while off.ui.get_screen() == Screen::Form {
+        fill_page_on_screen(&off.ui);
+        off.ui.invoke_next();
+    }
+    assert_eq!(
+        off.ui.get_screen(),
+        Screen::Identify,
+        "the permit asks for the card"
+    );
+    // The card counts only while the app waits for it: present it until the review shows.
+    let end = Instant::now() + Duration::from_secs(30);
+    while off.ui.get_screen() == Screen::Identify {
+        assert!(Instant::now() < end, "the card was never read");
+        reader.present(CARD).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        c.pump();
+    }
+    assert_eq!(off.ui.get_screen(), Screen::Review);
+    assert_eq!(off.ui.get_identity(), "••••••••••••1111");
+    let rows = off.ui.get_review_rows();
+    assert!((0..rows.row_count()).all(|i| !rows.row_data(i).unwrap().value.contains("4111")));
+    off.ui.invoke_submit();
+    pump_until(&c, &mut off, "the done screen", |ui| {
+        ui.get_screen() == Screen::Done
+    });
+    let code = off.ui.get_tracking_code().to_string();
+    off.ui.invoke_finish();
+    c.pump();
+    assert_eq!(
+        off.ui.get_identity(),
+        "",
+        "the card is forgotten with the session"
+    );
+    assert!(c.session().identity.is_none());
+
+    // Later, "my requests": present the card on the status screen.
+    off.ui.invoke_open_status();
+    off.ui.invoke_read_card();
+    assert_eq!(off.ui.get_message(), "Přiložte kartu ke čtečce.");
+    let end = Instant::now() + Duration::from_secs(30);
+    while off.ui.get_status_rows().row_count() == 0 {
+        assert!(Instant::now() < end, "my requests never listed");
+        reader.present(CARD).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        c.pump();
+        off.render();
+    }
+    let rows = off.ui.get_status_rows();
+    assert_eq!(rows.row_count(), 1);
+    let row = rows.row_data(0).unwrap();
+    assert_eq!(row.code, code);
+    assert_eq!(row.service, "Rezidentní parkovací karta");
+    assert!(!row.when.contains("offline"), "{}", row.when);
+    assert_eq!(
+        off.ui.get_identity(),
+        "",
+        "the card is not kept after asking"
+    );
+}
+
+#[test]
+fn the_app_learns_at_once_when_the_printer_runs_out_of_paper_and_when_it_is_back() {
+    use hw_tests::escpos::sim::Paper;
+    let printer = PrinterSim::start(PrinterState::default()).unwrap();
+    let k = Kiosk::start("kiosk-app-4", |_| {
+        format!(
+            "[agent]\ndevice_poll_ms = 200\n[printer]\npath = \"{}\"\n",
+            printer.path().display()
+        )
+    });
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
+    pump_until(&c, &mut off, "the kiosk's name", |ui| {
+        ui.get_kiosk_name() != "" && ui.get_printer_ok()
+    });
+    // Device changes come from the agent's event log as they happen, not from a slow poll.
+    printer.set_state(|s| s.paper = Paper::Out);
+    pump_until(&c, &mut off, "the printer down", |ui| !ui.get_printer_ok());
+    printer.set_state(|s| s.paper = Paper::Ok);
+    pump_until(&c, &mut off, "the printer back", |ui| ui.get_printer_ok());
 }
