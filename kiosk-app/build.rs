@@ -72,6 +72,9 @@ fn main() {
         .with_style("fluent".into())
         // One catalogue entry per text, whichever component shows it.
         .with_default_translation_context(slint_build::DefaultTranslationContext::None)
+        // Element names in the generated code, so Slint's testing backend can find elements
+        // (the interaction tests tap them); it costs a few strings, no frame time.
+        .with_debug_info(true)
         .with_bundled_translations(out);
     if let Err(e) = slint_build::compile_with_config("ui/app.slint", config) {
         println!("cargo::error=cannot compile the UI: {e}");
