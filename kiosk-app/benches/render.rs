@@ -57,13 +57,22 @@ fn main() {
     off.render();
     // One key press: the session types a letter, the window shows it, the frame redraws what
     // changed (the field and its cursor).
+    // The name is half typed and already valid: a key changes only the text.
+    for k in ["J", "a", "n", "a", "space", "N", "o", "v"] {
+        s.key(k);
+    }
+    ui::show(&off.ui, &s, Some(&catalog), &chrome);
+    off.render();
     let mut key = Vec::new();
     for i in 0..rounds {
-        s.key(if i % 2 == 0 { "a" } else { "backspace" });
+        s.key(if i % 2 == 0 { "á" } else { "backspace" });
         ui::show(&off.ui, &s, Some(&catalog), &chrome);
         let t = Instant::now();
         off.render();
         key.push(t.elapsed());
+        if i < 2 {
+            println!("  key press {i} repaints (x, y, w, h): {:?}", off.dirty());
+        }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("form screen 1920x1080, software renderer, {rounds} frames each:");

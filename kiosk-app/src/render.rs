@@ -40,6 +40,8 @@ pub struct Offscreen {
     pub ui: AppWindow,
     buffer: Vec<Rgb8Pixel>,
     size: (u32, u32),
+    /// The rectangles the last frame repainted: `(x, y, width, height)`.
+    dirty: Vec<(i32, i32, u32, u32)>,
 }
 
 impl std::fmt::Debug for Offscreen {
@@ -71,6 +73,7 @@ impl Offscreen {
             ui,
             buffer: Vec::new(),
             size: (0, 0),
+            dirty: Vec::new(),
         };
         o.resize(width, height);
         Ok(o)
@@ -90,10 +93,19 @@ impl Offscreen {
     pub fn render(&mut self) -> bool {
         slint::platform::update_timers_and_animations();
         let width = self.size.0 as usize;
-        let buffer = &mut self.buffer;
+        let (buffer, dirty) = (&mut self.buffer, &mut self.dirty);
         self.window.draw_if_needed(|r| {
-            r.render(buffer, width);
+            let region = r.render(buffer, width);
+            *dirty = region
+                .iter()
+                .map(|(p, s)| (p.x, p.y, s.width, s.height))
+                .collect();
         })
+    }
+
+    /// The rectangles the last frame repainted, `(x, y, width, height)`.
+    pub fn dirty(&self) -> &[(i32, i32, u32, u32)] {
+        &self.dirty
     }
 
     /// Draws a frame even when nothing changed.

@@ -63,6 +63,16 @@ fn sync<T: Clone + PartialEq + 'static>(
     set(model(rows));
 }
 
+/// `old` when it holds exactly `new` (a model compares by identity: a fresh one with the same
+/// rows would make its row look changed and be redrawn), else a new model of `new`.
+fn same_or_new<T: Clone + PartialEq + 'static>(old: Option<ModelRc<T>>, new: Vec<T>) -> ModelRc<T> {
+    use slint::Model;
+    match old {
+        Some(old) if old.row_count() == new.len() && old.iter().eq(new.iter().cloned()) => old,
+        _ => model(new),
+    }
+}
+
 fn s(text: impl AsRef<str>) -> SharedString {
     SharedString::from(text.as_ref())
 }
@@ -214,6 +224,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
     ui.set_pages(session.pages() as i32);
     ui.set_last_page(session.page + 1 >= session.pages());
 
+    let current = ui.get_fields();
     let fields = session
         .page_fields()
         .iter()
@@ -250,7 +261,10 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
                 error: s(session.error_for(f)),
                 required: f.required,
                 focused: session.focused == Some(i),
-                options: model(options),
+                options: same_or_new(
+                    slint::Model::row_data(&current, i).map(|r| r.options),
+                    options,
+                ),
             }
         })
         .collect();
