@@ -26,6 +26,7 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         limiter: Arc::new(RateLimiter::new(config.limits.public_per_minute)),
         connector_wake: Arc::new(Notify::new()),
         max_body: config.limits.max_body_bytes,
+        heartbeats: Arc::default(),
     })
 }
 

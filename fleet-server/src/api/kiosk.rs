@@ -197,6 +197,9 @@ async fn heartbeat(
     JsonBody(hb): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatReply>, AppError> {
     let now = crate::now_ms();
+    state
+        .heartbeats
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let catalog_version = blocking(&state, move |s| {
         s.record_heartbeat(&kiosk.kiosk_id, &hb, now)?;
         Ok(s.catalog()?.map(|c| c.version).unwrap_or(0))

@@ -14,6 +14,7 @@
 pub mod admin;
 pub mod agenda;
 pub mod kiosk;
+pub mod metrics;
 pub mod public;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub connector_wake: Arc<tokio::sync::Notify>,
     /// Largest request body.
     pub max_body: usize,
+    /// Heartbeats received since start, for `/metrics`.
+    pub heartbeats: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// An error a handler returns.
@@ -192,6 +195,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(agenda::routes())
         .merge(public::routes())
+        .merge(metrics::routes())
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })

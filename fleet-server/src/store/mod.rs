@@ -144,6 +144,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A request's state by tracking code.
     fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
 
+    /// Every kiosk with its newest heartbeat, by id.
+    fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
+
+    /// How many submissions the fleet holds.
+    fn submission_count(&self) -> Result<u64, StoreError>;
+
     /// The states of the requests submitted with a card (its keyed hash), newest first.
     fn requests_by_identity(
         &self,

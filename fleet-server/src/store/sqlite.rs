@@ -85,6 +85,11 @@ const MIGRATIONS: &[&str] = &[
      UPDATE submissions SET identity = json_extract(body, '$.identity');
      CREATE INDEX submissions_by_identity ON submissions (identity, received_at)
          WHERE identity IS NOT NULL;",
+    // 3: each kiosk's newest heartbeat beside it, for metrics and the dashboard (no scan of
+    // the history).
+    "ALTER TABLE kiosks ADD COLUMN last_heartbeat TEXT;
+     UPDATE kiosks SET last_heartbeat = (SELECT body FROM heartbeats h
+         WHERE h.kiosk_id = kiosks.kiosk_id ORDER BY sampled_at DESC LIMIT 1);",
 ];
 
 /// The SQLite store.
@@ -546,14 +551,22 @@ impl Store for SqliteStore {
         )
         .map_err(db)?;
         tx.execute(
-            "UPDATE kiosks SET last_seen = MAX(COALESCE(last_seen, 0), ?2), agent_version = ?3,
-                               outbox_len = ?4
+            // A buffered heartbeat replayed late is history: it does not replace a newer one.
+            "UPDATE kiosks SET
+                 last_heartbeat = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?5
+                                       ELSE last_heartbeat END,
+                 agent_version = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?3
+                                      ELSE agent_version END,
+                 outbox_len = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?4
+                                   ELSE outbox_len END,
+                 last_seen = MAX(COALESCE(last_seen, 0), ?2)
              WHERE kiosk_id = ?1",
             params![
                 kiosk_id,
                 hb.sampled_at.min(now),
                 hb.agent_version,
-                hb.outbox_len as i64
+                hb.outbox_len as i64,
+                json("heartbeat", hb)?
             ],
         )
         .map_err(db)?;
@@ -658,6 +671,37 @@ impl Store for SqliteStore {
             .map_err(db)?;
         let rows = stmt.query_map([], kiosk_row).map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {KIOSK_COLUMNS}, last_heartbeat FROM kiosks ORDER BY kiosk_id"
+            ))
+            .map_err(db)?;
+        let rows: Vec<(KioskRecord, Option<String>)> = stmt
+            .query_map([], |r| Ok((kiosk_row(r)?, r.get(8)?)))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, hb)| {
+                // A heartbeat this server cannot read (older format) counts as none.
+                let hb = hb.and_then(|b| serde_json::from_str(&b).ok());
+                (k, hb)
+            })
+            .collect())
+    }
+
+    fn submission_count(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row("SELECT COUNT(*) FROM submissions", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db)
     }
 
     fn submissions(&self, limit: usize) -> Result<Vec<SubmissionMeta>, StoreError> {

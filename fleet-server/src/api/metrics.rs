@@ -1,0 +1,328 @@
+//! `GET /metrics`: the fleet in Prometheus text format (version 0.0.4), every name prefixed
+//! `okenko_`. Per kiosk, from its newest heartbeat: up, last seen, version, each device's state
+//! (printer, card reader, touchscreen), the printer's paper and cover, temperature, disk use,
+//! outbox length and age. Fleet-wide: heartbeats received by this process, submissions held.
+//! Needs the admin token (`Authorization: Bearer …`, Prometheus' `authorization` setting).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use protocol::UnixMillis;
+use protocol::app::{DeviceKind, DeviceState};
+use protocol::fleet::Heartbeat;
+
+use super::admin::Admin;
+use super::{AppError, AppState, blocking};
+use crate::store::KioskRecord;
+
+/// A kiosk with no heartbeat for this long counts as down (the offline alert's threshold).
+pub const OFFLINE_AFTER_MS: i64 = 3 * 60 * 1000;
+
+/// The metrics route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<AppState>, _: Admin) -> Result<impl IntoResponse, AppError> {
+    let (kiosks, submissions) =
+        blocking(&state, |s| Ok((s.kiosk_health()?, s.submission_count()?))).await?;
+    let heartbeats = state.heartbeats.load(Ordering::Relaxed);
+    let body = render(&kiosks, heartbeats, submissions, crate::now_ms());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    ))
+}
+
+/// A label value with `\`, `"` and newlines escaped as the text format wants.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn device_name(d: DeviceKind) -> &'static str {
+    match d {
+        DeviceKind::Printer => "printer",
+        DeviceKind::CardReader => "card_reader",
+        DeviceKind::Touchscreen => "touchscreen",
+    }
+}
+
+const STATES: [(DeviceState, &str); 5] = [
+    (DeviceState::Ok, "ok"),
+    (DeviceState::Warning, "warning"),
+    (DeviceState::Fault, "fault"),
+    (DeviceState::Missing, "missing"),
+    (DeviceState::NotConfigured, "not_configured"),
+];
+
+/// One metric family: its help and type lines, then its samples.
+struct Family {
+    out: String,
+}
+
+impl Family {
+    fn new(out: &mut String, name: &str, kind: &str, help: &str) -> Family {
+        let _ = writeln!(
+            out,
+            "# HELP okenko_{name} {help}\n# TYPE okenko_{name} {kind}"
+        );
+        Family { out: String::new() }
+    }
+}
+
+/// The whole exposition.
+pub fn render(
+    kiosks: &[(KioskRecord, Option<Heartbeat>)],
+    heartbeats: u64,
+    submissions: u64,
+    now: UnixMillis,
+) -> String {
+    let mut out = String::new();
+    let mut family =
+        |name: &str,
+         kind: &str,
+         help: &str,
+         sample: &dyn Fn(&KioskRecord, Option<&Heartbeat>, &mut Family)| {
+            let mut f = Family::new(&mut out, name, kind, help);
+            for (k, hb) in kiosks {
+                sample(k, hb.as_ref(), &mut f);
+            }
+            out.push_str(&f.out);
+        };
+    let put = |f: &mut Family, name: &str, labels: &str, value: f64| {
+        let _ = writeln!(f.out, "okenko_{name}{{{labels}}} {value}");
+    };
+    let kiosk = |k: &KioskRecord| format!("kiosk=\"{}\"", label(&k.kiosk_id));
+
+    family(
+        "kiosk_up",
+        "gauge",
+        "1 when the kiosk sent a heartbeat in the last 3 minutes.",
+        &|k, _, f| {
+            let up = k.last_seen.is_some_and(|t| now - t <= OFFLINE_AFTER_MS);
+            put(f, "kiosk_up", &kiosk(k), if up { 1.0 } else { 0.0 });
+        },
+    );
+    family(
+        "kiosk_last_seen_timestamp_seconds",
+        "gauge",
+        "When the kiosk's newest heartbeat was sampled (Unix time).",
+        &|k, _, f| {
+            if let Some(t) = k.last_seen {
+                put(
+                    f,
+                    "kiosk_last_seen_timestamp_seconds",
+                    &kiosk(k),
+                    t as f64 / 1000.0,
+                );
+            }
+        },
+    );
+    family(
+        "kiosk_info",
+        "gauge",
+        "The kiosk's name, group and agent version (always 1).",
+        &|k, _, f| {
+            let labels = format!(
+                "{},name=\"{}\",group=\"{}\",version=\"{}\"",
+                kiosk(k),
+                label(&k.name),
+                label(&k.group),
+                label(k.agent_version.as_deref().unwrap_or(""))
+            );
+            put(f, "kiosk_info", &labels, 1.0);
+        },
+    );
+    family(
+        "device_state",
+        "gauge",
+        "1 for each device's current state (ok, warning, fault, missing, not_configured).",
+        &|k, hb, f| {
+            for d in hb.map(|h| h.devices.as_slice()).unwrap_or_default() {
+                for (state, name) in STATES {
+                    let labels = format!(
+                        "{},device=\"{}\",state=\"{name}\"",
+                        kiosk(k),
+                        device_name(d.device)
+                    );
+                    put(
+                        f,
+                        "device_state",
+                        &labels,
+                        f64::from(u8::from(d.state == state)),
+                    );
+                }
+            }
+        },
+    );
+    family(
+        "device_present",
+        "gauge",
+        "1 when the device answers (ok, warning or fault), 0 when missing.",
+        &|k, hb, f| {
+            for d in hb.map(|h| h.devices.as_slice()).unwrap_or_default() {
+                if d.state == DeviceState::NotConfigured {
+                    continue;
+                }
+                let present = d.state != DeviceState::Missing;
+                let labels = format!("{},device=\"{}\"", kiosk(k), device_name(d.device));
+                put(f, "device_present", &labels, f64::from(u8::from(present)));
+            }
+        },
+    );
+    family(
+        "printer_paper",
+        "gauge",
+        "1 for the printer's paper state (ok, near_end, out).",
+        &|k, hb, f| {
+            let Some(p) =
+                hb.and_then(|h| h.devices.iter().find(|d| d.device == DeviceKind::Printer))
+            else {
+                return;
+            };
+            if matches!(p.state, DeviceState::Missing | DeviceState::NotConfigured) {
+                return;
+            }
+            let detail = p.detail.as_deref().unwrap_or("");
+            let paper = if detail.contains("paper out") {
+                "out"
+            } else if detail.contains("paper near end") {
+                "near_end"
+            } else {
+                "ok"
+            };
+            for s in ["ok", "near_end", "out"] {
+                let labels = format!("{},state=\"{s}\"", kiosk(k));
+                put(f, "printer_paper", &labels, f64::from(u8::from(s == paper)));
+            }
+        },
+    );
+    family(
+        "printer_cover_open",
+        "gauge",
+        "1 when the printer's cover is open.",
+        &|k, hb, f| {
+            let Some(p) =
+                hb.and_then(|h| h.devices.iter().find(|d| d.device == DeviceKind::Printer))
+            else {
+                return;
+            };
+            if matches!(p.state, DeviceState::Missing | DeviceState::NotConfigured) {
+                return;
+            }
+            let open = p.detail.as_deref().unwrap_or("").contains("cover open");
+            put(
+                f,
+                "printer_cover_open",
+                &kiosk(k),
+                f64::from(u8::from(open)),
+            );
+        },
+    );
+    family(
+        "kiosk_temperature_celsius",
+        "gauge",
+        "The kiosk computer's hottest sensor.",
+        &|k, hb, f| {
+            if let Some(t) = hb.and_then(|h| h.system.as_ref()?.temperature_c) {
+                put(f, "kiosk_temperature_celsius", &kiosk(k), f64::from(t));
+            }
+        },
+    );
+    family(
+        "kiosk_disk_used_ratio",
+        "gauge",
+        "Share of the data partition in use (0 to 1).",
+        &|k, hb, f| {
+            let s = hb.and_then(|h| h.system.as_ref());
+            if let Some((total, free)) = s.and_then(|s| Some((s.disk_total_kb?, s.disk_free_kb?)))
+                && total > 0
+            {
+                let used = 1.0 - free.min(total) as f64 / total as f64;
+                put(f, "kiosk_disk_used_ratio", &kiosk(k), used);
+            }
+        },
+    );
+    family(
+        "kiosk_outbox_length",
+        "gauge",
+        "Submissions waiting on the kiosk for upload.",
+        &|k, hb, f| {
+            if let Some(h) = hb {
+                put(f, "kiosk_outbox_length", &kiosk(k), h.outbox_len as f64);
+            }
+        },
+    );
+    family(
+        "kiosk_outbox_oldest_age_seconds",
+        "gauge",
+        "Age of the oldest submission waiting on the kiosk (0 when none waits).",
+        &|k, hb, f| {
+            if let Some(h) = hb {
+                let age = h.outbox_oldest_age_s.unwrap_or(0);
+                put(f, "kiosk_outbox_oldest_age_seconds", &kiosk(k), age as f64);
+            }
+        },
+    );
+    let _ = writeln!(
+        out,
+        "# HELP okenko_kiosks Kiosks known to the fleet.\n# TYPE okenko_kiosks gauge\nokenko_kiosks {}",
+        kiosks.len()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP okenko_heartbeats_total Heartbeats received since this server started.\n\
+         # TYPE okenko_heartbeats_total counter\nokenko_heartbeats_total {heartbeats}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP okenko_submissions_total Submissions the fleet holds.\n\
+         # TYPE okenko_submissions_total counter\nokenko_submissions_total {submissions}"
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every metric the Grafana dashboard queries is one this server exports.
+    #[test]
+    fn the_grafana_dashboard_asks_only_for_metrics_that_exist() {
+        let text = render(&[], 0, 0, 0);
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../grafana/okenko-fleet.json"))
+                .expect("the dashboard is JSON");
+        let mut exprs = Vec::new();
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for t in panel["targets"].as_array().expect("targets") {
+                exprs.push(t["expr"].as_str().expect("expr").to_owned());
+            }
+        }
+        assert!(exprs.len() >= 10);
+        for expr in &exprs {
+            let mut rest = expr.as_str();
+            while let Some(i) = rest.find("okenko_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    text.contains(&format!("# TYPE {name} ")),
+                    "{expr}: {name} is not exported"
+                );
+                rest = &rest[i + name.len()..];
+            }
+        }
+    }
+}
