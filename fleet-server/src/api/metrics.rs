@@ -65,6 +65,14 @@ const STATES: [(DeviceState, &str); 5] = [
     (DeviceState::NotConfigured, "not_configured"),
 ];
 
+/// The printer of a heartbeat, when it answers (paper and cover are known only then).
+fn answering_printer(hb: Option<&Heartbeat>) -> Option<&protocol::app::DeviceStatus> {
+    hb?.devices.iter().find(|d| {
+        d.device == DeviceKind::Printer
+            && !matches!(d.state, DeviceState::Missing | DeviceState::NotConfigured)
+    })
+}
+
 /// One metric family: its help and type lines, then its samples.
 struct Family {
     out: String,
@@ -185,14 +193,9 @@ pub fn render(
         "gauge",
         "1 for the printer's paper state (ok, near_end, out).",
         &|k, hb, f| {
-            let Some(p) =
-                hb.and_then(|h| h.devices.iter().find(|d| d.device == DeviceKind::Printer))
-            else {
+            let Some(p) = answering_printer(hb) else {
                 return;
             };
-            if matches!(p.state, DeviceState::Missing | DeviceState::NotConfigured) {
-                return;
-            }
             let detail = p.detail.as_deref().unwrap_or("");
             let paper = if detail.contains("paper out") {
                 "out"
@@ -212,14 +215,9 @@ pub fn render(
         "gauge",
         "1 when the printer's cover is open.",
         &|k, hb, f| {
-            let Some(p) =
-                hb.and_then(|h| h.devices.iter().find(|d| d.device == DeviceKind::Printer))
-            else {
+            let Some(p) = answering_printer(hb) else {
                 return;
             };
-            if matches!(p.state, DeviceState::Missing | DeviceState::NotConfigured) {
-                return;
-            }
             let open = p.detail.as_deref().unwrap_or("").contains("cover open");
             put(
                 f,
