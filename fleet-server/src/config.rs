@@ -55,6 +55,60 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// Alert rules and notifications.
+    #[serde(default)]
+    pub alerts: AlertsSection,
+}
+
+/// `[alerts]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    /// No heartbeat for this many seconds: offline. Default 180.
+    pub offline_after_s: u64,
+    /// Hotter than this: temperature high. Default 75.
+    pub temperature_max_c: f32,
+    /// Data partition fuller than this: disk full. Default 90.
+    pub disk_used_max_percent: u8,
+    /// Kiosk and server clocks further apart than this: clock skew. Default 120.
+    pub clock_skew_max_s: u64,
+    /// A submission waiting on a kiosk longer than this: outbox not draining. Default 900.
+    pub outbox_max_age_s: u64,
+    /// No touch for this many seconds during opening hours: touchscreen silent. 0 (default):
+    /// not checked.
+    pub touch_silent_s: u64,
+    /// When kiosks are open, Czech local time, e.g. `Mo-Fr 07:00-18:00; Sa 08:00-12:00`.
+    /// Empty (default): always.
+    pub opening_hours: String,
+    /// Seconds between checks of every kiosk. Default 15.
+    pub sweep_s: u64,
+    /// A URL that gets every opened and resolved alert as a JSON POST.
+    pub webhook_url: Option<String>,
+    /// `host:port` of an SMTP relay for alert e-mails.
+    pub smtp_server: Option<String>,
+    /// The alert e-mails' sender.
+    pub mail_from: Option<String>,
+    /// Who gets alert e-mails.
+    pub mail_to: Vec<String>,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        AlertsSection {
+            offline_after_s: 180,
+            temperature_max_c: 75.0,
+            disk_used_max_percent: 90,
+            clock_skew_max_s: 120,
+            outbox_max_age_s: 900,
+            touch_silent_s: 0,
+            opening_hours: String::new(),
+            sweep_s: 15,
+            webhook_url: None,
+            smtp_server: None,
+            mail_from: None,
+            mail_to: Vec::new(),
+        }
+    }
 }
 
 /// `[server]`
@@ -205,6 +259,29 @@ impl Config {
             key,
             problem: problem.into(),
         };
+        let a = &self.alerts;
+        crate::hours::OpeningHours::parse(&a.opening_hours)
+            .map_err(|e| invalid("alerts.opening_hours", &e))?;
+        if a.disk_used_max_percent == 0 || a.disk_used_max_percent > 100 {
+            return Err(invalid("alerts.disk_used_max_percent", "must be 1 to 100"));
+        }
+        if a.offline_after_s == 0 || a.sweep_s == 0 {
+            return Err(invalid(
+                "alerts.offline_after_s",
+                "offline_after_s and sweep_s must be at least 1",
+            ));
+        }
+        if let Some(u) = &a.webhook_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return Err(invalid("alerts.webhook_url", "must be an http(s) URL"));
+        }
+        if a.smtp_server.is_some() && (a.mail_from.is_none() || a.mail_to.is_empty()) {
+            return Err(invalid(
+                "alerts.smtp_server",
+                "e-mail needs mail_from and at least one mail_to",
+            ));
+        }
         let s = &self.server;
         match (&s.tls_cert, &s.tls_key) {
             (Some(_), None) => {
@@ -317,6 +394,19 @@ mod tests {
         assert_eq!(c.limits.public_per_minute, d.limits.public_per_minute);
         assert_eq!(c.limits.max_body_bytes, d.limits.max_body_bytes);
         assert_eq!(c.log.filter, d.log.filter);
+        let (a, b) = (&c.alerts, &d.alerts);
+        assert_eq!(a.offline_after_s, b.offline_after_s);
+        assert_eq!(a.temperature_max_c, b.temperature_max_c);
+        assert_eq!(a.disk_used_max_percent, b.disk_used_max_percent);
+        assert_eq!(a.clock_skew_max_s, b.clock_skew_max_s);
+        assert_eq!(a.outbox_max_age_s, b.outbox_max_age_s);
+        assert_eq!(a.touch_silent_s, b.touch_silent_s);
+        assert_eq!(a.opening_hours, b.opening_hours);
+        assert_eq!(a.sweep_s, b.sweep_s);
+        let e = Config::from_toml("[server]\n[alerts]\nopening_hours = \"Mo 9-5\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("alerts.opening_hours"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,27 @@ use crate::config::ConnectorSection;
 use crate::store::Store;
 
 /// Runs until `shutdown` turns true. Without a configured URL it does nothing: submissions wait.
+fn try_http_client() -> Option<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .tls_backend_rustls()
+        .build()
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build an HTTP client");
+            None
+        }
+    }
+}
+
+/// The client the server's outgoing calls use (rustls, no proxy, 30 s time-out).
+pub fn http_client() -> reqwest::Client {
+    try_http_client().unwrap_or_default()
+}
+
 pub async fn run(
     store: Arc<dyn Store>,
     cfg: ConnectorSection,
@@ -22,18 +43,8 @@ pub async fn run(
         tracing::warn!("no connector.url configured; submissions wait on the server");
         return;
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .tls_backend_rustls()
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the connector's HTTP client");
-            return;
-        }
+    let Some(http) = try_http_client() else {
+        return;
     };
     let max = Duration::from_secs(cfg.retry_max_s);
     loop {

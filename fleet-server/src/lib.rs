@@ -8,10 +8,13 @@
 //!
 //! It never shows a client an internal error's detail, and never logs submission values.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod hours;
+pub mod notify;
 pub mod ratelimit;
 pub mod run;
 pub mod store;

@@ -27,6 +27,8 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         connector_wake: Arc::new(Notify::new()),
         max_body: config.limits.max_body_bytes,
         heartbeats: Arc::default(),
+        offline_after_ms: config.alerts.offline_after_s as i64 * 1000,
+        alerts_wake: Arc::new(Notify::new()),
     })
 }
 
@@ -54,7 +56,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         store,
         config.connector.clone(),
         Arc::clone(&state.connector_wake),
-        stop_rx,
+        stop_rx.clone(),
+    ));
+    let alerts = tokio::spawn(crate::alerts::run(
+        Arc::clone(&state.store),
+        config.alerts.clone(),
+        Arc::clone(&state.alerts_wake),
+        stop_rx.clone(),
     ));
     let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();
@@ -90,6 +98,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = connector.await;
+    let _ = alerts.await;
     Ok(())
 }
 

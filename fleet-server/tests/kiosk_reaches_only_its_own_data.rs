@@ -546,6 +546,8 @@ async fn metrics_show_each_kiosks_newest_heartbeat_to_the_admin_only() {
             disk_free_kb: Some(250),
             ..Default::default()
         }),
+        last_interaction_at: None,
+        sent_at: None,
     };
     let send = |cred: String, hb: protocol::fleet::Heartbeat| {
         let env = &env;

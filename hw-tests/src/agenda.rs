@@ -108,15 +108,12 @@ pub async fn push(
     state: RequestState,
     note: Option<Text>,
 ) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let body = AgendaStatusUpdate {
         tracking_code: code.clone(),
         state,
         note,
     };
-    let resp = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?
+    let resp = crate::harness::http_client()
         .post(format!(
             "{}/api/agenda/v1/status",
             fleet_url.trim_end_matches('/')

@@ -450,3 +450,12 @@ pub fn sample_receipt() -> kiosk_agent::devices::printer::ReceiptContent {
         lang: protocol::Lang::Cs,
     }
 }
+
+/// An HTTP client for tests (rustls with the ring provider, 10 s time-out).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client can be built")
+}

@@ -20,4 +20,5 @@ pub mod escpos;
 pub mod harness;
 pub mod netsim;
 pub mod selftest;
+pub mod sinks;
 pub mod touchsim;

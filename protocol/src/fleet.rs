@@ -297,6 +297,13 @@ pub struct Heartbeat {
     /// The kiosk computer's health, when it could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<SystemHealth>,
+    /// When a citizen last touched the screen or presented a card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_interaction_at: Option<UnixMillis>,
+    /// The kiosk's clock when this was sent (a replayed heartbeat is sent long after it was
+    /// sampled); the server compares it with its own for the clock-skew alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<UnixMillis>,
 }
 
 /// The kiosk computer's health.

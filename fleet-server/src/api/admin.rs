@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AppError, AppState, JsonBody, blocking};
 use crate::auth;
-use crate::store::{KioskRecord, SubmissionMeta};
+use crate::store::{Alert, KioskRecord, SubmissionMeta};
 
 /// The admin routes.
 pub fn routes() -> Router<AppState> {
@@ -23,6 +23,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/catalog", get(get_catalog).put(publish))
         .route("/api/admin/v1/kiosks", get(kiosks))
         .route("/api/admin/v1/submissions", get(submissions))
+        .route("/api/admin/v1/alerts", get(alerts))
+        .route("/api/admin/v1/alerts/{id}/ack", post(ack_alert))
 }
 
 /// Proof that the caller holds the admin token.
@@ -226,4 +228,54 @@ async fn submissions(
 ) -> Result<Json<Vec<SubmissionMeta>>, AppError> {
     let limit = q.limit.unwrap_or(100).min(100_000);
     Ok(Json(blocking(&state, move |s| s.submissions(limit)).await?))
+}
+
+/// `?open=&limit=` for alerts.
+#[derive(Debug, Deserialize)]
+pub struct AlertQuery {
+    /// Only the open ones (default), or all.
+    pub open: Option<bool>,
+    /// Most rows; default 100, at most 10,000.
+    pub limit: Option<usize>,
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<AlertQuery>,
+) -> Result<Json<Vec<Alert>>, AppError> {
+    let (open, limit) = (q.open.unwrap_or(true), q.limit.unwrap_or(100).min(10_000));
+    Ok(Json(
+        blocking(&state, move |s| s.alerts(open, limit)).await?,
+    ))
+}
+
+/// Acknowledging an alert: who and why.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// Who takes care of it.
+    pub by: String,
+    /// What they do about it.
+    pub comment: String,
+}
+
+async fn ack_alert(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    JsonBody(req): JsonBody<AckRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let (by, comment) = (req.by.trim().to_owned(), req.comment.trim().to_owned());
+    if by.is_empty() || by.len() > 100 || comment.is_empty() || comment.len() > 2000 {
+        return Err(AppError::BadRequest(
+            "`by` (1-100 characters) and `comment` (1-2000 characters) are required".into(),
+        ));
+    }
+    let now = crate::now_ms();
+    if blocking(&state, move |s| s.ack_alert(id, &by, &comment, now)).await? {
+        Ok(Json(serde_json::json!({ "acked": id })))
+    } else {
+        Err(AppError::NotFound("no open alert with this id".into()))
+    }
 }

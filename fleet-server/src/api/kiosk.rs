@@ -205,6 +205,7 @@ async fn heartbeat(
         Ok(s.catalog()?.map(|c| c.version).unwrap_or(0))
     })
     .await?;
+    state.alerts_wake.notify_one();
     Ok(Json(HeartbeatReply {
         server_time: now,
         catalog_version,

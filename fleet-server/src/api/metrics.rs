@@ -1,7 +1,8 @@
 //! `GET /metrics`: the fleet in Prometheus text format (version 0.0.4), every name prefixed
 //! `okenko_`. Per kiosk, from its newest heartbeat: up, last seen, version, each device's state
 //! (printer, card reader, touchscreen), the printer's paper and cover, temperature, disk use,
-//! outbox length and age. Fleet-wide: heartbeats received by this process, submissions held.
+//! outbox length and age. Fleet-wide: heartbeats received by this process, submissions held,
+//! open alerts by kind.
 //! Needs the admin token (`Authorization: Bearer …`, Prometheus' `authorization` setting).
 
 use std::fmt::Write as _;
@@ -20,19 +21,39 @@ use super::admin::Admin;
 use super::{AppError, AppState, blocking};
 use crate::store::KioskRecord;
 
-/// A kiosk with no heartbeat for this long counts as down (the offline alert's threshold).
-pub const OFFLINE_AFTER_MS: i64 = 3 * 60 * 1000;
-
 /// The metrics route.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
 async fn metrics(State(state): State<AppState>, _: Admin) -> Result<impl IntoResponse, AppError> {
-    let (kiosks, submissions) =
-        blocking(&state, |s| Ok((s.kiosk_health()?, s.submission_count()?))).await?;
+    let (kiosks, submissions, alerts) = blocking(&state, |s| {
+        Ok((
+            s.kiosk_health()?,
+            s.submission_count()?,
+            s.alerts(true, 1_000_000)?,
+        ))
+    })
+    .await?;
+    let mut open: std::collections::BTreeMap<String, u64> = Default::default();
+    for a in alerts {
+        *open.entry(a.kind).or_default() += 1;
+    }
     let heartbeats = state.heartbeats.load(Ordering::Relaxed);
-    let body = render(&kiosks, heartbeats, submissions, crate::now_ms());
+    let mut body = render(
+        &kiosks,
+        heartbeats,
+        submissions,
+        crate::now_ms(),
+        state.offline_after_ms,
+    );
+    let _ = writeln!(
+        body,
+        "# HELP okenko_alerts_open Open alerts by kind.\n# TYPE okenko_alerts_open gauge"
+    );
+    for (kind, n) in open {
+        let _ = writeln!(body, "okenko_alerts_open{{kind=\"{}\"}} {n}", label(&kind));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -94,6 +115,7 @@ pub fn render(
     heartbeats: u64,
     submissions: u64,
     now: UnixMillis,
+    offline_after_ms: i64,
 ) -> String {
     let mut out = String::new();
     let mut family =
@@ -115,9 +137,9 @@ pub fn render(
     family(
         "kiosk_up",
         "gauge",
-        "1 when the kiosk sent a heartbeat in the last 3 minutes.",
+        "1 when the kiosk's last heartbeat is newer than the offline threshold (3 min).",
         &|k, _, f| {
-            let up = k.last_seen.is_some_and(|t| now - t <= OFFLINE_AFTER_MS);
+            let up = k.last_seen.is_some_and(|t| now - t <= offline_after_ms);
             put(f, "kiosk_up", &kiosk(k), if up { 1.0 } else { 0.0 });
         },
     );
@@ -297,7 +319,7 @@ mod tests {
     /// Every metric the Grafana dashboard queries is one this server exports.
     #[test]
     fn the_grafana_dashboard_asks_only_for_metrics_that_exist() {
-        let text = render(&[], 0, 0, 0);
+        let text = render(&[], 0, 0, 0, 180_000);
         let dashboard: serde_json::Value =
             serde_json::from_str(include_str!("../../grafana/okenko-fleet.json"))
                 .expect("the dashboard is JSON");

@@ -48,6 +48,10 @@ pub struct AppState {
     pub connector_wake: Arc<tokio::sync::Notify>,
     /// Largest request body.
     pub max_body: usize,
+    /// Asks the alert sweeper to look soon (a heartbeat arrived).
+    pub alerts_wake: Arc<tokio::sync::Notify>,
+    /// A kiosk silent for longer is down (`alerts.offline_after_s`).
+    pub offline_after_ms: i64,
     /// Heartbeats received since start, for `/metrics`.
     pub heartbeats: Arc<std::sync::atomic::AtomicU64>,
 }

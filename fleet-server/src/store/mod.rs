@@ -54,6 +54,41 @@ pub struct KioskRecord {
     pub agent_version: Option<String>,
     /// Last reported outbox length.
     pub outbox_len: Option<u64>,
+    /// The server's clock minus the kiosk's, from the newest heartbeat that said when it was
+    /// sent.
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// A condition on a kiosk that needs staff: open until it clears by itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alert {
+    /// Id.
+    pub id: i64,
+    /// The kiosk.
+    pub kiosk_id: String,
+    /// What, e.g. `offline`, `printer_paper_out` (see [`crate::alerts`]).
+    pub kind: String,
+    /// For people: what was seen.
+    pub detail: String,
+    /// When it opened.
+    pub opened_at: UnixMillis,
+    /// When someone acknowledged it.
+    pub acked_at: Option<UnixMillis>,
+    /// Who.
+    pub acked_by: Option<String>,
+    /// Their comment.
+    pub ack_comment: Option<String>,
+    /// When the condition cleared.
+    pub resolved_at: Option<UnixMillis>,
+}
+
+/// An alert that opened or resolved in a reconciliation, for notifications.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertEvent {
+    /// `opened` or `resolved`.
+    pub event: &'static str,
+    /// The alert after the change.
+    pub alert: Alert,
 }
 
 /// What became of an enrolment.
@@ -146,6 +181,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Every kiosk with its newest heartbeat, by id.
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
+
+    /// Makes the open alerts of `kiosk_id` exactly `active` (kind, detail): opens the new ones,
+    /// resolves the ones no longer active; what changed.
+    fn reconcile_alerts(
+        &self,
+        kiosk_id: &str,
+        active: &[(&str, String)],
+        now: UnixMillis,
+    ) -> Result<Vec<AlertEvent>, StoreError>;
+
+    /// Alerts, newest first: only the open ones, or all.
+    fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Acknowledges an open alert; `false` when there is no such open alert.
+    fn ack_alert(
+        &self,
+        id: i64,
+        by: &str,
+        comment: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
 
     /// How many submissions the fleet holds.
     fn submission_count(&self) -> Result<u64, StoreError>;

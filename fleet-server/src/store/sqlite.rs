@@ -12,7 +12,7 @@ use protocol::form::Service;
 use protocol::{Text, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Enrolment, KioskRecord, Store, StoreError, SubmissionMeta};
+use super::{Alert, AlertEvent, Enrolment, KioskRecord, Store, StoreError, SubmissionMeta};
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,6 +90,21 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE kiosks ADD COLUMN last_heartbeat TEXT;
      UPDATE kiosks SET last_heartbeat = (SELECT body FROM heartbeats h
          WHERE h.kiosk_id = kiosks.kiosk_id ORDER BY sampled_at DESC LIMIT 1);",
+    // 4: alerts, and each kiosk's clock skew.
+    "CREATE TABLE alerts (
+         id          INTEGER PRIMARY KEY,
+         kiosk_id    TEXT NOT NULL,
+         kind        TEXT NOT NULL,
+         detail      TEXT NOT NULL,
+         opened_at   INTEGER NOT NULL,
+         acked_at    INTEGER,
+         acked_by    TEXT,
+         ack_comment TEXT,
+         resolved_at INTEGER
+     );
+     CREATE UNIQUE INDEX alerts_open ON alerts (kiosk_id, kind) WHERE resolved_at IS NULL;
+     CREATE INDEX alerts_by_time ON alerts (opened_at);
+     ALTER TABLE kiosks ADD COLUMN clock_skew_ms INTEGER;",
 ];
 
 /// The SQLite store.
@@ -153,8 +168,10 @@ impl SqliteStore {
     }
 }
 
+/// How many columns [`KIOSK_COLUMNS`] has: the index of a column selected after them.
+const KIOSK_NCOL: usize = 9;
 const KIOSK_COLUMNS: &str =
-    "kiosk_id, number, name, grp, enrolled_at, last_seen, agent_version, outbox_len";
+    "kiosk_id, number, name, grp, enrolled_at, last_seen, agent_version, outbox_len, clock_skew_ms";
 
 fn kiosk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KioskRecord> {
     Ok(KioskRecord {
@@ -166,6 +183,7 @@ fn kiosk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KioskRecord> {
         last_seen: r.get(5)?,
         agent_version: r.get(6)?,
         outbox_len: r.get::<_, Option<i64>>(7)?.map(|n| n as u64),
+        clock_skew_ms: r.get(8)?,
     })
 }
 
@@ -329,7 +347,7 @@ impl Store for SqliteStore {
             .query_row(
                 &format!("SELECT {KIOSK_COLUMNS}, credential_hash FROM kiosks WHERE kiosk_id = ?1"),
                 [kiosk_id],
-                |r| Ok((kiosk_row(r)?, r.get(8)?)),
+                |r| Ok((kiosk_row(r)?, r.get(KIOSK_NCOL)?)),
             )
             .optional()
             .map_err(db)?;
@@ -559,6 +577,7 @@ impl Store for SqliteStore {
                                       ELSE agent_version END,
                  outbox_len = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?4
                                    ELSE outbox_len END,
+                 clock_skew_ms = COALESCE(?6, clock_skew_ms),
                  last_seen = MAX(COALESCE(last_seen, 0), ?2)
              WHERE kiosk_id = ?1",
             params![
@@ -566,7 +585,8 @@ impl Store for SqliteStore {
                 hb.sampled_at.min(now),
                 hb.agent_version,
                 hb.outbox_len as i64,
-                json("heartbeat", hb)?
+                json("heartbeat", hb)?,
+                hb.sent_at.map(|sent| now - sent)
             ],
         )
         .map_err(db)?;
@@ -681,7 +701,7 @@ impl Store for SqliteStore {
             ))
             .map_err(db)?;
         let rows: Vec<(KioskRecord, Option<String>)> = stmt
-            .query_map([], |r| Ok((kiosk_row(r)?, r.get(8)?)))
+            .query_map([], |r| Ok((kiosk_row(r)?, r.get(KIOSK_NCOL)?)))
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
@@ -693,6 +713,110 @@ impl Store for SqliteStore {
                 (k, hb)
             })
             .collect())
+    }
+
+    fn reconcile_alerts(
+        &self,
+        kiosk_id: &str,
+        active: &[(&str, String)],
+        now: UnixMillis,
+    ) -> Result<Vec<AlertEvent>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let open: Vec<Alert> = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE kiosk_id = ?1 AND resolved_at IS NULL"
+                ))
+                .map_err(db)?;
+            stmt.query_map([kiosk_id], alert_row)
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
+        };
+        let mut events = Vec::new();
+        for (kind, detail) in active {
+            match open.iter().find(|a| a.kind == *kind) {
+                Some(a) if a.detail == *detail => {}
+                Some(a) => {
+                    tx.execute(
+                        "UPDATE alerts SET detail = ?2 WHERE id = ?1",
+                        params![a.id, detail],
+                    )
+                    .map_err(db)?;
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO alerts (kiosk_id, kind, detail, opened_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![kiosk_id, kind, detail, now],
+                    )
+                    .map_err(db)?;
+                    events.push(AlertEvent {
+                        event: "opened",
+                        alert: Alert {
+                            id: tx.last_insert_rowid(),
+                            kiosk_id: kiosk_id.to_owned(),
+                            kind: (*kind).to_owned(),
+                            detail: detail.clone(),
+                            opened_at: now,
+                            acked_at: None,
+                            acked_by: None,
+                            ack_comment: None,
+                            resolved_at: None,
+                        },
+                    });
+                }
+            }
+        }
+        for mut a in open {
+            if !active.iter().any(|(kind, _)| *kind == a.kind) {
+                tx.execute(
+                    "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
+                    params![a.id, now],
+                )
+                .map_err(db)?;
+                a.resolved_at = Some(now);
+                events.push(AlertEvent {
+                    event: "resolved",
+                    alert: a,
+                });
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(events)
+    }
+
+    fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE (?1 = 0 OR resolved_at IS NULL)
+                 ORDER BY opened_at DESC, id DESC LIMIT ?2"
+            ))
+            .map_err(db)?;
+        stmt.query_map(params![open_only, limit as i64], alert_row)
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    fn ack_alert(
+        &self,
+        id: i64,
+        by: &str,
+        comment: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE alerts SET acked_at = ?2, acked_by = ?3, ack_comment = ?4
+                 WHERE id = ?1 AND resolved_at IS NULL",
+                params![id, now, by, comment],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
     }
 
     fn submission_count(&self) -> Result<u64, StoreError> {
@@ -747,6 +871,23 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+}
+
+const ALERT_COLUMNS: &str =
+    "id, kiosk_id, kind, detail, opened_at, acked_at, acked_by, ack_comment, resolved_at";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+    Ok(Alert {
+        id: r.get(0)?,
+        kiosk_id: r.get(1)?,
+        kind: r.get(2)?,
+        detail: r.get(3)?,
+        opened_at: r.get(4)?,
+        acked_at: r.get(5)?,
+        acked_by: r.get(6)?,
+        ack_comment: r.get(7)?,
+        resolved_at: r.get(8)?,
+    })
 }
 
 /// `(tracking_code, service_id, state, note, updated_at)` of a `statuses` row.

@@ -262,11 +262,15 @@ impl FleetClient {
         cred: &Credential,
         hb: &Heartbeat,
     ) -> Result<HeartbeatReply, FleetError> {
+        let sent = Heartbeat {
+            sent_at: Some(crate::store::now_ms()),
+            ..hb.clone()
+        };
         let resp = self
             .http
             .post(self.url("/heartbeat"))
             .header(header::AUTHORIZATION, &cred.0)
-            .json(hb)
+            .json(&sent)
             .send()
             .await
             .map_err(transport)?;

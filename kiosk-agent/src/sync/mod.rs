@@ -210,6 +210,12 @@ async fn heartbeat(
 ) -> Result<(), SyncError> {
     let stats = agent.with_store(|s| s.outbox_stats()).await?;
     let now = crate::store::now_ms();
+    let devices = agent.devices.statuses();
+    let last_interaction_at = devices
+        .iter()
+        .filter(|d| d.device != protocol::app::DeviceKind::Printer)
+        .filter_map(|d| d.last_event_at)
+        .max();
     let hb = Heartbeat {
         sampled_at: now,
         agent_version: env!("CARGO_PKG_VERSION").into(),
@@ -217,12 +223,14 @@ async fn heartbeat(
         outbox_oldest_age_s: stats
             .oldest_queued_at
             .map(|t| ((now - t).max(0) / 1000) as u64),
-        devices: agent.devices.statuses(),
+        devices,
         catalog_version: sched.catalog_version,
         system: Some(crate::devices::system::read_health_with_disk(
             std::path::Path::new("/"),
             &agent.config.agent.data_dir,
         )),
+        last_interaction_at,
+        sent_at: None,
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
         Ok(r) => r,

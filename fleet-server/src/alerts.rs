@@ -1,0 +1,367 @@
+//! Alerts: conditions on a kiosk that need staff. Each kiosk's newest heartbeat and last-seen
+//! time are checked against the rules (offline, printer paper out / near end / cover open,
+//! card reader or touchscreen missing, touchscreen silent during opening hours, data partition
+//! full, temperature high, clock skew, outbox not draining). A condition opens an alert once;
+//! the alert resolves by itself when the condition clears; staff acknowledge it with a comment.
+//! Every opening and resolution is sent to a webhook and by e-mail when configured.
+//!
+//! The sweeper runs every `alerts.sweep_s` and right after a heartbeat (at most one sweep every
+//! half second), so a kiosk that reports paper out has its alert within a second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::UnixMillis;
+use protocol::app::{DeviceKind, DeviceState};
+use protocol::fleet::Heartbeat;
+use tokio::sync::{Notify, watch};
+
+use crate::config::AlertsSection;
+use crate::hours::OpeningHours;
+use crate::store::{AlertEvent, KioskRecord, Store, StoreError};
+
+/// The thresholds, from `[alerts]`.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// No heartbeat for this long: offline.
+    pub offline_after_ms: i64,
+    /// Hotter than this: temperature high.
+    pub temperature_max_c: f32,
+    /// More of the data partition in use than this share: disk full.
+    pub disk_used_max: f64,
+    /// Clocks further apart than this: clock skew.
+    pub clock_skew_max_ms: i64,
+    /// A submission waiting longer than this: outbox not draining.
+    pub outbox_max_age_s: u64,
+    /// No touch for this long while open: touchscreen silent (0: never).
+    pub touch_silent_ms: i64,
+    /// When kiosks are open.
+    pub hours: OpeningHours,
+}
+
+impl Rules {
+    /// From the configuration (already validated).
+    pub fn from_config(c: &AlertsSection) -> Result<Rules, String> {
+        Ok(Rules {
+            offline_after_ms: c.offline_after_s as i64 * 1000,
+            temperature_max_c: c.temperature_max_c,
+            disk_used_max: f64::from(c.disk_used_max_percent) / 100.0,
+            clock_skew_max_ms: c.clock_skew_max_s as i64 * 1000,
+            outbox_max_age_s: c.outbox_max_age_s,
+            touch_silent_ms: c.touch_silent_s as i64 * 1000,
+            hours: OpeningHours::parse(&c.opening_hours)?,
+        })
+    }
+}
+
+fn minutes(ms: i64) -> i64 {
+    (ms / 60_000).max(0)
+}
+
+/// `45 s`, `12 min`, `3 h 5 min`.
+fn duration(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        _ => format!("{} h {} min", s / 3600, s / 60 % 60),
+    }
+}
+
+/// The conditions that hold for a kiosk now: `(kind, detail)`.
+pub fn active(
+    k: &KioskRecord,
+    hb: Option<&Heartbeat>,
+    now: UnixMillis,
+    r: &Rules,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let offline = match k.last_seen.or(k.enrolled_at) {
+        Some(t) if now - t > r.offline_after_ms => {
+            out.push(("offline", format!("no heartbeat for {}", duration(now - t))));
+            true
+        }
+        _ => false,
+    };
+    let Some(hb) = hb else {
+        return out;
+    };
+    for d in &hb.devices {
+        let detail = d.detail.clone().unwrap_or_default();
+        match (d.device, d.state) {
+            (DeviceKind::Printer, DeviceState::Missing) => {
+                out.push(("printer_missing", detail));
+            }
+            (DeviceKind::Printer, DeviceState::Fault | DeviceState::Warning) => {
+                let mut any = false;
+                for (needle, kind) in [
+                    ("paper out", "printer_paper_out"),
+                    ("paper near end", "printer_paper_near_end"),
+                    ("cover open", "printer_cover_open"),
+                ] {
+                    if detail.contains(needle) {
+                        out.push((kind, detail.clone()));
+                        any = true;
+                    }
+                }
+                if !any && d.state == DeviceState::Fault {
+                    out.push(("printer_fault", detail));
+                }
+            }
+            (DeviceKind::CardReader, DeviceState::Missing) => {
+                out.push(("card_reader_missing", detail));
+            }
+            (DeviceKind::Touchscreen, DeviceState::Missing) => {
+                out.push(("touchscreen_missing", detail));
+            }
+            (DeviceKind::Touchscreen, DeviceState::Ok | DeviceState::Warning)
+                if r.touch_silent_ms > 0 && !offline && r.hours.is_open(now) =>
+            {
+                let last = d.last_event_at.unwrap_or(d.since).max(d.since);
+                if now - last > r.touch_silent_ms {
+                    out.push((
+                        "touchscreen_silent",
+                        format!("no touch for {} min while open", minutes(now - last)),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = &hb.system {
+        if let (Some(total), Some(free)) = (s.disk_total_kb, s.disk_free_kb)
+            && total > 0
+        {
+            let used = 1.0 - free.min(total) as f64 / total as f64;
+            if used > r.disk_used_max {
+                out.push((
+                    "disk_full",
+                    format!("data partition {:.0} % full", used * 100.0),
+                ));
+            }
+        }
+        if let Some(t) = s.temperature_c
+            && t > r.temperature_max_c
+        {
+            out.push(("temperature_high", format!("{t:.1} °C")));
+        }
+    }
+    if let Some(skew) = k.clock_skew_ms
+        && skew.abs() > r.clock_skew_max_ms
+    {
+        let dir = if skew > 0 { "behind" } else { "ahead of" };
+        out.push((
+            "clock_skew",
+            format!("kiosk clock {} s {dir} the server's", skew.abs() / 1000),
+        ));
+    }
+    if !offline
+        && let Some(age) = hb.outbox_oldest_age_s
+        && age > r.outbox_max_age_s
+    {
+        out.push((
+            "outbox_stuck",
+            format!(
+                "{} submissions waiting, the oldest for {} min",
+                hb.outbox_len,
+                age / 60
+            ),
+        ));
+    }
+    out
+}
+
+/// Checks every enrolled kiosk; what opened and resolved.
+pub fn sweep(
+    store: &dyn Store,
+    rules: &Rules,
+    now: UnixMillis,
+) -> Result<Vec<AlertEvent>, StoreError> {
+    let mut events = Vec::new();
+    for (k, hb) in store.kiosk_health()? {
+        if k.enrolled_at.is_none() {
+            continue;
+        }
+        let conditions = active(&k, hb.as_ref(), now, rules);
+        events.extend(store.reconcile_alerts(&k.kiosk_id, &conditions, now)?);
+    }
+    Ok(events)
+}
+
+/// Runs the sweeper until `stop`; `wake` asks for a sweep soon (after a heartbeat).
+pub async fn run(
+    store: Arc<dyn Store>,
+    config: AlertsSection,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let rules = match Rules::from_config(&config) {
+        Ok(r) => Arc::new(r),
+        Err(e) => {
+            tracing::error!(error = %e, "alerts are off: bad configuration");
+            return;
+        }
+    };
+    let notifier = crate::notify::Notifier::new(&config);
+    let every = Duration::from_secs(config.sweep_s.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        let (s, r) = (Arc::clone(&store), Arc::clone(&rules));
+        let events =
+            tokio::task::spawn_blocking(move || sweep(s.as_ref(), &r, crate::now_ms())).await;
+        match events {
+            Ok(Ok(events)) => {
+                for e in events {
+                    tracing::info!(
+                        event = e.event,
+                        kiosk = %e.alert.kiosk_id,
+                        kind = %e.alert.kind,
+                        detail = %e.alert.detail,
+                        "alert"
+                    );
+                    notifier.send(&e).await;
+                }
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "alert sweep failed"),
+            Err(e) => tracing::error!(error = %e, "alert sweep panicked"),
+        }
+        // Many heartbeats at once cause one sweep, not one each.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::app::DeviceStatus;
+    use protocol::fleet::SystemHealth;
+
+    fn rules() -> Rules {
+        Rules::from_config(&AlertsSection {
+            touch_silent_s: 3600,
+            ..AlertsSection::default()
+        })
+        .unwrap()
+    }
+
+    fn kiosk(last_seen: Option<i64>) -> KioskRecord {
+        KioskRecord {
+            kiosk_id: "k".into(),
+            number: 1,
+            name: "K".into(),
+            group: "default".into(),
+            enrolled_at: Some(0),
+            last_seen,
+            agent_version: None,
+            outbox_len: None,
+            clock_skew_ms: None,
+        }
+    }
+
+    fn dev(device: DeviceKind, state: DeviceState, detail: &str) -> DeviceStatus {
+        DeviceStatus {
+            device,
+            state,
+            detail: Some(detail.into()).filter(|d: &String| !d.is_empty()),
+            since: 0,
+            last_event_at: None,
+            events_per_minute: None,
+        }
+    }
+
+    fn hb(devices: Vec<DeviceStatus>, system: SystemHealth, oldest: Option<u64>) -> Heartbeat {
+        Heartbeat {
+            sampled_at: 0,
+            agent_version: "t".into(),
+            outbox_len: 4,
+            outbox_oldest_age_s: oldest,
+            devices,
+            catalog_version: 1,
+            system: Some(system),
+            last_interaction_at: None,
+            sent_at: None,
+        }
+    }
+
+    fn kinds(v: &[(&'static str, String)]) -> Vec<&'static str> {
+        v.iter().map(|(k, _)| *k).collect()
+    }
+
+    #[test]
+    fn each_rule_fires_on_its_condition_only() {
+        let r = rules();
+        let now = 1_795_420_800_000; // Monday 23 Nov 2026, 09:00 in Prague
+        let healthy = hb(
+            vec![
+                dev(DeviceKind::Printer, DeviceState::Ok, ""),
+                dev(DeviceKind::CardReader, DeviceState::Ok, ""),
+            ],
+            SystemHealth {
+                temperature_c: Some(45.0),
+                disk_total_kb: Some(100),
+                disk_free_kb: Some(50),
+                ..SystemHealth::default()
+            },
+            None,
+        );
+        assert!(active(&kiosk(Some(now - 10_000)), Some(&healthy), now, &r).is_empty());
+        assert_eq!(
+            kinds(&active(
+                &kiosk(Some(now - 181_000)),
+                Some(&healthy),
+                now,
+                &r
+            )),
+            ["offline"]
+        );
+        let sick = hb(
+            vec![
+                dev(
+                    DeviceKind::Printer,
+                    DeviceState::Fault,
+                    "paper out, cover open",
+                ),
+                dev(DeviceKind::CardReader, DeviceState::Missing, "not found"),
+                dev(DeviceKind::Touchscreen, DeviceState::Ok, ""),
+            ],
+            SystemHealth {
+                temperature_c: Some(81.5),
+                disk_total_kb: Some(100),
+                disk_free_kb: Some(5),
+                ..SystemHealth::default()
+            },
+            Some(3600),
+        );
+        let mut k = kiosk(Some(now - 10_000));
+        k.clock_skew_ms = Some(-300_000);
+        let got = active(&k, Some(&sick), now, &r);
+        assert_eq!(
+            kinds(&got),
+            [
+                "printer_paper_out",
+                "printer_cover_open",
+                "card_reader_missing",
+                "touchscreen_silent",
+                "disk_full",
+                "temperature_high",
+                "clock_skew",
+                "outbox_stuck"
+            ]
+        );
+        assert!(got.iter().any(|(_, d)| d == "data partition 95 % full"));
+        assert!(
+            got.iter()
+                .any(|(_, d)| d == "kiosk clock 300 s ahead of the server's")
+        );
+        // Closed at night: a silent touchscreen is expected.
+        let night = Rules {
+            hours: OpeningHours::parse("Mo-Fr 18:00-20:00").unwrap(),
+            ..r.clone()
+        };
+        assert!(!kinds(&active(&k, Some(&sick), now, &night)).contains(&"touchscreen_silent"));
+    }
+}
