@@ -64,6 +64,20 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// How remote commands act on the system.
+    #[serde(default)]
+    pub commands: CommandsSection,
+}
+
+/// `[commands]`: the programs behind the fleet's "restart app" and "reboot" commands, as argument
+/// lists (no shell). Empty: the command is refused on this kiosk.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandsSection {
+    /// E.g. `["systemctl", "restart", "okenko-app.service"]`.
+    pub restart_app: Vec<String>,
+    /// E.g. `["systemctl", "reboot"]`.
+    pub reboot: Vec<String>,
 }
 
 /// `[printer]`

@@ -345,6 +345,64 @@ pub struct HeartbeatReply {
     pub server_time: UnixMillis,
     /// Current catalog version for this kiosk, so the agent fetches only when it changed.
     pub catalog_version: u64,
+    /// Commands staff queued for this kiosk that have no result yet (delivered again until the
+    /// result arrives; the agent runs each id once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<Command>,
+}
+
+/// A remote command for one kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// Its id; the result is posted to `/commands/{id}/result`.
+    pub id: i64,
+    /// What to do.
+    pub action: CommandAction,
+}
+
+/// What a remote command does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CommandAction {
+    /// Print the test receipt.
+    PrintTestReceipt,
+    /// Restart the citizen app.
+    RestartApp,
+    /// Reboot the kiosk (the result is sent before it goes down).
+    Reboot,
+    /// Send the agent's last log lines.
+    UploadLogs {
+        /// How many (at most [`MAX_LOG_LINES`]).
+        lines: u32,
+    },
+    /// Check every device and the fleet connection and report.
+    SelfTest,
+}
+
+/// Most log lines one command uploads.
+pub const MAX_LOG_LINES: u32 = 2000;
+
+impl CommandAction {
+    /// Its name, e.g. `print_test_receipt`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandAction::PrintTestReceipt => "print_test_receipt",
+            CommandAction::RestartApp => "restart_app",
+            CommandAction::Reboot => "reboot",
+            CommandAction::UploadLogs { .. } => "upload_logs",
+            CommandAction::SelfTest => "self_test",
+        }
+    }
+}
+
+/// `POST /commands/{id}/result`: what became of a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandResult {
+    /// Whether it did what it was asked.
+    pub ok: bool,
+    /// Its report (log lines, the self-test's findings, or why it failed); at most 256 KiB.
+    pub output: String,
 }
 
 /// An error body from the fleet server (any non-2xx status).

@@ -24,6 +24,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/kiosks", get(kiosks))
         .route("/api/admin/v1/submissions", get(submissions))
         .route("/api/admin/v1/alerts", get(alerts))
+        .route(
+            "/api/admin/v1/kiosks/{id}/commands",
+            get(kiosk_commands).post(queue_command),
+        )
         .route("/api/admin/v1/alerts/{id}/ack", post(ack_alert))
 }
 
@@ -278,4 +282,52 @@ async fn ack_alert(
     } else {
         Err(AppError::NotFound("no open alert with this id".into()))
     }
+}
+
+/// Queuing a command for a kiosk.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRequest {
+    /// What to do.
+    pub action: protocol::fleet::CommandAction,
+    /// Who asks.
+    pub by: String,
+}
+
+async fn queue_command(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Path(kiosk): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<CommandRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let by = req.by.trim().to_owned();
+    if by.is_empty() || by.len() > 100 {
+        return Err(AppError::BadRequest("`by` needs 1-100 characters".into()));
+    }
+    if let protocol::fleet::CommandAction::UploadLogs { lines } = req.action
+        && (lines == 0 || lines > protocol::fleet::MAX_LOG_LINES)
+    {
+        return Err(AppError::BadRequest(format!(
+            "upload_logs takes 1 to {} lines",
+            protocol::fleet::MAX_LOG_LINES
+        )));
+    }
+    let now = crate::now_ms();
+    let action = req.action.clone();
+    match blocking(&state, move |s| s.queue_command(&kiosk, &action, &by, now)).await? {
+        Some(id) => Ok(Json(serde_json::json!({ "id": id }))),
+        None => Err(AppError::NotFound("no enrolled kiosk with this id".into())),
+    }
+}
+
+async fn kiosk_commands(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Path(kiosk): axum::extract::Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<crate::store::CommandRecord>>, AppError> {
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    Ok(Json(
+        blocking(&state, move |s| s.commands(&kiosk, limit)).await?,
+    ))
 }

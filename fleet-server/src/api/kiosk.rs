@@ -30,6 +30,10 @@ pub fn routes() -> Router<AppState> {
             &format!("{}/requests/by-identity", fleet::PREFIX),
             post(by_identity),
         )
+        .route(
+            &format!("{}/commands/{{id}}/result", fleet::PREFIX),
+            post(command_result),
+        )
 }
 
 /// An authenticated kiosk.
@@ -200,14 +204,47 @@ async fn heartbeat(
     state
         .heartbeats
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let catalog_version = blocking(&state, move |s| {
+    let (catalog_version, commands) = blocking(&state, move |s| {
         s.record_heartbeat(&kiosk.kiosk_id, &hb, now)?;
-        Ok(s.catalog()?.map(|c| c.version).unwrap_or(0))
+        Ok((
+            s.catalog()?.map(|c| c.version).unwrap_or(0),
+            s.pending_commands(&kiosk.kiosk_id, now)?,
+        ))
     })
     .await?;
     state.alerts_wake.notify_one();
     Ok(Json(HeartbeatReply {
         server_time: now,
         catalog_version,
+        commands,
     }))
+}
+
+/// Largest command output kept.
+const MAX_OUTPUT: usize = 256 * 1024;
+
+/// A command's result, from the kiosk it was for.
+async fn command_result(
+    State(state): State<AppState>,
+    Kiosk(kiosk): Kiosk,
+    Path(id): Path<i64>,
+    JsonBody(result): JsonBody<fleet::CommandResult>,
+) -> Result<StatusCode, AppError> {
+    if result.output.len() > MAX_OUTPUT {
+        return Err(AppError::BadRequest(format!(
+            "output is over {MAX_OUTPUT} bytes"
+        )));
+    }
+    let now = crate::now_ms();
+    let found = blocking(&state, move |s| {
+        s.finish_command(&kiosk.kiosk_id, id, &result, now)
+    })
+    .await?;
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound(
+            "this kiosk has no command with this id".into(),
+        ))
+    }
 }

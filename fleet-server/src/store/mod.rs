@@ -82,6 +82,29 @@ pub struct Alert {
     pub resolved_at: Option<UnixMillis>,
 }
 
+/// A remote command as staff see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CommandRecord {
+    /// Id.
+    pub id: i64,
+    /// The kiosk.
+    pub kiosk_id: String,
+    /// What.
+    pub action: protocol::fleet::CommandAction,
+    /// Who queued it.
+    pub issued_by: String,
+    /// When.
+    pub issued_at: UnixMillis,
+    /// When a heartbeat reply first carried it.
+    pub delivered_at: Option<UnixMillis>,
+    /// When its result arrived.
+    pub finished_at: Option<UnixMillis>,
+    /// Whether it did what it was asked.
+    pub ok: Option<bool>,
+    /// Its report.
+    pub output: Option<String>,
+}
+
 /// An alert that opened or resolved in a reconciliation, for notifications.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AlertEvent {
@@ -202,6 +225,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         comment: &str,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+
+    /// Queues a command for an enrolled kiosk; its id, or `None` for an unknown kiosk.
+    fn queue_command(
+        &self,
+        kiosk_id: &str,
+        action: &protocol::fleet::CommandAction,
+        by: &str,
+        now: UnixMillis,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// The commands of a kiosk that have no result yet, oldest first (marked delivered).
+    fn pending_commands(
+        &self,
+        kiosk_id: &str,
+        now: UnixMillis,
+    ) -> Result<Vec<protocol::fleet::Command>, StoreError>;
+
+    /// Records a command's result from the kiosk it was for; `false` when that kiosk has no
+    /// such command. A second result for the same command is ignored.
+    fn finish_command(
+        &self,
+        kiosk_id: &str,
+        id: i64,
+        result: &protocol::fleet::CommandResult,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// A kiosk's commands, newest first.
+    fn commands(&self, kiosk_id: &str, limit: usize) -> Result<Vec<CommandRecord>, StoreError>;
 
     /// How many submissions the fleet holds.
     fn submission_count(&self) -> Result<u64, StoreError>;

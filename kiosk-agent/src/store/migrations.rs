@@ -90,6 +90,14 @@ pub const MIGRATIONS: &[&str] = &[
          known_at      INTEGER NOT NULL,
          PRIMARY KEY (identity, tracking_code)
      ) WITHOUT ROWID;",
+    // 5: remote commands already run, so a command delivered again is not run twice.
+    "CREATE TABLE commands_done (
+         id      INTEGER PRIMARY KEY,
+         ok      INTEGER NOT NULL,
+         output  TEXT NOT NULL,
+         posted  INTEGER NOT NULL DEFAULT 0,
+         done_at INTEGER NOT NULL
+     );",
 ];
 
 /// The schema version this agent writes.

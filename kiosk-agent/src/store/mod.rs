@@ -9,6 +9,7 @@
 //! This module must never log a submission's values.
 
 mod catalog;
+mod commands;
 pub mod migrations;
 mod outbox;
 mod settings;

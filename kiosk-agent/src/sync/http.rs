@@ -256,6 +256,28 @@ impl FleetClient {
             .map(|r| r.requests)
     }
 
+    /// Sends a command's result.
+    pub async fn command_result(
+        &self,
+        cred: &Credential,
+        id: i64,
+        result: &protocol::fleet::CommandResult,
+    ) -> Result<(), FleetError> {
+        let resp = self
+            .http
+            .post(self.url(&format!("/commands/{id}/result")))
+            .header(header::AUTHORIZATION, &cred.0)
+            .json(result)
+            .send()
+            .await
+            .map_err(transport)?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            decode::<serde_json::Value>(resp).await.map(drop)
+        }
+    }
+
     /// Sends a heartbeat.
     pub async fn heartbeat(
         &self,

@@ -104,7 +104,7 @@ pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One round: enrol if needed, drain the outbox, heartbeat and catalog when due.
-async fn round(agent: &Agent, sched: &mut Schedule) -> Result<(), SyncError> {
+async fn round(agent: &Arc<Agent>, sched: &mut Schedule) -> Result<(), SyncError> {
     let identity = ensure_enrolled(agent).await?;
     let cred = Credential::new(&identity.kiosk_id, &identity.credential);
     drain_outbox(agent, &cred, sched).await?;
@@ -204,7 +204,7 @@ async fn drain_outbox(
 }
 
 async fn heartbeat(
-    agent: &Agent,
+    agent: &Arc<Agent>,
     cred: &Credential,
     sched: &mut Schedule,
 ) -> Result<(), SyncError> {
@@ -242,6 +242,9 @@ async fn heartbeat(
     if reply.catalog_version != sched.catalog_version {
         sched.next_catalog = Instant::now();
     }
+    for command in reply.commands {
+        run_command(agent, cred, command).await?;
+    }
     // Replay what was buffered while offline, oldest first, with the original timestamps.
     loop {
         let buffered = agent.with_store(|s| s.buffered_heartbeats(50)).await?;
@@ -253,6 +256,44 @@ async fn heartbeat(
             agent.with_store(move |s| s.drop_heartbeat(id)).await?;
         }
     }
+}
+
+/// Runs a command once (a repeat gets the stored result) and reports the result.
+async fn run_command(
+    agent: &Arc<Agent>,
+    cred: &Credential,
+    command: protocol::fleet::Command,
+) -> Result<(), SyncError> {
+    let id = command.id;
+    let result = match agent.with_store(move |s| s.command_done(id)).await? {
+        Some(done) => done,
+        None => {
+            tracing::info!(
+                id,
+                command = command.action.name(),
+                "running a fleet command"
+            );
+            let (a, action) = (Arc::clone(agent), command.action.clone());
+            let result = tokio::task::spawn_blocking(move || crate::commands::execute(&a, &action))
+                .await
+                .unwrap_or_else(|e| protocol::fleet::CommandResult {
+                    ok: false,
+                    output: format!("the command failed: {e}"),
+                });
+            let stored = result.clone();
+            agent
+                .with_store(move |s| s.record_command(id, &stored))
+                .await?;
+            tracing::info!(id, ok = result.ok, "fleet command done");
+            result
+        }
+    };
+    agent.fleet.command_result(cred, id, &result).await?;
+    if command.action == protocol::fleet::CommandAction::Reboot && result.ok {
+        let a = Arc::clone(agent);
+        let _ = tokio::task::spawn_blocking(move || crate::commands::reboot_now(&a)).await;
+    }
+    Ok(())
 }
 
 async fn fetch_catalog(
