@@ -58,6 +58,51 @@ pub struct Config {
     /// Alert rules and notifications.
     #[serde(default)]
     pub alerts: AlertsSection,
+    /// How long health history is kept.
+    #[serde(default)]
+    pub history: HistorySection,
+    /// The availability target.
+    #[serde(default)]
+    pub sla: SlaSection,
+}
+
+/// `[history]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySection {
+    /// Days raw heartbeats are kept; older ones become hourly aggregates. Default 7; 0 keeps
+    /// only the last hour or two (large fleets).
+    pub raw_days: u32,
+    /// Days of availability kept for SLA reports. Default 400.
+    pub uptime_days: u32,
+}
+
+impl Default for HistorySection {
+    fn default() -> Self {
+        HistorySection {
+            raw_days: 7,
+            uptime_days: 400,
+        }
+    }
+}
+
+/// `[sla]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaSection {
+    /// Availability the service contract promises, percent. Default 99.
+    pub target_percent: f64,
+    /// The city's name on the report.
+    pub city: String,
+}
+
+impl Default for SlaSection {
+    fn default() -> Self {
+        SlaSection {
+            target_percent: 99.0,
+            city: "Okénko".into(),
+        }
+    }
 }
 
 /// `[alerts]`
@@ -259,6 +304,12 @@ impl Config {
             key,
             problem: problem.into(),
         };
+        if self.history.uptime_days < 32 {
+            return Err(invalid("history.uptime_days", "must be at least 32"));
+        }
+        if !(50.0..=100.0).contains(&self.sla.target_percent) {
+            return Err(invalid("sla.target_percent", "must be 50 to 100"));
+        }
         let a = &self.alerts;
         crate::hours::OpeningHours::parse(&a.opening_hours)
             .map_err(|e| invalid("alerts.opening_hours", &e))?;
@@ -403,6 +454,10 @@ mod tests {
         assert_eq!(a.touch_silent_s, b.touch_silent_s);
         assert_eq!(a.opening_hours, b.opening_hours);
         assert_eq!(a.sweep_s, b.sweep_s);
+        assert_eq!(c.history.raw_days, d.history.raw_days);
+        assert_eq!(c.history.uptime_days, d.history.uptime_days);
+        assert_eq!(c.sla.target_percent, d.sla.target_percent);
+        assert_eq!(c.sla.city, d.sla.city);
         let e = Config::from_toml("[server]\n[alerts]\nopening_hours = \"Mo 9-5\"\n")
             .unwrap_err()
             .to_string();

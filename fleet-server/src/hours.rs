@@ -95,9 +95,15 @@ impl OpeningHours {
         // 1 January 1970 was a Thursday.
         let weekday = (days + 3).rem_euclid(7) as usize;
         let minute = (local.rem_euclid(86_400_000) / 60_000) as u16;
-        self.days[weekday]
-            .iter()
-            .any(|&(from, to)| from <= minute && minute < to)
+        self.open_at(weekday, minute)
+    }
+
+    /// Whether the kiosk is open on `weekday` (0 = Monday) at `minute` of the local day.
+    pub fn open_at(&self, weekday: usize, minute: u16) -> bool {
+        self.always
+            || self.days[weekday % 7]
+                .iter()
+                .any(|&(from, to)| from <= minute && minute < to)
     }
 
     /// Whether hours are configured at all.

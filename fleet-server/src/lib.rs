@@ -17,6 +17,7 @@ pub mod hours;
 pub mod notify;
 pub mod ratelimit;
 pub mod run;
+pub mod sla;
 pub mod store;
 
 /// Milliseconds since the Unix epoch now.

@@ -27,6 +27,12 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         connector_wake: Arc::new(Notify::new()),
         max_body: config.limits.max_body_bytes,
         heartbeats: Arc::default(),
+        sla: Arc::new((
+            config.sla.target_percent / 100.0,
+            config.sla.city.clone(),
+            crate::hours::OpeningHours::parse(&config.alerts.opening_hours)
+                .map_err(|e| anyhow::anyhow!("alerts.opening_hours: {e}"))?,
+        )),
         offline_after_ms: config.alerts.offline_after_s as i64 * 1000,
         alerts_wake: Arc::new(Notify::new()),
     })
@@ -64,6 +70,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&state.alerts_wake),
         stop_rx.clone(),
     ));
+    let maintenance = tokio::spawn(maintain(
+        Arc::clone(&state.store),
+        config.history.clone(),
+        stop_rx.clone(),
+    ));
     let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let handle = axum_server::Handle::new();
     let h = handle.clone();
@@ -99,7 +110,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = connector.await;
     let _ = alerts.await;
+    let _ = maintenance.await;
     Ok(())
+}
+
+/// Once an hour (and at start): raw heartbeats older than `raw_days` become hourly aggregates;
+/// availability older than `uptime_days` goes.
+async fn maintain(
+    store: Arc<dyn Store>,
+    history: crate::config::HistorySection,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let s = Arc::clone(&store);
+        let now = crate::now_ms();
+        // raw_days = 0: everything before the current hour.
+        let raw_before = (now - i64::from(history.raw_days) * 86_400_000) / 3_600_000 * 3_600_000;
+        let (day, _) = crate::sla::day_minute(now - i64::from(history.uptime_days) * 86_400_000);
+        match tokio::task::spawn_blocking(move || s.prune_history(raw_before, &day)).await {
+            Ok(Ok((raw, days))) if raw + days > 0 => {
+                tracing::info!(heartbeats = raw, days, "history downsampled and pruned");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "pruning history failed"),
+            Err(e) => tracing::error!(error = %e, "pruning history panicked"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 fn tls_config(

@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/kiosks", get(kiosks))
         .route("/api/admin/v1/submissions", get(submissions))
         .route("/api/admin/v1/alerts", get(alerts))
+        .route("/api/admin/v1/sla", get(sla_report))
+        .route("/api/admin/v1/kiosks/{id}/health", get(kiosk_health))
         .route(
             "/api/admin/v1/kiosks/{id}/commands",
             get(kiosk_commands).post(queue_command),
@@ -329,5 +331,85 @@ async fn kiosk_commands(
     let limit = q.limit.unwrap_or(100).min(10_000);
     Ok(Json(
         blocking(&state, move |s| s.commands(&kiosk, limit)).await?,
+    ))
+}
+
+/// `?month=YYYY-MM&format=json|csv|html`.
+#[derive(Debug, Deserialize)]
+pub struct SlaQuery {
+    /// The month; default the current one.
+    pub month: Option<String>,
+    /// `json` (default), `csv` or `html`.
+    pub format: Option<String>,
+}
+
+/// The monthly availability report against the target, with incidents and mean time to repair.
+async fn sla_report(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<SlaQuery>,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let now = crate::now_ms();
+    let month = match q.month.as_deref() {
+        Some(m) => crate::sla::parse_month(m)
+            .ok_or_else(|| AppError::BadRequest("month must be YYYY-MM".into()))?,
+        None => {
+            let c = protocol::time::czech(now);
+            (c.year, c.month)
+        }
+    };
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !matches!(format.as_str(), "json" | "csv" | "html") {
+        return Err(AppError::BadRequest(
+            "format must be json, csv or html".into(),
+        ));
+    }
+    let (from, to) = (
+        format!("{:04}-{:02}-01", month.0, month.1),
+        format!("{:04}-{:02}-31", month.0, month.1),
+    );
+    let (kiosks, uptime) =
+        blocking(&state, move |s| Ok((s.kiosks()?, s.uptime(&from, &to)?))).await?;
+    let (target, city, hours) = &*state.sla;
+    let report = crate::sla::report(month, &kiosks, &uptime, hours, *target, now);
+    let name = format!("okenko-sla-{}", report.month);
+    Ok(match format.as_str() {
+        "csv" => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}.csv\""),
+                ),
+            ],
+            crate::sla::csv(&report),
+        )
+            .into_response(),
+        "html" => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::sla::html(&report, city),
+        )
+            .into_response(),
+        _ => Json(report).into_response(),
+    })
+}
+
+/// `?days=` of health history.
+#[derive(Debug, Deserialize)]
+pub struct HealthQuery {
+    /// Days back; default 7, at most 400.
+    pub days: Option<u32>,
+}
+
+async fn kiosk_health(
+    State(state): State<AppState>,
+    _: Admin,
+    axum::extract::Path(kiosk): axum::extract::Path<String>,
+    Query(q): Query<HealthQuery>,
+) -> Result<Json<Vec<crate::store::HealthPoint>>, AppError> {
+    let since = crate::now_ms() - i64::from(q.days.unwrap_or(7).min(400)) * 86_400_000;
+    Ok(Json(
+        blocking(&state, move |s| s.health_history(&kiosk, since)).await?,
     ))
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub max_body: usize,
     /// Asks the alert sweeper to look soon (a heartbeat arrived).
     pub alerts_wake: Arc<tokio::sync::Notify>,
+    /// Availability target (0-1), the city's name and the opening hours, for SLA reports.
+    pub sla: Arc<(f64, String, crate::hours::OpeningHours)>,
     /// A kiosk silent for longer is down (`alerts.offline_after_s`).
     pub offline_after_ms: i64,
     /// Heartbeats received since start, for `/metrics`.

@@ -105,6 +105,22 @@ pub struct CommandRecord {
     pub output: Option<String>,
 }
 
+/// A kiosk's health in one hour (raw heartbeats or their hourly aggregate), or in one day for
+/// history older than 90 days.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HealthPoint {
+    /// Start of the hour (or day).
+    pub hour: UnixMillis,
+    /// Heartbeats in it.
+    pub samples: u64,
+    /// Hottest reading.
+    pub temperature_max: Option<f64>,
+    /// Fullest data partition, 0-1.
+    pub disk_used_max: Option<f64>,
+    /// Longest outbox.
+    pub outbox_max: u64,
+}
+
 /// An alert that opened or resolved in a reconciliation, for notifications.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AlertEvent {
@@ -254,6 +270,29 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// A kiosk's commands, newest first.
     fn commands(&self, kiosk_id: &str, limit: usize) -> Result<Vec<CommandRecord>, StoreError>;
+
+    /// Availability bitmaps by (kiosk, local day) for days `from_day..=to_day` (`YYYY-MM-DD`).
+    fn uptime(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError>;
+
+    /// Replaces heartbeats sampled before `raw_before` by hourly aggregates and hourly ones 90
+    /// days older by daily ones; drops availability days before `uptime_before_day` and daily
+    /// aggregates older than 400 days; (heartbeats, days) removed.
+    fn prune_history(
+        &self,
+        raw_before: UnixMillis,
+        uptime_before_day: &str,
+    ) -> Result<(u64, u64), StoreError>;
+
+    /// A kiosk's health per hour since `since`, oldest first.
+    fn health_history(
+        &self,
+        kiosk_id: &str,
+        since: UnixMillis,
+    ) -> Result<Vec<HealthPoint>, StoreError>;
 
     /// How many submissions the fleet holds.
     fn submission_count(&self) -> Result<u64, StoreError>;

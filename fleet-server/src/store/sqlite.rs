@@ -12,8 +12,11 @@ use protocol::form::Service;
 use protocol::{Text, UnixMillis};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use std::collections::HashMap;
+
 use super::{
-    Alert, AlertEvent, CommandRecord, Enrolment, KioskRecord, Store, StoreError, SubmissionMeta,
+    Alert, AlertEvent, CommandRecord, Enrolment, HealthPoint, KioskRecord, Store, StoreError,
+    SubmissionMeta,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -120,6 +123,33 @@ const MIGRATIONS: &[&str] = &[
          output       TEXT
      );
      CREATE INDEX commands_by_kiosk ON commands (kiosk_id, id);",
+    // 6: availability bitmaps (a bit per local minute with a heartbeat), and hourly health
+    // aggregates that replace raw heartbeats after `history.raw_days`.
+    "CREATE TABLE uptime (
+         kiosk_id TEXT NOT NULL,
+         day      TEXT NOT NULL,
+         minutes  BLOB NOT NULL,
+         PRIMARY KEY (kiosk_id, day)
+     ) WITHOUT ROWID;
+     CREATE TABLE health_hourly (
+         kiosk_id        TEXT NOT NULL,
+         hour            INTEGER NOT NULL,
+         samples         INTEGER NOT NULL,
+         temperature_max REAL,
+         disk_used_max   REAL,
+         outbox_max      INTEGER NOT NULL,
+         PRIMARY KEY (kiosk_id, hour)
+     ) WITHOUT ROWID;",
+    // 7: daily aggregates replace hourly ones after 90 days.
+    "CREATE TABLE health_daily (
+         kiosk_id        TEXT NOT NULL,
+         day             INTEGER NOT NULL,
+         samples         INTEGER NOT NULL,
+         temperature_max REAL,
+         disk_used_max   REAL,
+         outbox_max      INTEGER NOT NULL,
+         PRIMARY KEY (kiosk_id, day)
+     ) WITHOUT ROWID;",
 ];
 
 /// The SQLite store.
@@ -583,6 +613,24 @@ impl Store for SqliteStore {
             params![kiosk_id, hb.sampled_at, now, json("heartbeat", hb)?],
         )
         .map_err(db)?;
+        // Its minute counts as available (a kiosk's clock ahead of the server's does not make
+        // future minutes available).
+        let (day, minute) = crate::sla::day_minute(hb.sampled_at.min(now));
+        let mut bits: Vec<u8> = tx
+            .query_row(
+                "SELECT minutes FROM uptime WHERE kiosk_id = ?1 AND day = ?2",
+                params![kiosk_id, day],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?
+            .unwrap_or_default();
+        crate::sla::mark(&mut bits, minute);
+        tx.execute(
+            "INSERT OR REPLACE INTO uptime (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
+            params![kiosk_id, day, bits],
+        )
+        .map_err(db)?;
         tx.execute(
             // A buffered heartbeat replayed late is history: it does not replace a newer one.
             "UPDATE kiosks SET
@@ -958,6 +1006,126 @@ impl Store for SqliteStore {
                 Ok(c)
             })
             .collect()
+    }
+
+    fn uptime(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<HashMap<(String, String), Vec<u8>>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT kiosk_id, day, minutes FROM uptime WHERE day >= ?1 AND day <= ?2",
+            )
+            .map_err(db)?;
+        stmt.query_map(params![from_day, to_day], |r| {
+            Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
+    }
+
+    fn prune_history(
+        &self,
+        raw_before: UnixMillis,
+        uptime_before_day: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        // Hourly aggregates of what goes, then the raw rows.
+        tx.execute(
+            "INSERT INTO health_hourly (kiosk_id, hour, samples, temperature_max, disk_used_max,
+                                        outbox_max)
+             SELECT kiosk_id, sampled_at / 3600000, COUNT(*),
+                    MAX(json_extract(body, '$.system.temperature_c')),
+                    MAX(1.0 - CAST(json_extract(body, '$.system.disk_free_kb') AS REAL)
+                              / json_extract(body, '$.system.disk_total_kb')),
+                    MAX(json_extract(body, '$.outbox_len'))
+             FROM heartbeats WHERE sampled_at < ?1
+             GROUP BY kiosk_id, sampled_at / 3600000
+             ON CONFLICT (kiosk_id, hour) DO UPDATE SET
+                 samples = samples + excluded.samples,
+                 temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
+                                       COALESCE(excluded.temperature_max, temperature_max)),
+                 disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
+                                     COALESCE(excluded.disk_used_max, disk_used_max)),
+                 outbox_max = MAX(outbox_max, excluded.outbox_max)",
+            [raw_before],
+        )
+        .map_err(db)?;
+        let raw = tx
+            .execute("DELETE FROM heartbeats WHERE sampled_at < ?1", [raw_before])
+            .map_err(db)?;
+        let days = tx
+            .execute("DELETE FROM uptime WHERE day < ?1", [uptime_before_day])
+            .map_err(db)?;
+        // Hours older than 90 days become days; days are kept 400 days.
+        let hours_before = raw_before / 3_600_000 - 90 * 24;
+        tx.execute(
+            "INSERT INTO health_daily (kiosk_id, day, samples, temperature_max, disk_used_max,
+                                       outbox_max)
+             SELECT kiosk_id, hour / 24, SUM(samples), MAX(temperature_max), MAX(disk_used_max),
+                    MAX(outbox_max)
+             FROM health_hourly WHERE hour < ?1 GROUP BY kiosk_id, hour / 24
+             ON CONFLICT (kiosk_id, day) DO UPDATE SET
+                 samples = samples + excluded.samples,
+                 temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
+                                       COALESCE(excluded.temperature_max, temperature_max)),
+                 disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
+                                     COALESCE(excluded.disk_used_max, disk_used_max)),
+                 outbox_max = MAX(outbox_max, excluded.outbox_max)",
+            [hours_before],
+        )
+        .map_err(db)?;
+        tx.execute("DELETE FROM health_hourly WHERE hour < ?1", [hours_before])
+            .map_err(db)?;
+        tx.execute(
+            "DELETE FROM health_daily WHERE day < ?1",
+            [raw_before / 86_400_000 - 400],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok((raw as u64, days as u64))
+    }
+
+    fn health_history(
+        &self,
+        kiosk_id: &str,
+        since: UnixMillis,
+    ) -> Result<Vec<HealthPoint>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT day * 86400000, samples, temperature_max, disk_used_max, outbox_max
+                 FROM health_daily WHERE kiosk_id = ?1 AND day >= ?2 / 86400000
+                 UNION ALL
+                 SELECT hour * 3600000, samples, temperature_max, disk_used_max, outbox_max
+                 FROM health_hourly WHERE kiosk_id = ?1 AND hour >= ?2 / 3600000
+                 UNION ALL
+                 SELECT (sampled_at / 3600000) * 3600000, COUNT(*),
+                        MAX(json_extract(body, '$.system.temperature_c')),
+                        MAX(1.0 - CAST(json_extract(body, '$.system.disk_free_kb') AS REAL)
+                                  / json_extract(body, '$.system.disk_total_kb')),
+                        MAX(json_extract(body, '$.outbox_len'))
+                 FROM heartbeats WHERE kiosk_id = ?1 AND sampled_at >= ?2
+                 GROUP BY sampled_at / 3600000
+                 ORDER BY 1",
+            )
+            .map_err(db)?;
+        stmt.query_map(params![kiosk_id, since], |r| {
+            Ok(HealthPoint {
+                hour: r.get(0)?,
+                samples: r.get::<_, i64>(1)? as u64,
+                temperature_max: r.get(2)?,
+                disk_used_max: r.get(3)?,
+                outbox_max: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+            })
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
     }
 
     fn submission_count(&self) -> Result<u64, StoreError> {
