@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system locally on 127.0.0.1: the fleet server (with the demo catalog), the
-# reference agenda system, one kiosk agent on simulated devices, and the kiosk app in a window
+# reference agenda system, one kiosk agent on simulated devices, 23 simulated kiosks
+# (kiosk-sim), and the kiosk app in a window
 # when there is a display. State lives in .run/ (delete it to start over).
 # Submit like the kiosk app does with:  target/debug/kioskctl --socket .run/agent.sock ...
 # Stop with Ctrl-C.
@@ -74,6 +75,13 @@ $BIN/agenda-ref --listen "127.0.0.1:$AGENDA_PORT" --fleet "http://127.0.0.1:$POR
   --fleet-token "$AGENDA_TOKEN" --progress-after 20 2>"$RUN/agenda.log" & pids+=($!)
 $BIN/kiosk-agent --config "$RUN/agent.toml" 2>"$RUN/agent.log" & pids+=($!)
 sleep 1
+# 23 simulated kiosks beside the real one, so the fleet looks like a living city; a few of them
+# run into trouble on a schedule (every kiosk's fate repeats each run).
+SIM_COUNT=${OKENKO_SIM_KIOSKS:-23}
+$BIN/kiosk-sim --fleet "http://127.0.0.1:$PORT" --admin-token "$ADMIN_TOKEN" \
+  --count "$SIM_COUNT" --prefix ostrava-sim --interval 15 --state "$RUN/sim-state.json" \
+  --faults "paper_near_end@60:ostrava-sim-02,paper_out@240:ostrava-sim-02,offline@120+300:ostrava-sim-07,card_reader_missing@90:ostrava-sim-11,hot@300+600:ostrava-sim-15" \
+  2>"$RUN/kiosk-sim.log" & pids+=($!)
 
 cat > "$RUN/app.toml" <<TOML
 socket = "$RUN/agent.sock"
@@ -97,6 +105,10 @@ Okénko is running locally (logs in $RUN/*.log):
   receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
   touchscreen       simulated on $RUN/touch (a tap every 4 s)
   kiosk app         $APP
+  simulated kiosks  $SIM_COUNT (kiosk-sim; paper, offline, card reader and heat faults on a schedule)
+  metrics           curl -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$PORT/metrics
+  alerts            curl -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$PORT/api/admin/v1/alerts
+  SLA report        http://127.0.0.1:$PORT/api/admin/v1/sla?format=html (with the admin token)
 
 Try it, as the kiosk app would:
   $BIN/kioskctl --socket $RUN/agent.sock catalog

@@ -17,6 +17,7 @@ pub mod hours;
 pub mod notify;
 pub mod ratelimit;
 pub mod run;
+pub mod sim;
 pub mod sla;
 pub mod store;
 

@@ -3,7 +3,8 @@
 //! heartbeat (so the heartbeat interval must be at most 60 s, 30 s by default; heartbeats a kiosk
 //! buffered while its network was down count too: it was serving citizens). Only opening hours
 //! count where they are configured. An incident is a run of at least three unavailable open
-//! minutes; the mean time to repair is their mean length.
+//! minutes (closed hours in between do not end it); the mean time to repair is their mean
+//! length in open minutes.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -151,9 +152,9 @@ pub fn report(
                     }
                 }
             }
-            // An incident does not run over closed hours into the next day.
-            close_run(&mut run, &mut incidents);
         }
+        // An incident runs on over closed hours and midnight until the kiosk is back.
+        close_run(&mut run, &mut incidents);
         let availability = if open == 0 {
             1.0
         } else {
@@ -352,6 +353,30 @@ mod tests {
                 .starts_with("a,Kiosk a,240,228,95.000,1,10.0,false")
         );
         assert!(html(&r, "Ostrava <Test>").contains("Ostrava &lt;Test&gt;"));
+        // Down from Monday 09:50 to Tuesday 08:05: one incident over the night, in open minutes.
+        let mut mon = Vec::new();
+        let mut tue = Vec::new();
+        (480..590).for_each(|m| mark(&mut mon, m));
+        (485..600).for_each(|m| mark(&mut tue, m));
+        let mut night = HashMap::new();
+        night.insert(("a".to_owned(), "2026-11-02".to_owned()), mon);
+        night.insert(("a".to_owned(), "2026-11-03".to_owned()), tue);
+        let r2 = report(
+            (2026, 11),
+            &[kiosk("a", monday - 86_400_000)],
+            &night,
+            &hours,
+            0.99,
+            now,
+        );
+        assert_eq!(
+            r2.kiosks[0].incidents,
+            [Incident {
+                day: "2026-11-02".into(),
+                from: "09:50".into(),
+                minutes: 15
+            }]
+        );
         assert_eq!(parse_month("2026-11"), Some((2026, 11)));
         assert_eq!(parse_month("2026-13"), None);
         assert_eq!(parse_month("26-1"), None);
