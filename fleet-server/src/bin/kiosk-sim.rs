@@ -19,12 +19,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    match config().and_then(|c| {
-        tokio::runtime::Builder::new_multi_thread()
+    match config().and_then(|c| match c {
+        // --help
+        None => Ok(()),
+        Some(c) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?
-            .block_on(run(c))
+            .block_on(run(c)),
     }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -34,7 +36,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn config() -> anyhow::Result<SimConfig> {
+/// The configuration from the arguments; `None` after printing the usage.
+fn config() -> anyhow::Result<Option<SimConfig>> {
     let mut c = SimConfig {
         fleet_url: String::new(),
         admin_token: String::new(),
@@ -55,7 +58,7 @@ fn config() -> anyhow::Result<SimConfig> {
                  [--prefix P] [--group G] [--interval S] [--submissions-per-hour X] \
                  [--faults KIND@START[+DURATION]:KIOSK,...] [--state FILE] [--run-for S]"
             );
-            std::process::exit(0);
+            return Ok(None);
         }
         let v = args.next().with_context(|| format!("{a} needs a value"))?;
         let num = |v: &str| {
@@ -92,5 +95,5 @@ fn config() -> anyhow::Result<SimConfig> {
     if c.count == 0 || c.count > 100_000 {
         bail!("--count must be 1 to 100000");
     }
-    Ok(c)
+    Ok(Some(c))
 }
