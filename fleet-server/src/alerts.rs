@@ -8,6 +8,7 @@
 //! The sweeper runs every `alerts.sweep_s` and right after a heartbeat (at most one sweep every
 //! half second), so a kiosk that reports paper out has its alert within a second.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -171,10 +172,48 @@ pub fn active(
     out
 }
 
+/// The kinds active per kiosk at its last check: a heartbeat that changes nothing needs no
+/// database work (see [`Watch::changed`]).
+#[derive(Debug, Default)]
+pub struct Watch {
+    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<&'static str>>>,
+}
+
+impl Watch {
+    fn remember(&self, kiosk: &str, conditions: &[(&'static str, String)]) {
+        let kinds = conditions.iter().map(|(k, _)| *k).collect();
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kiosk.to_owned(), kinds);
+    }
+
+    /// Whether the heartbeat `hb` just received from `k` changes which alerts `k` has (details
+    /// such as minutes are not compared). A kiosk not checked since the server started counts
+    /// as having none: the sweep at start reconciled what was open before.
+    pub fn changed(&self, k: &KioskRecord, hb: &Heartbeat, now: UnixMillis, r: &Rules) -> bool {
+        let fresh = KioskRecord {
+            last_seen: Some(hb.sampled_at.min(now)),
+            clock_skew_ms: hb.sent_at.map(|s| now - s).or(k.clock_skew_ms),
+            ..k.clone()
+        };
+        let kinds: Vec<&'static str> = active(&fresh, Some(hb), now, r)
+            .iter()
+            .map(|(k, _)| *k)
+            .collect();
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&k.kiosk_id)
+            .map_or(!kinds.is_empty(), |seen| *seen != kinds)
+    }
+}
+
 /// Checks every enrolled kiosk; what opened and resolved.
 pub fn sweep(
     store: &dyn Store,
     rules: &Rules,
+    watch: &Watch,
     now: UnixMillis,
 ) -> Result<Vec<AlertEvent>, StoreError> {
     let mut events = Vec::new();
@@ -184,35 +223,69 @@ pub fn sweep(
         }
         let conditions = active(&k, hb.as_ref(), now, rules);
         events.extend(store.reconcile_alerts(&k.kiosk_id, &conditions, now)?);
+        watch.remember(&k.kiosk_id, &conditions);
     }
     Ok(events)
 }
 
-/// Runs the sweeper until `stop`; `wake` asks for a sweep soon (after a heartbeat).
+/// Checks only the kiosks in `ids` (they just sent heartbeats).
+pub fn sweep_some(
+    store: &dyn Store,
+    rules: &Rules,
+    watch: &Watch,
+    now: UnixMillis,
+    ids: &HashSet<String>,
+) -> Result<Vec<AlertEvent>, StoreError> {
+    let mut events = Vec::new();
+    for id in ids {
+        if let Some((k, hb)) = store.kiosk_health_of(id)?
+            && k.enrolled_at.is_some()
+        {
+            let conditions = active(&k, hb.as_ref(), now, rules);
+            events.extend(store.reconcile_alerts(&k.kiosk_id, &conditions, now)?);
+            watch.remember(&k.kiosk_id, &conditions);
+        }
+    }
+    Ok(events)
+}
+
+/// Kiosks whose heartbeats arrived since the last check.
+pub type Touched = Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// Runs the sweeper until `stop`: every kiosk every `sweep_s` (offline ones are found so), and
+/// the kiosks in `touched` soon after `wake` (a heartbeat arrived).
 pub async fn run(
     store: Arc<dyn Store>,
     config: AlertsSection,
+    (rules, seen): (Arc<Rules>, Arc<Watch>),
     wake: Arc<Notify>,
+    touched: Touched,
     mut stop: watch::Receiver<bool>,
 ) {
-    let rules = match Rules::from_config(&config) {
-        Ok(r) => Arc::new(r),
-        Err(e) => {
-            tracing::error!(error = %e, "alerts are off: bad configuration");
-            return;
-        }
-    };
     let notifier = crate::notify::Notifier::new(&config);
     let every = Duration::from_secs(config.sweep_s.max(1));
+    let mut next_full = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep_until(next_full) => {}
             _ = wake.notified() => {}
             _ = stop.changed() => return,
         }
-        let (s, r) = (Arc::clone(&store), Arc::clone(&rules));
-        let events =
-            tokio::task::spawn_blocking(move || sweep(s.as_ref(), &r, crate::now_ms())).await;
+        let full = tokio::time::Instant::now() >= next_full;
+        if full {
+            next_full = tokio::time::Instant::now() + every;
+        }
+        let some: HashSet<String> =
+            std::mem::take(&mut *touched.lock().unwrap_or_else(|p| p.into_inner()));
+        let (s, r, w) = (Arc::clone(&store), Arc::clone(&rules), Arc::clone(&seen));
+        let events = tokio::task::spawn_blocking(move || {
+            if full {
+                sweep(s.as_ref(), &r, &w, crate::now_ms())
+            } else {
+                sweep_some(s.as_ref(), &r, &w, crate::now_ms(), &some)
+            }
+        })
+        .await;
         match events {
             Ok(Ok(events)) => {
                 for e in events {

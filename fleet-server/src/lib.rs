@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod connector;
 pub mod hours;
+pub mod ingest;
 pub mod notify;
 pub mod ratelimit;
 pub mod run;

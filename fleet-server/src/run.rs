@@ -15,7 +15,10 @@ use crate::store::sqlite::SqliteStore;
 
 /// Builds the shared state from `config` and an opened store.
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    let ingest = crate::ingest::Ingest::start(Arc::clone(&store))?;
     Ok(AppState {
+        ingest,
+        kiosk_auth: Arc::default(),
         store,
         admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),
         agenda_token_hash: config
@@ -35,6 +38,14 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         )),
         offline_after_ms: config.alerts.offline_after_s as i64 * 1000,
         alerts_wake: Arc::new(Notify::new()),
+        alerts_touched: Arc::default(),
+        alerts: (
+            Arc::new(
+                crate::alerts::Rules::from_config(&config.alerts)
+                    .map_err(|e| anyhow::anyhow!("alerts: {e}"))?,
+            ),
+            Arc::default(),
+        ),
     })
 }
 
@@ -67,7 +78,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let alerts = tokio::spawn(crate::alerts::run(
         Arc::clone(&state.store),
         config.alerts.clone(),
+        (Arc::clone(&state.alerts.0), Arc::clone(&state.alerts.1)),
         Arc::clone(&state.alerts_wake),
+        Arc::clone(&state.alerts_touched),
         stop_rx.clone(),
     ));
     let maintenance = tokio::spawn(maintain(

@@ -35,7 +35,8 @@ pub fn mark(bits: &mut Vec<u8>, m: usize) {
     }
 }
 
-fn is_set(bits: &[u8], m: usize) -> bool {
+/// Whether minute `m`'s bit is set.
+pub fn is_set(bits: &[u8], m: usize) -> bool {
     bits.get(m / 8).is_some_and(|b| b & (1 << (m % 8)) != 0)
 }
 

@@ -138,6 +138,8 @@ async fn create_token(
     let resp = tokio::task::spawn_blocking(move || issue_token(store.as_ref(), &req))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))??;
+    // Its name or group may have changed.
+    super::kiosk::forget(&state, &resp.kiosk_id);
     tracing::info!(kiosk = %resp.kiosk_id, "bootstrap token issued");
     Ok(Json(resp))
 }
@@ -203,6 +205,7 @@ async fn publish(
         s.publish_catalog(&catalog, crate::now_ms())
     })
     .await?;
+    state.ingest.set_catalog_version(version);
     tracing::info!(version, "catalog published");
     Ok(Json(Published { version }))
 }
@@ -316,8 +319,12 @@ async fn queue_command(
     }
     let now = crate::now_ms();
     let action = req.action.clone();
-    match blocking(&state, move |s| s.queue_command(&kiosk, &action, &by, now)).await? {
-        Some(id) => Ok(Json(serde_json::json!({ "id": id }))),
+    let k = kiosk.clone();
+    match blocking(&state, move |s| s.queue_command(&k, &action, &by, now)).await? {
+        Some(id) => {
+            state.ingest.set_pending(&kiosk, true);
+            Ok(Json(serde_json::json!({ "id": id })))
+        }
         None => Err(AppError::NotFound("no enrolled kiosk with this id".into())),
     }
 }

@@ -50,10 +50,44 @@ impl FromRequestParts<AppState> for Kiosk {
             .split_once(':')
             .ok_or_else(|| AppError::Unauthorized("malformed kiosk credential".into()))?;
         let (kiosk_id, hash) = (kiosk_id.to_owned(), auth::hash_secret(secret));
-        let rec = blocking(state, move |s| s.authenticate(&kiosk_id, &hash)).await?;
-        rec.map(Kiosk)
-            .ok_or_else(|| AppError::Unauthorized("unknown kiosk credential".into()))
+        if let Some((known, rec, at)) = state
+            .kiosk_auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&kiosk_id)
+            && at.elapsed() < AUTH_CACHE_FOR
+            && auth::constant_time_eq(known, &hash)
+        {
+            return Ok(Kiosk(rec.clone()));
+        }
+        let (id, h) = (kiosk_id.clone(), hash.clone());
+        let rec = blocking(state, move |s| s.authenticate(&id, &h))
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("unknown kiosk credential".into()))?;
+        let mut cache = state.kiosk_auth.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 200_000 {
+            cache.clear();
+        }
+        cache.insert(kiosk_id, (hash, rec.clone(), std::time::Instant::now()));
+        Ok(Kiosk(rec))
     }
+}
+
+/// Kiosks authenticated lately: `kiosk_id → (credential hash, record, when)`. A heartbeat then
+/// costs no database read; an entry is trusted for [`AUTH_CACHE_FOR`] and dropped when the kiosk
+/// enrols again or gets a new token (its name or group may change).
+pub type AuthCache = std::collections::HashMap<String, (String, KioskRecord, std::time::Instant)>;
+
+/// How long a cached authentication is trusted.
+const AUTH_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Drops `kiosk_id`'s cached authentication.
+pub fn forget(state: &AppState, kiosk_id: &str) {
+    state
+        .kiosk_auth
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(kiosk_id);
 }
 
 async fn enrol(
@@ -78,6 +112,7 @@ async fn enrol(
     .await?;
     match outcome {
         Enrolment::Enrolled(k) => {
+            forget(&state, &k.kiosk_id);
             tracing::info!(kiosk = %k.kiosk_id, number = k.number, "kiosk enrolled");
             Ok(Json(EnrolResponse {
                 kiosk_id: k.kiosk_id,
@@ -204,15 +239,33 @@ async fn heartbeat(
     state
         .heartbeats
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (catalog_version, commands) = blocking(&state, move |s| {
-        s.record_heartbeat(&kiosk.kiosk_id, &hb, now)?;
-        Ok((
-            s.catalog()?.map(|c| c.version).unwrap_or(0),
-            s.pending_commands(&kiosk.kiosk_id, now)?,
-        ))
-    })
-    .await?;
-    state.alerts_wake.notify_one();
+    // Only a heartbeat that changes the kiosk's alerts wakes the sweeper.
+    let (rules, watch) = &state.alerts;
+    let check = watch.changed(&kiosk, &hb, now, rules);
+    state
+        .ingest
+        .record(kiosk.kiosk_id.clone(), hb, now)
+        .await
+        .map_err(AppError::Internal)?;
+    let commands = if state.ingest.has_pending(&kiosk.kiosk_id) {
+        let id = kiosk.kiosk_id.clone();
+        let c = blocking(&state, move |s| s.pending_commands(&id, now)).await?;
+        if c.is_empty() {
+            state.ingest.set_pending(&kiosk.kiosk_id, false);
+        }
+        c
+    } else {
+        Vec::new()
+    };
+    let catalog_version = state.ingest.catalog_version();
+    if check {
+        state
+            .alerts_touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kiosk.kiosk_id.clone());
+        state.alerts_wake.notify_one();
+    }
     Ok(Json(HeartbeatReply {
         server_time: now,
         catalog_version,

@@ -50,10 +50,18 @@ pub struct AppState {
     pub max_body: usize,
     /// Asks the alert sweeper to look soon (a heartbeat arrived).
     pub alerts_wake: Arc<tokio::sync::Notify>,
+    /// Which kiosks it should look at then.
+    pub alerts_touched: crate::alerts::Touched,
+    /// The alert rules, and each kiosk's alert kinds at its last check.
+    pub alerts: (Arc<crate::alerts::Rules>, Arc<crate::alerts::Watch>),
     /// Availability target (0-1), the city's name and the opening hours, for SLA reports.
     pub sla: Arc<(f64, String, crate::hours::OpeningHours)>,
     /// A kiosk silent for longer is down (`alerts.offline_after_s`).
     pub offline_after_ms: i64,
+    /// The heartbeat writer and what heartbeat replies need.
+    pub ingest: Arc<crate::ingest::Ingest>,
+    /// Recently authenticated kiosks: credential hash, record and when it was checked.
+    pub kiosk_auth: Arc<std::sync::RwLock<kiosk::AuthCache>>,
     /// Heartbeats received since start, for `/metrics`.
     pub heartbeats: Arc<std::sync::atomic::AtomicU64>,
 }

@@ -218,6 +218,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A request's state by tracking code.
     fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
 
+    /// One kiosk with its newest heartbeat.
+    fn kiosk_health_of(
+        &self,
+        kiosk_id: &str,
+    ) -> Result<Option<(KioskRecord, Option<Heartbeat>)>, StoreError>;
+
     /// Every kiosk with its newest heartbeat, by id.
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
 
@@ -313,13 +319,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
 
-    /// Records a heartbeat.
-    fn record_heartbeat(
+    /// Records heartbeats `(kiosk, heartbeat, received at)` in one transaction.
+    fn record_heartbeats(
         &self,
-        kiosk_id: &str,
-        hb: &Heartbeat,
-        now: UnixMillis,
+        batch: &[(String, Heartbeat, UnixMillis)],
     ) -> Result<(), StoreError>;
+
+    /// The newest catalog's version (0 when none), without reading the catalog.
+    fn catalog_version(&self) -> Result<u64, StoreError>;
+
+    /// Kiosks with commands that have no result yet.
+    fn kiosks_with_pending_commands(&self) -> Result<Vec<String>, StoreError>;
 
     /// Submissions not yet delivered to the agenda system whose retry time has come.
     fn due_deliveries(

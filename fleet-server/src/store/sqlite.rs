@@ -156,7 +156,13 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Today's availability bitmaps as written, so a heartbeat in a minute already marked
+    /// writes nothing for it (and none is read back).
+    uptime: Mutex<UptimeCache>,
 }
+
+/// `(kiosk, day) → bitmap`, as in the `uptime` table.
+type UptimeCache = HashMap<(String, String), Vec<u8>>;
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
@@ -205,6 +211,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            uptime: Mutex::new(HashMap::new()),
         })
     }
 
@@ -513,6 +520,26 @@ impl Store for SqliteStore {
         Ok(version as u64)
     }
 
+    fn catalog_version(&self) -> Result<u64, StoreError> {
+        self.conn()
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM catalogs", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+            .map_err(db)
+    }
+
+    fn kiosks_with_pending_commands(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT DISTINCT kiosk_id FROM commands WHERE finished_at IS NULL")
+            .map_err(db)?;
+        stmt.query_map([], |r| r.get(0))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
     fn catalog(&self) -> Result<Option<Catalog>, StoreError> {
         let doc: Option<String> = self
             .conn()
@@ -600,60 +627,26 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
-    fn record_heartbeat(
+    fn record_heartbeats(
         &self,
-        kiosk_id: &str,
-        hb: &Heartbeat,
-        now: UnixMillis,
+        batch: &[(String, Heartbeat, UnixMillis)],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(db)?;
-        tx.execute(
-            "INSERT INTO heartbeats (kiosk_id, sampled_at, received_at, body) VALUES (?1, ?2, ?3, ?4)",
-            params![kiosk_id, hb.sampled_at, now, json("heartbeat", hb)?],
-        )
-        .map_err(db)?;
-        // Its minute counts as available (a kiosk's clock ahead of the server's does not make
-        // future minutes available).
-        let (day, minute) = crate::sla::day_minute(hb.sampled_at.min(now));
-        let mut bits: Vec<u8> = tx
-            .query_row(
-                "SELECT minutes FROM uptime WHERE kiosk_id = ?1 AND day = ?2",
-                params![kiosk_id, day],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?
-            .unwrap_or_default();
-        crate::sla::mark(&mut bits, minute);
-        tx.execute(
-            "INSERT OR REPLACE INTO uptime (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
-            params![kiosk_id, day, bits],
-        )
-        .map_err(db)?;
-        tx.execute(
-            // A buffered heartbeat replayed late is history: it does not replace a newer one.
-            "UPDATE kiosks SET
-                 last_heartbeat = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?5
-                                       ELSE last_heartbeat END,
-                 agent_version = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?3
-                                      ELSE agent_version END,
-                 outbox_len = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?4
-                                   ELSE outbox_len END,
-                 clock_skew_ms = COALESCE(?6, clock_skew_ms),
-                 last_seen = MAX(COALESCE(last_seen, 0), ?2)
-             WHERE kiosk_id = ?1",
-            params![
-                kiosk_id,
-                hb.sampled_at.min(now),
-                hb.agent_version,
-                hb.outbox_len as i64,
-                json("heartbeat", hb)?,
-                hb.sent_at.map(|sent| now - sent)
-            ],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)
+        let mut cache = self.uptime.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        let result = conn.transaction().map_err(db).and_then(|tx| {
+            for (kiosk_id, hb, now) in batch {
+                write_heartbeat(&tx, &mut cache, kiosk_id, hb, *now)?;
+            }
+            tx.commit().map_err(db)
+        });
+        if result.is_err() {
+            // Nothing was written: the cache may say otherwise.
+            cache.clear();
+        }
+        result
     }
 
     fn due_deliveries(
@@ -754,6 +747,22 @@ impl Store for SqliteStore {
             .map_err(db)?;
         let rows = stmt.query_map([], kiosk_row).map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn kiosk_health_of(
+        &self,
+        kiosk_id: &str,
+    ) -> Result<Option<(KioskRecord, Option<Heartbeat>)>, StoreError> {
+        let row: Option<(KioskRecord, Option<String>)> = self
+            .conn()
+            .query_row(
+                &format!("SELECT {KIOSK_COLUMNS}, last_heartbeat FROM kiosks WHERE kiosk_id = ?1"),
+                [kiosk_id],
+                |r| Ok((kiosk_row(r)?, r.get(KIOSK_NCOL)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(row.map(|(k, hb)| (k, hb.and_then(|b| serde_json::from_str(&b).ok()))))
     }
 
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError> {
@@ -1262,6 +1271,75 @@ fn insert_submission(
         tx,
         "INSERT INTO deliveries (submission_id, next_attempt_at) VALUES (?1, ?2)",
         params![id, now],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+/// One heartbeat inside a transaction: the history row, its minute of availability, and the
+/// kiosk's newest state.
+fn write_heartbeat(
+    tx: &Transaction<'_>,
+    uptime: &mut UptimeCache,
+    kiosk_id: &str,
+    hb: &Heartbeat,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    let body = json("heartbeat", hb)?;
+    exec_cached(
+        tx,
+        "INSERT INTO heartbeats (kiosk_id, sampled_at, received_at, body) VALUES (?1, ?2, ?3, ?4)",
+        params![kiosk_id, hb.sampled_at, now, body],
+    )
+    .map_err(db)?;
+    // Its minute counts as available (a kiosk's clock ahead of the server's does not make
+    // future minutes available).
+    let (day, minute) = crate::sla::day_minute(hb.sampled_at.min(now));
+    let key = (kiosk_id.to_owned(), day.clone());
+    let bits = match uptime.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let stored: Vec<u8> = tx
+                .query_row(
+                    "SELECT minutes FROM uptime WHERE kiosk_id = ?1 AND day = ?2",
+                    params![kiosk_id, e.key().1],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .unwrap_or_default();
+            e.insert(stored)
+        }
+    };
+    if !crate::sla::is_set(bits, minute) {
+        crate::sla::mark(bits, minute);
+        exec_cached(
+            tx,
+            "INSERT OR REPLACE INTO uptime (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
+            params![kiosk_id, day, &bits[..]],
+        )
+        .map_err(db)?;
+    }
+    tx.execute(
+        // A buffered heartbeat replayed late is history: it does not replace a newer one.
+        "UPDATE kiosks SET
+             last_heartbeat = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?5
+                                   ELSE last_heartbeat END,
+             agent_version = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?3
+                                  ELSE agent_version END,
+             outbox_len = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?4
+                               ELSE outbox_len END,
+             clock_skew_ms = COALESCE(?6, clock_skew_ms),
+             last_seen = MAX(COALESCE(last_seen, 0), ?2)
+         WHERE kiosk_id = ?1",
+        params![
+            kiosk_id,
+            hb.sampled_at.min(now),
+            hb.agent_version,
+            hb.outbox_len as i64,
+            body,
+            hb.sent_at.map(|sent| now - sent)
+        ],
     )
     .map_err(db)?;
     Ok(())

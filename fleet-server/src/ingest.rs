@@ -1,0 +1,133 @@
+//! Heartbeat ingest with group commit. Handlers hand each heartbeat to one writer task and wait
+//! for its commit; the writer takes everything that queued up meanwhile and commits it in one
+//! transaction. Under load, one fsync carries hundreds of heartbeats; when idle, a heartbeat is
+//! written at once. A heartbeat is answered only after it is on disk.
+//!
+//! Beside it, what every heartbeat reply needs is kept in memory: the catalog's version
+//! (refreshed every few seconds, so a catalog published from the command line is noticed) and
+//! which kiosks have commands waiting (the database is asked only for those).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use protocol::UnixMillis;
+use protocol::fleet::Heartbeat;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Store, StoreError};
+
+/// Most heartbeats in one transaction.
+const MAX_BATCH: usize = 1000;
+
+type Item = (
+    String,
+    Heartbeat,
+    UnixMillis,
+    oneshot::Sender<Result<(), String>>,
+);
+
+/// The heartbeat writer and the caches beside it.
+#[derive(Debug)]
+pub struct Ingest {
+    queue: mpsc::Sender<Item>,
+    catalog_version: Arc<AtomicU64>,
+    pending: RwLock<HashSet<String>>,
+}
+
+impl Ingest {
+    /// Starts the writer and the catalog-version refresher on the current runtime.
+    pub fn start(store: Arc<dyn Store>) -> Result<Arc<Ingest>, StoreError> {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let catalog_version = Arc::new(AtomicU64::new(store.catalog_version()?));
+        let pending = RwLock::new(store.kiosks_with_pending_commands()?.into_iter().collect());
+        tokio::spawn(writer(Arc::clone(&store), rx));
+        let (s, v) = (Arc::clone(&store), Arc::clone(&catalog_version));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let s2 = Arc::clone(&s);
+                if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || s2.catalog_version()).await {
+                    v.store(n, Ordering::Relaxed);
+                }
+            }
+        });
+        Ok(Arc::new(Ingest {
+            queue: tx,
+            catalog_version,
+            pending,
+        }))
+    }
+
+    /// Stores a heartbeat; returns once it is committed.
+    pub async fn record(
+        &self,
+        kiosk: String,
+        hb: Heartbeat,
+        now: UnixMillis,
+    ) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        self.queue
+            .send((kiosk, hb, now, done))
+            .await
+            .map_err(|_| "the heartbeat writer stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the heartbeat writer stopped".to_owned())?
+    }
+
+    /// The newest catalog's version.
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::Relaxed)
+    }
+
+    /// A catalog was published through the API.
+    pub fn set_catalog_version(&self, v: u64) {
+        self.catalog_version.fetch_max(v, Ordering::Relaxed);
+    }
+
+    /// Whether `kiosk` may have commands waiting.
+    pub fn has_pending(&self, kiosk: &str) -> bool {
+        self.pending
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(kiosk)
+    }
+
+    /// A command was queued for `kiosk`, or it has none left.
+    pub fn set_pending(&self, kiosk: &str, pending: bool) {
+        let mut set = self.pending.write().unwrap_or_else(|p| p.into_inner());
+        if pending {
+            set.insert(kiosk.to_owned());
+        } else {
+            set.remove(kiosk);
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(i) => items.push(i),
+                Err(_) => break,
+            }
+        }
+        let (batch, waiters): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|(k, hb, now, done)| ((k, hb, now), done))
+            .unzip();
+        let s = Arc::clone(&store);
+        let result = tokio::task::spawn_blocking(move || s.record_heartbeats(&batch))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "heartbeats not stored");
+        }
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}
