@@ -38,6 +38,8 @@ pub struct Rules {
     pub touch_silent_ms: i64,
     /// When kiosks are open.
     pub hours: OpeningHours,
+    /// How long a condition must last before its alert opens (not `offline`).
+    pub hold_ms: i64,
 }
 
 impl Rules {
@@ -51,6 +53,7 @@ impl Rules {
             outbox_max_age_s: c.outbox_max_age_s,
             touch_silent_ms: c.touch_silent_s as i64 * 1000,
             hours: OpeningHours::parse(&c.opening_hours)?,
+            hold_ms: c.hold_s as i64 * 1000,
         })
     }
 }
@@ -177,9 +180,32 @@ pub fn active(
 #[derive(Debug, Default)]
 pub struct Watch {
     seen: std::sync::Mutex<std::collections::HashMap<String, Vec<&'static str>>>,
+    /// Since when each condition of each kiosk has held.
+    since: std::sync::Mutex<std::collections::HashMap<(String, &'static str), UnixMillis>>,
 }
 
 impl Watch {
+    /// Of `conditions`, those that have lasted `hold_ms` (and `offline` at once): what may
+    /// open alerts. The rest are still to be kept open if they are.
+    fn held(
+        &self,
+        kiosk: &str,
+        conditions: &[(&'static str, String)],
+        now: UnixMillis,
+        hold_ms: i64,
+    ) -> Vec<(&'static str, String)> {
+        let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
+        since.retain(|(k, kind), _| k != kiosk || conditions.iter().any(|(c, _)| c == kind));
+        conditions
+            .iter()
+            .filter(|(kind, _)| {
+                let first = *since.entry((kiosk.to_owned(), kind)).or_insert(now);
+                *kind == "offline" || now - first >= hold_ms
+            })
+            .cloned()
+            .collect()
+    }
+
     fn remember(&self, kiosk: &str, conditions: &[(&'static str, String)]) {
         let kinds = conditions.iter().map(|(k, _)| *k).collect();
         self.seen
@@ -221,10 +247,24 @@ pub fn sweep(
         if k.enrolled_at.is_none() {
             continue;
         }
-        let conditions = active(&k, hb.as_ref(), now, rules);
-        events.extend(store.reconcile_alerts(&k.kiosk_id, &conditions, now)?);
-        watch.remember(&k.kiosk_id, &conditions);
+        events.extend(check(store, rules, watch, &k, hb.as_ref(), now)?);
     }
+    Ok(events)
+}
+
+fn check(
+    store: &dyn Store,
+    rules: &Rules,
+    watch: &Watch,
+    k: &KioskRecord,
+    hb: Option<&Heartbeat>,
+    now: UnixMillis,
+) -> Result<Vec<AlertEvent>, StoreError> {
+    let conditions = active(k, hb, now, rules);
+    let held = watch.held(&k.kiosk_id, &conditions, now, rules.hold_ms);
+    let keep: Vec<&str> = conditions.iter().map(|(kind, _)| *kind).collect();
+    let events = store.reconcile_alerts(&k.kiosk_id, &held, &keep, now)?;
+    watch.remember(&k.kiosk_id, &held);
     Ok(events)
 }
 
@@ -241,9 +281,7 @@ pub fn sweep_some(
         if let Some((k, hb)) = store.kiosk_health_of(id)?
             && k.enrolled_at.is_some()
         {
-            let conditions = active(&k, hb.as_ref(), now, rules);
-            events.extend(store.reconcile_alerts(&k.kiosk_id, &conditions, now)?);
-            watch.remember(&k.kiosk_id, &conditions);
+            events.extend(check(store, rules, watch, &k, hb.as_ref(), now)?);
         }
     }
     Ok(events)
@@ -358,6 +396,62 @@ mod tests {
             last_interaction_at: None,
             sent_at: None,
         }
+    }
+
+    #[test]
+    fn a_condition_opens_an_alert_only_when_it_lasts() {
+        let dir = std::env::temp_dir().join(format!("okenko-hold-{}", std::process::id()));
+        let store = crate::store::sqlite::SqliteStore::open(&dir.join("f.sqlite")).unwrap();
+        let r = Rules {
+            hold_ms: 5_000,
+            ..rules()
+        };
+        let w = Watch::default();
+        let t0 = 1_795_420_800_000;
+        let k = kiosk(Some(t0));
+        let missing = hb(
+            vec![dev(
+                DeviceKind::Printer,
+                DeviceState::Missing,
+                "not checked yet",
+            )],
+            SystemHealth::default(),
+            None,
+        );
+        let fine = hb(
+            vec![dev(DeviceKind::Printer, DeviceState::Ok, "")],
+            SystemHealth::default(),
+            None,
+        );
+        let at = |hb: &Heartbeat, t: i64| {
+            let k = KioskRecord {
+                last_seen: Some(t),
+                ..k.clone()
+            };
+            check(&store, &r, &w, &k, Some(hb), t)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.event, e.alert.kind))
+                .collect::<Vec<_>>()
+        };
+        // A blip at start: nothing opens.
+        assert!(at(&missing, t0).is_empty());
+        assert!(at(&fine, t0 + 2_000).is_empty());
+        assert!(
+            at(&missing, t0 + 3_000).is_empty(),
+            "the clock starts again"
+        );
+        assert!(at(&missing, t0 + 7_000).is_empty());
+        assert_eq!(
+            at(&missing, t0 + 8_000),
+            [("opened", "printer_missing".to_owned())]
+        );
+        assert!(at(&missing, t0 + 9_000).is_empty(), "once");
+        assert_eq!(
+            at(&fine, t0 + 10_000),
+            [("resolved", "printer_missing".to_owned())]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn kinds(v: &[(&'static str, String)]) -> Vec<&'static str> {

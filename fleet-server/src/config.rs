@@ -127,6 +127,10 @@ pub struct AlertsSection {
     pub opening_hours: String,
     /// Seconds between checks of every kiosk. Default 15.
     pub sweep_s: u64,
+    /// Seconds a device or health condition must last before its alert opens, so a blip (a
+    /// device checked just after the agent starts, a flapping sensor) stays quiet. Default 20.
+    /// Not for `offline`, which has its own threshold.
+    pub hold_s: u64,
     /// A URL that gets every opened and resolved alert as a JSON POST.
     pub webhook_url: Option<String>,
     /// `host:port` of an SMTP relay for alert e-mails.
@@ -148,6 +152,7 @@ impl Default for AlertsSection {
             touch_silent_s: 0,
             opening_hours: String::new(),
             sweep_s: 15,
+            hold_s: 20,
             webhook_url: None,
             smtp_server: None,
             mail_from: None,
@@ -313,6 +318,9 @@ impl Config {
         let a = &self.alerts;
         crate::hours::OpeningHours::parse(&a.opening_hours)
             .map_err(|e| invalid("alerts.opening_hours", &e))?;
+        if a.hold_s > 3600 {
+            return Err(invalid("alerts.hold_s", "at most 3600"));
+        }
         if a.disk_used_max_percent == 0 || a.disk_used_max_percent > 100 {
             return Err(invalid("alerts.disk_used_max_percent", "must be 1 to 100"));
         }
@@ -454,6 +462,7 @@ mod tests {
         assert_eq!(a.touch_silent_s, b.touch_silent_s);
         assert_eq!(a.opening_hours, b.opening_hours);
         assert_eq!(a.sweep_s, b.sweep_s);
+        assert_eq!(a.hold_s, b.hold_s);
         assert_eq!(c.history.raw_days, d.history.raw_days);
         assert_eq!(c.history.uptime_days, d.history.uptime_days);
         assert_eq!(c.sla.target_percent, d.sla.target_percent);

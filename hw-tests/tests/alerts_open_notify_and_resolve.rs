@@ -70,7 +70,7 @@ fn alerts_open_notify_are_acknowledged_and_resolve_by_themselves() {
     let fleet = Fleet::start(
         &tmp.path().join("fleet"),
         &format!(
-            "[alerts]\nsweep_s = 1\noffline_after_s = 4\nwebhook_url = \"{}\"\n\
+            "[alerts]\nsweep_s = 1\nhold_s = 1\noffline_after_s = 4\nwebhook_url = \"{}\"\n\
              smtp_server = \"{}\"\nmail_from = \"okenko@ostrava.example\"\n\
              mail_to = [\"duty@ostrava.example\"]\n",
             hook.url(),

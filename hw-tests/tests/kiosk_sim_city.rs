@@ -24,7 +24,7 @@ fn simulated_kiosks_live_fail_and_recover() {
     let tmp = TempDir::new("kiosk-sim");
     let fleet = Fleet::start(
         &tmp.path().join("fleet"),
-        "[alerts]\nsweep_s = 1\noffline_after_s = 3\n",
+        "[alerts]\nsweep_s = 1\nhold_s = 1\noffline_after_s = 3\n",
     );
     fleet.publish(&demo_catalog());
     let _sim = Killed(

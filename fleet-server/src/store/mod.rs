@@ -227,12 +227,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Every kiosk with its newest heartbeat, by id.
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
 
-    /// Makes the open alerts of `kiosk_id` exactly `active` (kind, detail): opens the new ones,
-    /// resolves the ones no longer active; what changed.
+    /// Opens the alerts in `active` (kind, detail) that are not open yet, and resolves the open
+    /// ones whose kind is in neither `active` nor `keep` (conditions that still hold but have
+    /// not lasted long enough to open an alert); what changed.
     fn reconcile_alerts(
         &self,
         kiosk_id: &str,
         active: &[(&str, String)],
+        keep: &[&str],
         now: UnixMillis,
     ) -> Result<Vec<AlertEvent>, StoreError>;
 

@@ -791,6 +791,7 @@ impl Store for SqliteStore {
         &self,
         kiosk_id: &str,
         active: &[(&str, String)],
+        keep: &[&str],
         now: UnixMillis,
     ) -> Result<Vec<AlertEvent>, StoreError> {
         let mut conn = self.conn();
@@ -842,7 +843,7 @@ impl Store for SqliteStore {
             }
         }
         for mut a in open {
-            if !active.iter().any(|(kind, _)| *kind == a.kind) {
+            if !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind.as_str()) {
                 tx.execute(
                     "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
                     params![a.id, now],
