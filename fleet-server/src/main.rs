@@ -66,6 +66,13 @@ fn run() -> anyhow::Result<()> {
             };
             let store = fleet_server::run::open_store(&config)?;
             let t = issue_token(store.as_ref(), &req).map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.audit(&fleet_server::store::AuditEntry {
+                at: fleet_server::now_ms(),
+                actor: "cli".into(),
+                action: "token.issue".into(),
+                target: t.kiosk_id.clone(),
+                detail: String::new(),
+            })?;
             println!("{}", t.token);
             Ok(())
         }
@@ -77,6 +84,13 @@ fn run() -> anyhow::Result<()> {
             check_catalog(&catalog).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             let store = fleet_server::run::open_store(&config)?;
             let v = store.publish_catalog(&catalog, fleet_server::now_ms())?;
+            store.audit(&fleet_server::store::AuditEntry {
+                at: fleet_server::now_ms(),
+                actor: "cli".into(),
+                action: "catalog.publish".into(),
+                target: v.to_string(),
+                detail: String::new(),
+            })?;
             println!("published catalog version {v}");
             Ok(())
         }

@@ -781,6 +781,39 @@ async fn a_command_reaches_only_its_kiosk_and_takes_one_result() {
     .await;
     assert_eq!(list[0]["output"], "PASS all");
     assert_eq!(list[0]["ok"], true);
+
+    // Every change is in the audit log, newest first, with who made it.
+    let (s, log) = call(&env, "GET", "/api/admin/v1/audit", Some(ADMIN), None).await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    let entries: Vec<(String, String, String)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let t = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        entries,
+        [
+            t("novak", "command.queue", "kiosk-cmd-a"),
+            t("admin-token", "token.issue", "kiosk-cmd-b"),
+            t("admin-token", "token.issue", "kiosk-cmd-a"),
+            t("admin-token", "catalog.publish", "1"),
+        ]
+    );
+    assert!(log[0]["detail"].as_str().unwrap().starts_with("self_test"));
+    assert_eq!(
+        call(&env, "GET", "/api/admin/v1/audit", Some(&a), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -147,6 +147,12 @@ fn alerts_open_notify_are_acknowledged_and_resolve_by_themselves() {
         acked["resolved_at"].is_null(),
         "acknowledged is not resolved"
     );
+    let (_, audit) = admin.get("/api/admin/v1/audit");
+    let audit: Vec<Value> = serde_json::from_str(&audit).unwrap();
+    assert_eq!(audit[0]["action"], "alert.ack");
+    assert_eq!(audit[0]["actor"], "novak");
+    assert_eq!(audit[0]["target"], id.to_string());
+    assert_eq!(audit[0]["detail"], "Jedu tam s rolí papíru.");
 
     // Paper back: the alert resolves by itself and the webhook hears of it.
     printer.set_state(|s| s.paper = Paper::Ok);

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/submissions", get(submissions))
         .route("/api/admin/v1/alerts", get(alerts))
         .route("/api/admin/v1/sla", get(sla_report))
+        .route("/api/admin/v1/audit", get(audit_log))
         .route("/api/admin/v1/kiosks/{id}/health", get(kiosk_health))
         .route(
             "/api/admin/v1/kiosks/{id}/commands",
@@ -140,6 +141,17 @@ async fn create_token(
         .map_err(|e| AppError::Internal(e.to_string()))??;
     // Its name or group may have changed.
     super::kiosk::forget(&state, &resp.kiosk_id);
+    audit(
+        &state,
+        TOKEN_ACTOR,
+        "token.issue",
+        &resp.kiosk_id,
+        format!(
+            "valid until {}",
+            protocol::time::format_czech(resp.expires_at)
+        ),
+    )
+    .await;
     tracing::info!(kiosk = %resp.kiosk_id, "bootstrap token issued");
     Ok(Json(resp))
 }
@@ -207,6 +219,14 @@ async fn publish(
     .await?;
     state.ingest.set_catalog_version(version);
     tracing::info!(version, "catalog published");
+    audit(
+        &state,
+        TOKEN_ACTOR,
+        "catalog.publish",
+        &version.to_string(),
+        String::new(),
+    )
+    .await;
     Ok(Json(Published { version }))
 }
 
@@ -282,7 +302,9 @@ async fn ack_alert(
         ));
     }
     let now = crate::now_ms();
+    let (who, why) = (by.clone(), comment.clone());
     if blocking(&state, move |s| s.ack_alert(id, &by, &comment, now)).await? {
+        audit(&state, &who, "alert.ack", &id.to_string(), why).await;
         Ok(Json(serde_json::json!({ "acked": id })))
     } else {
         Err(AppError::NotFound("no open alert with this id".into()))
@@ -319,10 +341,18 @@ async fn queue_command(
     }
     let now = crate::now_ms();
     let action = req.action.clone();
-    let k = kiosk.clone();
+    let (k, who) = (kiosk.clone(), by.clone());
     match blocking(&state, move |s| s.queue_command(&k, &action, &by, now)).await? {
         Some(id) => {
             state.ingest.set_pending(&kiosk, true);
+            audit(
+                &state,
+                &who,
+                "command.queue",
+                &kiosk,
+                format!("{} (command {id})", req.action.name()),
+            )
+            .await;
             Ok(Json(serde_json::json!({ "id": id })))
         }
         None => Err(AppError::NotFound("no enrolled kiosk with this id".into())),
@@ -419,4 +449,31 @@ async fn kiosk_health(
     Ok(Json(
         blocking(&state, move |s| s.health_history(&kiosk, since)).await?,
     ))
+}
+
+/// Records a change in the audit log; a failure is logged, never refused to the caller after
+/// the change was made.
+async fn audit(state: &AppState, actor: &str, action: &str, target: &str, detail: String) {
+    let entry = crate::store::AuditEntry {
+        at: crate::now_ms(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        detail,
+    };
+    if let Err(e) = blocking(state, move |s| s.audit(&entry)).await {
+        tracing::error!(error = %e, "audit log not written");
+    }
+}
+
+/// Who acts through the admin token until staff accounts exist.
+const TOKEN_ACTOR: &str = "admin-token";
+
+async fn audit_log(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<crate::store::AuditEntry>>, AppError> {
+    let limit = q.limit.unwrap_or(100).min(100_000);
+    Ok(Json(blocking(&state, move |s| s.audit_log(limit)).await?))
 }

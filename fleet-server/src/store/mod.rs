@@ -82,6 +82,21 @@ pub struct Alert {
     pub resolved_at: Option<UnixMillis>,
 }
 
+/// One change staff made: who, what, to what, when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: UnixMillis,
+    /// Who (a person's name where the request gave one; `admin-token` or `cli` otherwise).
+    pub actor: String,
+    /// What, e.g. `catalog.publish`, `alert.ack`.
+    pub action: String,
+    /// To what: a kiosk, an alert id, a catalog version.
+    pub target: String,
+    /// More, without personal data.
+    pub detail: String,
+}
+
 /// A remote command as staff see it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CommandRecord {
@@ -301,6 +316,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         kiosk_id: &str,
         since: UnixMillis,
     ) -> Result<Vec<HealthPoint>, StoreError>;
+
+    /// Adds to the audit log.
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The audit log, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// How many submissions the fleet holds.
     fn submission_count(&self) -> Result<u64, StoreError>;

@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashMap;
 
 use super::{
-    Alert, AlertEvent, CommandRecord, Enrolment, HealthPoint, KioskRecord, Store, StoreError,
-    SubmissionMeta,
+    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord, Store,
+    StoreError, SubmissionMeta,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -150,6 +150,15 @@ const MIGRATIONS: &[&str] = &[
          outbox_max      INTEGER NOT NULL,
          PRIMARY KEY (kiosk_id, day)
      ) WITHOUT ROWID;",
+    // 8: the audit log: every change staff make, who, what, when.
+    "CREATE TABLE audit (
+         id     INTEGER PRIMARY KEY,
+         at     INTEGER NOT NULL,
+         actor  TEXT NOT NULL,
+         action TEXT NOT NULL,
+         target TEXT NOT NULL,
+         detail TEXT NOT NULL
+     );",
 ];
 
 /// The SQLite store.
@@ -1131,6 +1140,43 @@ impl Store for SqliteStore {
                 temperature_max: r.get(2)?,
                 disk_used_max: r.get(3)?,
                 outbox_max: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+            })
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
+    }
+
+    fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    entry.at,
+                    entry.actor,
+                    entry.action,
+                    entry.target,
+                    entry.detail
+                ],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(db)?;
+        stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: r.get(4)?,
             })
         })
         .map_err(db)?
