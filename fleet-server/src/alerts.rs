@@ -5,15 +5,16 @@
 //! the alert resolves by itself when the condition clears; staff acknowledge it with a comment.
 //! Every opening and resolution is sent to a webhook and by e-mail when configured.
 //!
-//! The sweeper runs every `alerts.sweep_s` and right after a heartbeat (at most one sweep every
-//! half second), so a kiosk that reports paper out has its alert within a second.
+//! The sweeper checks every kiosk every `alerts.sweep_s`, and a kiosk right after a heartbeat
+//! that changes its conditions (at most one such check every half second). A condition must
+//! last `alerts.hold_s` before its alert opens; `offline` has its own threshold.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::UnixMillis;
-use protocol::app::{DeviceKind, DeviceState};
+use protocol::app::{DeviceKind, DeviceState, printer_detail};
 use protocol::fleet::Heartbeat;
 use tokio::sync::{Notify, watch};
 
@@ -97,18 +98,17 @@ pub fn active(
                 out.push(("printer_missing", detail));
             }
             (DeviceKind::Printer, DeviceState::Fault | DeviceState::Warning) => {
-                let mut any = false;
-                for (needle, kind) in [
-                    ("paper out", "printer_paper_out"),
-                    ("paper near end", "printer_paper_near_end"),
-                    ("cover open", "printer_cover_open"),
-                ] {
-                    if detail.contains(needle) {
-                        out.push((kind, detail.clone()));
-                        any = true;
-                    }
+                let paper = match printer_detail::paper(&detail) {
+                    "out" => Some("printer_paper_out"),
+                    "near_end" => Some("printer_paper_near_end"),
+                    _ => None,
+                };
+                let cover = printer_detail::cover_open(&detail).then_some("printer_cover_open");
+                let kinds: Vec<&'static str> = paper.into_iter().chain(cover).collect();
+                for kind in &kinds {
+                    out.push((kind, detail.clone()));
                 }
-                if !any && d.state == DeviceState::Fault {
+                if kinds.is_empty() && d.state == DeviceState::Fault {
                     out.push(("printer_fault", detail));
                 }
             }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::UnixMillis;
-use protocol::app::{DeviceKind, DeviceState, DeviceStatus};
+use protocol::app::{DeviceKind, DeviceState, DeviceStatus, printer_detail};
 use protocol::fleet::{
     self, CommandAction, CommandResult, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatReply,
     SubmissionBatch, SubmissionUpload, SystemHealth,
@@ -189,7 +189,11 @@ fn heartbeat(k: &mut Kiosk, faults: &[Fault], now: UnixMillis) -> Heartbeat {
     };
     let has = |f| faults.contains(&f);
     let printer = if has(Fault::PaperOut) {
-        dev(DeviceKind::Printer, DeviceState::Fault, Some("paper out"))
+        dev(
+            DeviceKind::Printer,
+            DeviceState::Fault,
+            Some(printer_detail::PAPER_OUT),
+        )
     } else if has(Fault::CoverOpen) {
         dev(
             DeviceKind::Printer,
@@ -200,7 +204,7 @@ fn heartbeat(k: &mut Kiosk, faults: &[Fault], now: UnixMillis) -> Heartbeat {
         dev(
             DeviceKind::Printer,
             DeviceState::Warning,
-            Some("paper near end"),
+            Some(printer_detail::PAPER_NEAR_END),
         )
     } else {
         dev(DeviceKind::Printer, DeviceState::Ok, None)

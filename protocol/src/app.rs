@@ -306,6 +306,33 @@ pub enum DeviceKind {
     Touchscreen,
 }
 
+/// The words a printer's [`DeviceStatus::detail`] uses for its paper and cover, written by the
+/// agent and read by the fleet's alerts and metrics.
+pub mod printer_detail {
+    /// No paper.
+    pub const PAPER_OUT: &str = "paper out";
+    /// The roll's end is near.
+    pub const PAPER_NEAR_END: &str = "paper near end";
+    /// The cover is open.
+    pub const COVER_OPEN: &str = "cover open";
+
+    /// The paper as a detail reports it: `ok`, `near_end` or `out`.
+    pub fn paper(detail: &str) -> &'static str {
+        if detail.contains(PAPER_OUT) {
+            "out"
+        } else if detail.contains(PAPER_NEAR_END) {
+            "near_end"
+        } else {
+            "ok"
+        }
+    }
+
+    /// Whether a detail reports the cover open.
+    pub fn cover_open(detail: &str) -> bool {
+        detail.contains(COVER_OPEN)
+    }
+}
+
 /// A device's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -14,7 +14,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use protocol::UnixMillis;
-use protocol::app::{DeviceKind, DeviceState};
+use protocol::app::{DeviceKind, DeviceState, printer_detail};
 use protocol::fleet::Heartbeat;
 
 use super::admin::Admin;
@@ -218,14 +218,7 @@ pub fn render(
             let Some(p) = answering_printer(hb) else {
                 return;
             };
-            let detail = p.detail.as_deref().unwrap_or("");
-            let paper = if detail.contains("paper out") {
-                "out"
-            } else if detail.contains("paper near end") {
-                "near_end"
-            } else {
-                "ok"
-            };
+            let paper = printer_detail::paper(p.detail.as_deref().unwrap_or(""));
             for s in ["ok", "near_end", "out"] {
                 let labels = format!("{},state=\"{s}\"", kiosk(k));
                 put(f, "printer_paper", &labels, f64::from(u8::from(s == paper)));
@@ -240,7 +233,7 @@ pub fn render(
             let Some(p) = answering_printer(hb) else {
                 return;
             };
-            let open = p.detail.as_deref().unwrap_or("").contains("cover open");
+            let open = printer_detail::cover_open(p.detail.as_deref().unwrap_or(""));
             put(
                 f,
                 "printer_cover_open",

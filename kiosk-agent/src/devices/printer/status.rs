@@ -1,5 +1,7 @@
 //! Printer status from `DLE EOT n` (real-time) and `GS r 1` (in stream order) replies.
 
+use protocol::app::printer_detail;
+
 /// Paper supply as the sensors report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paper {
@@ -37,11 +39,11 @@ impl PrinterStatus {
             parts.push("offline");
         }
         if self.cover_open {
-            parts.push("cover open");
+            parts.push(printer_detail::COVER_OPEN);
         }
         match self.paper {
-            Paper::Out => parts.push("paper out"),
-            Paper::NearEnd => parts.push("paper near end"),
+            Paper::Out => parts.push(printer_detail::PAPER_OUT),
+            Paper::NearEnd => parts.push(printer_detail::PAPER_NEAR_END),
             Paper::Ok => {}
         }
         if self.error {
