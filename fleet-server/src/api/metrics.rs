@@ -94,21 +94,6 @@ fn answering_printer(hb: Option<&Heartbeat>) -> Option<&protocol::app::DeviceSta
     })
 }
 
-/// One metric family: its help and type lines, then its samples.
-struct Family {
-    out: String,
-}
-
-impl Family {
-    fn new(out: &mut String, name: &str, kind: &str, help: &str) -> Family {
-        let _ = writeln!(
-            out,
-            "# HELP okenko_{name} {help}\n# TYPE okenko_{name} {kind}"
-        );
-        Family { out: String::new() }
-    }
-}
-
 /// The whole exposition.
 pub fn render(
     kiosks: &[(KioskRecord, Option<Heartbeat>)],
@@ -118,19 +103,22 @@ pub fn render(
     offline_after_ms: i64,
 ) -> String {
     let mut out = String::new();
+    // One metric family: its help and type lines, then its samples.
     let mut family =
         |name: &str,
          kind: &str,
          help: &str,
-         sample: &dyn Fn(&KioskRecord, Option<&Heartbeat>, &mut Family)| {
-            let mut f = Family::new(&mut out, name, kind, help);
+         sample: &dyn Fn(&KioskRecord, Option<&Heartbeat>, &mut String)| {
+            let _ = writeln!(
+                out,
+                "# HELP okenko_{name} {help}\n# TYPE okenko_{name} {kind}"
+            );
             for (k, hb) in kiosks {
-                sample(k, hb.as_ref(), &mut f);
+                sample(k, hb.as_ref(), &mut out);
             }
-            out.push_str(&f.out);
         };
-    let put = |f: &mut Family, name: &str, labels: &str, value: f64| {
-        let _ = writeln!(f.out, "okenko_{name}{{{labels}}} {value}");
+    let put = |f: &mut String, name: &str, labels: &str, value: f64| {
+        let _ = writeln!(f, "okenko_{name}{{{labels}}} {value}");
     };
     let kiosk = |k: &KioskRecord| format!("kiosk=\"{}\"", label(&k.kiosk_id));
 
