@@ -17,6 +17,8 @@ mkdir -p "$RUN"
 PORT=${OKENKO_PORT:-8080}
 AGENDA_PORT=${OKENKO_AGENDA_PORT:-9400}
 ADMIN_TOKEN=${OKENKO_ADMIN_TOKEN:-local-admin-token-change-me}
+# The dashboard's first admin (made on the first run; more users are made on the dashboard).
+ADMIN_PASSWORD=${OKENKO_ADMIN_PASSWORD:-local-admin-password}
 AGENDA_TOKEN=local-agenda-token-change-me
 
 cat > "$RUN/fleet.toml" <<TOML
@@ -39,6 +41,9 @@ if [ ! -f "$RUN/fleet/fleet.sqlite" ]; then
   $BIN/fleet-server --config "$RUN/fleet.toml" publish fleet-server/data/demo-catalog.json
   $BIN/fleet-server --config "$RUN/fleet.toml" token ostrava-01 --name "Nová radnice, přízemí" \
     > "$RUN/bootstrap-token"
+fi
+if [ -z "$($BIN/fleet-server --config "$RUN/fleet.toml" user list)" ]; then
+  echo "$ADMIN_PASSWORD" | $BIN/fleet-server --config "$RUN/fleet.toml" user add admin --role admin
 fi
 
 # The simulated receipt printer: a pty whose path changes every run; its jobs go to printer.log.
@@ -99,6 +104,7 @@ fi
 cat <<TXT
 
 Okénko is running locally (logs in $RUN/*.log):
+  dashboard         http://127.0.0.1:$PORT/dashboard   (user admin, password $ADMIN_PASSWORD)
   fleet server      http://127.0.0.1:$PORT   (admin token: $ADMIN_TOKEN)
   agenda system     http://127.0.0.1:$AGENDA_PORT/submissions
   kiosk agent       socket $RUN/agent.sock

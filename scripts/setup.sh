@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Okénko needs on a fresh Debian/Ubuntu machine, when it is
 # missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, the libinput
-# and xkbcommon headers (the kiosk UI's fullscreen backend), and cargo-nextest. Safe to run
-# again; it only installs what is absent.
+# and xkbcommon headers (the kiosk UI's fullscreen backend), Chromium (the dashboard's browser
+# tests run it headless) and cargo-nextest. Safe to run again; it only installs what is absent.
 set -euo pipefail
 
 need_apt=()
@@ -10,6 +10,11 @@ for cmd_pkg in cc:build-essential pkg-config:pkg-config curl:curl; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+# Debian's chromium; Ubuntu calls it chromium-browser. The tests find either, or $CHROMIUM.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+   && [ -z "${CHROMIUM:-}" ]; then
+  need_apt+=(chromium)
+fi
 for lib_pkg in libinput:libinput-dev xkbcommon:libxkbcommon-dev; do
   lib=${lib_pkg%%:*}; pkg=${lib_pkg#*:}
   pkg-config --exists "$lib" 2>/dev/null || need_apt+=("$pkg")

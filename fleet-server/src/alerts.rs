@@ -298,6 +298,7 @@ pub async fn run(
     (rules, seen): (Arc<Rules>, Arc<Watch>),
     wake: Arc<Notify>,
     touched: Touched,
+    changes: tokio::sync::broadcast::Sender<crate::api::Change>,
     mut stop: watch::Receiver<bool>,
 ) {
     let notifier = crate::notify::Notifier::new(&config);
@@ -326,6 +327,9 @@ pub async fn run(
         .await;
         match events {
             Ok(Ok(events)) => {
+                if !events.is_empty() && changes.receiver_count() > 0 {
+                    let _ = changes.send(crate::api::Change::Alerts);
+                }
                 for e in events {
                     tracing::info!(
                         event = e.event,

@@ -228,6 +228,14 @@ pub struct LimitsSection {
     /// Largest request body, bytes. Default 16 MiB.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Dashboard sign-in attempts per client address per minute (besides the lock of an
+    /// account after 5 wrong passwords). Default 10.
+    #[serde(default = "default_login_rate")]
+    pub logins_per_minute: u32,
+}
+
+fn default_login_rate() -> u32 {
+    10
 }
 
 impl Default for LimitsSection {
@@ -235,6 +243,7 @@ impl Default for LimitsSection {
         LimitsSection {
             public_per_minute: default_public_rate(),
             max_body_bytes: default_max_body(),
+            logins_per_minute: default_login_rate(),
         }
     }
 }
@@ -401,6 +410,12 @@ impl Config {
         }
         if self.connector.retry_max_s == 0 {
             return Err(invalid("connector.retry_max_s", "must be greater than 0"));
+        }
+        if self.limits.logins_per_minute == 0 {
+            return Err(invalid(
+                "limits.logins_per_minute",
+                "must be greater than 0",
+            ));
         }
         if self.limits.public_per_minute == 0 {
             return Err(invalid(

@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod connector;
+pub mod dashboard;
 pub mod hours;
 pub mod ingest;
 pub mod notify;
@@ -20,6 +21,7 @@ pub mod ratelimit;
 pub mod run;
 pub mod sim;
 pub mod sla;
+pub mod staff;
 pub mod store;
 
 /// Milliseconds since the Unix epoch now.

@@ -4,7 +4,15 @@
 //! fleet-server [--config PATH] serve
 //! fleet-server [--config PATH] token KIOSK_ID --name NAME [--group GROUP] [--ttl-hours H]
 //! fleet-server [--config PATH] publish CATALOG.json
+//! fleet-server [--config PATH] user add NAME --role ROLE      (password on stdin)
+//! fleet-server [--config PATH] user password NAME             (password on stdin)
+//! fleet-server [--config PATH] user unlock NAME
+//! fleet-server [--config PATH] user list
 //! ```
+//!
+//! `user add NAME --role admin` makes the first admin, who makes everyone else on the
+//! dashboard. The password is read from the first line of standard input (so it is in
+//! neither the shell's history nor the process list).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +44,7 @@ fn run() -> anyhow::Result<()> {
     let cmd = args.first().map(String::as_str).unwrap_or("serve");
     if matches!(cmd, "--help" | "-h" | "help") {
         println!(
-            "usage: fleet-server [--config PATH] serve | token KIOSK_ID --name NAME [--group G] [--ttl-hours H] | publish FILE"
+            "usage: fleet-server [--config PATH] serve | token KIOSK_ID --name NAME [--group G] [--ttl-hours H] | publish FILE | user add NAME --role viewer|operator|release_manager|admin | user password NAME | user unlock NAME | user list"
         );
         return Ok(());
     }
@@ -94,8 +102,87 @@ fn run() -> anyhow::Result<()> {
             println!("published catalog version {v}");
             Ok(())
         }
+        "user" => user(&config, &args[1..]),
         other => bail!("unknown command {other:?}; try --help"),
     }
+}
+
+/// `user add|password|unlock|list`.
+fn user(config: &Config, args: &[String]) -> anyhow::Result<()> {
+    use fleet_server::staff::{self, Role};
+    let store = fleet_server::run::open_store(config)?;
+    let now = fleet_server::now_ms();
+    let sub = args.first().map(String::as_str).unwrap_or("");
+    if sub == "list" {
+        for u in store.users()? {
+            let state = if u.disabled {
+                "disabled"
+            } else if u.locked_until.is_some_and(|t| t > now) {
+                "locked"
+            } else {
+                "active"
+            };
+            println!("{}\t{}\t{state}", u.username, u.role);
+        }
+        return Ok(());
+    }
+    let name = args
+        .get(1)
+        .context("give the user name")?
+        .to_ascii_lowercase();
+    let read_password = || -> anyhow::Result<String> {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    };
+    let audit = |action: &str, detail: String| {
+        store.audit(&fleet_server::store::AuditEntry {
+            at: now,
+            actor: "cli".into(),
+            action: action.into(),
+            target: name.clone(),
+            detail,
+        })
+    };
+    match sub {
+        "add" => {
+            let role = args
+                .iter()
+                .position(|a| a == "--role")
+                .and_then(|i| args.get(i + 1))
+                .context("user add needs --role viewer|operator|release_manager|admin")?;
+            let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
+            let password = read_password()?;
+            staff::create_user(store.as_ref(), &name, role, &password, now)?;
+            audit("user.create", format!("role {role}"))?;
+            println!("created {name} ({})", role.label());
+        }
+        "password" => {
+            let mut u = store
+                .user(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            let password = read_password()?;
+            staff::check_password(&password)?;
+            u.password_hash = staff::hash_password(&password)?;
+            store.save_user(&u, true)?;
+            audit("user.password", "password set".into())?;
+            println!("password of {name} set; their sessions ended");
+        }
+        "unlock" => {
+            let mut u = store
+                .user(&name)?
+                .with_context(|| format!("no user {name:?}"))?;
+            u.locked_until = None;
+            u.failed_logins = 0;
+            store.save_user(&u, false)?;
+            audit("user.unlock", "unlocked".into())?;
+            println!("{name} unlocked");
+        }
+        other => bail!("unknown user command {other:?}; try --help"),
+    }
+    Ok(())
 }
 
 fn init_logging(filter: &str) {

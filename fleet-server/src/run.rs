@@ -30,6 +30,8 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         connector_wake: Arc::new(Notify::new()),
         max_body: config.limits.max_body_bytes,
         heartbeats: Arc::default(),
+        changes: tokio::sync::broadcast::channel(1024).0,
+        login_limiter: Arc::new(RateLimiter::new(config.limits.logins_per_minute)),
         sla: Arc::new((
             config.sla.target_percent / 100.0,
             config.sla.city.clone(),
@@ -81,6 +83,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (Arc::clone(&state.alerts.0), Arc::clone(&state.alerts.1)),
         Arc::clone(&state.alerts_wake),
         Arc::clone(&state.alerts_touched),
+        state.changes.clone(),
         stop_rx.clone(),
     ));
     let maintenance = tokio::spawn(maintain(

@@ -221,12 +221,7 @@ pub fn csv(r: &Report) -> String {
     out
 }
 
-fn esc(v: &str) -> String {
-    v.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::api::public::esc;
 
 /// The report as a printable HTML page.
 pub fn html(r: &Report, city: &str) -> String {

@@ -249,6 +249,23 @@ impl Fleet {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Makes a staff account (`fleet-server user add`, the password on standard input).
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("fleet-server"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("fleet-server runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            writeln!(stdin, "{password}").expect("password written");
+        }
+        assert!(child.wait().expect("it ends").success(), "user add {name}");
+    }
+
     /// Issues a bootstrap token for `kiosk_id`.
     pub fn token(&self, kiosk_id: &str) -> String {
         self.command(&["token", kiosk_id, "--name", &format!("Kiosk {kiosk_id}")])

@@ -15,6 +15,7 @@
 //!   the agent opens in place of an evdev node.
 
 pub mod agenda;
+pub mod browser;
 pub mod cardsim;
 pub mod escpos;
 pub mod harness;

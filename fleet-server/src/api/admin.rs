@@ -1,19 +1,21 @@
-//! The admin API, `/api/admin/v1/…`, for IT staff's tools until staff accounts exist: issue
-//! bootstrap tokens, publish the catalog, list kiosks and submissions (metadata only). Every
-//! call needs `Authorization: Bearer <admin token>`; without a configured token the API is off.
+//! The admin API, `/api/admin/v1/…`, for IT staff's tools and scripts: issue bootstrap tokens,
+//! publish the catalog, list kiosks, submissions (metadata only), alerts, commands, SLA and the
+//! audit log. A call is made by a member of staff ([`Staff`]): a signed-in dashboard session
+//! (changes carry its CSRF token) or `Authorization: Bearer <admin token>`, which acts as an
+//! admin. Each change needs its role: operator (acknowledge, commands), release manager
+//! (catalog), admin (tokens). The dashboard's forms call the same functions.
 
 use std::collections::HashSet;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
-use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::fleet::Catalog;
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, AppState, JsonBody, blocking};
-use crate::auth;
+use crate::staff::{Role, Staff};
 use crate::store::{Alert, KioskRecord, SubmissionMeta};
 
 /// The admin routes.
@@ -32,29 +34,6 @@ pub fn routes() -> Router<AppState> {
             get(kiosk_commands).post(queue_command),
         )
         .route("/api/admin/v1/alerts/{id}/ack", post(ack_alert))
-}
-
-/// Proof that the caller holds the admin token.
-#[derive(Debug)]
-pub struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Some(expected) = &state.admin_token_hash else {
-            return Err(AppError::Forbidden(
-                "the admin API is not enabled on this server".into(),
-            ));
-        };
-        let token = auth::bearer(parts.headers.get(header::AUTHORIZATION))
-            .ok_or_else(|| AppError::Unauthorized("missing admin token".into()))?;
-        if auth::constant_time_eq(&auth::hash_secret(token), expected) {
-            Ok(Admin)
-        } else {
-            Err(AppError::Unauthorized("wrong admin token".into()))
-        }
-    }
 }
 
 /// Request for a bootstrap token.
@@ -114,10 +93,10 @@ pub fn issue_token(
             "ttl_hours must be between 1 and 2160".into(),
         ));
     }
-    let token = auth::fresh_secret(20);
+    let token = crate::auth::fresh_secret(20);
     let expires_at = crate::now_ms() + i64::from(req.ttl_hours) * 3_600_000;
     store.create_bootstrap_token(
-        &auth::hash_secret(&token),
+        &crate::auth::hash_secret(&token),
         &req.kiosk_id,
         req.name.trim(),
         &req.group,
@@ -132,9 +111,10 @@ pub fn issue_token(
 
 async fn create_token(
     State(state): State<AppState>,
-    _: Admin,
+    staff: Staff,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenResponse>, AppError> {
+    super::require(&staff, Role::Admin)?;
     let store = std::sync::Arc::clone(&state.store);
     let resp = tokio::task::spawn_blocking(move || issue_token(store.as_ref(), &req))
         .await
@@ -143,7 +123,7 @@ async fn create_token(
     super::kiosk::forget(&state, &resp.kiosk_id);
     audit(
         &state,
-        TOKEN_ACTOR,
+        &staff.name,
         "token.issue",
         &resp.kiosk_id,
         format!(
@@ -209,28 +189,38 @@ pub struct Published {
 
 async fn publish(
     State(state): State<AppState>,
-    _: Admin,
+    staff: Staff,
     JsonBody(catalog): JsonBody<Catalog>,
 ) -> Result<Json<Published>, AppError> {
-    check_catalog(&catalog)?;
-    let version = blocking(&state, move |s| {
-        s.publish_catalog(&catalog, crate::now_ms())
-    })
-    .await?;
-    state.ingest.set_catalog_version(version);
-    tracing::info!(version, "catalog published");
-    audit(
-        &state,
-        TOKEN_ACTOR,
-        "catalog.publish",
-        &version.to_string(),
-        String::new(),
-    )
-    .await;
+    super::require(&staff, Role::ReleaseManager)?;
+    let version = publish_catalog(&state, &staff.name, catalog, String::new()).await?;
     Ok(Json(Published { version }))
 }
 
-async fn get_catalog(State(state): State<AppState>, _: Admin) -> Result<Json<Catalog>, AppError> {
+/// Checks and publishes a catalog, tells the kiosks (through their heartbeat replies) and
+/// the audit log; `detail` says what changed, for the log.
+pub async fn publish_catalog(
+    state: &AppState,
+    actor: &str,
+    catalog: Catalog,
+    detail: String,
+) -> Result<u64, AppError> {
+    check_catalog(&catalog)?;
+    let version = blocking(state, move |s| s.publish_catalog(&catalog, crate::now_ms())).await?;
+    state.ingest.set_catalog_version(version);
+    tracing::info!(version, "catalog published");
+    audit(
+        state,
+        actor,
+        "catalog.publish",
+        &version.to_string(),
+        detail,
+    )
+    .await;
+    Ok(version)
+}
+
+async fn get_catalog(State(state): State<AppState>, _: Staff) -> Result<Json<Catalog>, AppError> {
     Ok(Json(
         blocking(&state, |s| s.catalog()).await?.unwrap_or_default(),
     ))
@@ -238,7 +228,7 @@ async fn get_catalog(State(state): State<AppState>, _: Admin) -> Result<Json<Cat
 
 async fn kiosks(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
 ) -> Result<Json<Vec<KioskRecord>>, AppError> {
     Ok(Json(blocking(&state, |s| s.kiosks()).await?))
 }
@@ -252,7 +242,7 @@ pub struct ListQuery {
 
 async fn submissions(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<SubmissionMeta>>, AppError> {
     let limit = q.limit.unwrap_or(100).min(100_000);
@@ -270,7 +260,7 @@ pub struct AlertQuery {
 
 async fn alerts(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     Query(q): Query<AlertQuery>,
 ) -> Result<Json<Vec<Alert>>, AppError> {
     let (open, limit) = (q.open.unwrap_or(true), q.limit.unwrap_or(100).min(10_000));
@@ -283,7 +273,8 @@ async fn alerts(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
-    /// Who takes care of it.
+    /// Who takes care of it (for calls with the admin token; a session's user is known).
+    #[serde(default)]
     pub by: String,
     /// What they do about it.
     pub comment: String,
@@ -291,21 +282,44 @@ pub struct AckRequest {
 
 async fn ack_alert(
     State(state): State<AppState>,
-    _: Admin,
+    staff: Staff,
     axum::extract::Path(id): axum::extract::Path<i64>,
     JsonBody(req): JsonBody<AckRequest>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let (by, comment) = (req.by.trim().to_owned(), req.comment.trim().to_owned());
-    if by.is_empty() || by.len() > 100 || comment.is_empty() || comment.len() > 2000 {
+    super::require(&staff, Role::Operator)?;
+    ack(&state, &actor(&staff, &req.by)?, id, &req.comment).await?;
+    Ok(Json(serde_json::json!({ "acked": id })))
+}
+
+/// Who made a change: the signed-in user, or for the admin token the `by` the request names.
+fn actor(staff: &Staff, by: &str) -> Result<String, AppError> {
+    if staff.csrf.is_empty() {
+        let by = by.trim();
+        if by.is_empty() || by.chars().count() > 100 {
+            return Err(AppError::BadRequest(
+                "`by` (1-100 characters) says who acts with the admin token".into(),
+            ));
+        }
+        Ok(by.to_owned())
+    } else {
+        Ok(staff.name.clone())
+    }
+}
+
+/// Acknowledges an open alert with a comment, and logs it.
+pub async fn ack(state: &AppState, actor: &str, id: i64, comment: &str) -> Result<(), AppError> {
+    let comment = comment.trim().to_owned();
+    if comment.is_empty() || comment.chars().count() > 2000 {
         return Err(AppError::BadRequest(
-            "`by` (1-100 characters) and `comment` (1-2000 characters) are required".into(),
+            "a comment (1-2000 characters) says what is being done".into(),
         ));
     }
     let now = crate::now_ms();
-    let (who, why) = (by.clone(), comment.clone());
-    if blocking(&state, move |s| s.ack_alert(id, &by, &comment, now)).await? {
-        audit(&state, &who, "alert.ack", &id.to_string(), why).await;
-        Ok(Json(serde_json::json!({ "acked": id })))
+    let (by, why) = (actor.to_owned(), comment.clone());
+    if blocking(state, move |s| s.ack_alert(id, &by, &comment, now)).await? {
+        audit(state, actor, "alert.ack", &id.to_string(), why).await;
+        state.changed(super::Change::Alerts);
+        Ok(())
     } else {
         Err(AppError::NotFound("no open alert with this id".into()))
     }
@@ -317,21 +331,30 @@ async fn ack_alert(
 pub struct CommandRequest {
     /// What to do.
     pub action: protocol::fleet::CommandAction,
-    /// Who asks.
+    /// Who asks (for calls with the admin token).
+    #[serde(default)]
     pub by: String,
 }
 
 async fn queue_command(
     State(state): State<AppState>,
-    _: Admin,
+    staff: Staff,
     axum::extract::Path(kiosk): axum::extract::Path<String>,
     JsonBody(req): JsonBody<CommandRequest>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let by = req.by.trim().to_owned();
-    if by.is_empty() || by.len() > 100 {
-        return Err(AppError::BadRequest("`by` needs 1-100 characters".into()));
-    }
-    if let protocol::fleet::CommandAction::UploadLogs { lines } = req.action
+    super::require(&staff, Role::Operator)?;
+    let id = queue(&state, &actor(&staff, &req.by)?, &kiosk, req.action).await?;
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+/// Queues a remote command for a kiosk's next heartbeat reply, and logs it.
+pub async fn queue(
+    state: &AppState,
+    actor: &str,
+    kiosk: &str,
+    action: protocol::fleet::CommandAction,
+) -> Result<i64, AppError> {
+    if let protocol::fleet::CommandAction::UploadLogs { lines } = action
         && (lines == 0 || lines > protocol::fleet::MAX_LOG_LINES)
     {
         return Err(AppError::BadRequest(format!(
@@ -340,20 +363,21 @@ async fn queue_command(
         )));
     }
     let now = crate::now_ms();
-    let action = req.action.clone();
-    let (k, who) = (kiosk.clone(), by.clone());
-    match blocking(&state, move |s| s.queue_command(&k, &action, &by, now)).await? {
+    let name = action.name();
+    let (k, by) = (kiosk.to_owned(), actor.to_owned());
+    match blocking(state, move |s| s.queue_command(&k, &action, &by, now)).await? {
         Some(id) => {
-            state.ingest.set_pending(&kiosk, true);
+            state.ingest.set_pending(kiosk, true);
             audit(
-                &state,
-                &who,
+                state,
+                actor,
                 "command.queue",
-                &kiosk,
-                format!("{} (command {id})", req.action.name()),
+                kiosk,
+                format!("{name} (command {id})"),
             )
             .await;
-            Ok(Json(serde_json::json!({ "id": id })))
+            state.changed(super::Change::Kiosk(kiosk.into()));
+            Ok(id)
         }
         None => Err(AppError::NotFound("no enrolled kiosk with this id".into())),
     }
@@ -361,7 +385,7 @@ async fn queue_command(
 
 async fn kiosk_commands(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     axum::extract::Path(kiosk): axum::extract::Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<crate::store::CommandRecord>>, AppError> {
@@ -383,33 +407,18 @@ pub struct SlaQuery {
 /// The monthly availability report against the target, with incidents and mean time to repair.
 async fn sla_report(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     Query(q): Query<SlaQuery>,
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
-    let now = crate::now_ms();
-    let month = match q.month.as_deref() {
-        Some(m) => crate::sla::parse_month(m)
-            .ok_or_else(|| AppError::BadRequest("month must be YYYY-MM".into()))?,
-        None => {
-            let c = protocol::time::czech(now);
-            (c.year, c.month)
-        }
-    };
     let format = q.format.unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "csv" | "html") {
         return Err(AppError::BadRequest(
             "format must be json, csv or html".into(),
         ));
     }
-    let (from, to) = (
-        format!("{:04}-{:02}-01", month.0, month.1),
-        format!("{:04}-{:02}-31", month.0, month.1),
-    );
-    let (kiosks, uptime) =
-        blocking(&state, move |s| Ok((s.kiosks()?, s.uptime(&from, &to)?))).await?;
-    let (target, city, hours) = &*state.sla;
-    let report = crate::sla::report(month, &kiosks, &uptime, hours, *target, now);
+    let report = sla_of(&state, q.month.as_deref()).await?;
+    let city = &state.sla.1;
     let name = format!("okenko-sla-{}", report.month);
     Ok(match format.as_str() {
         "csv" => (
@@ -433,6 +442,29 @@ async fn sla_report(
 }
 
 /// `?days=` of health history.
+/// The SLA report of `month` (`YYYY-MM`; the current Czech month when absent).
+pub async fn sla_of(state: &AppState, month: Option<&str>) -> Result<crate::sla::Report, AppError> {
+    let now = crate::now_ms();
+    let month = match month.filter(|m| !m.is_empty()) {
+        Some(m) => crate::sla::parse_month(m)
+            .ok_or_else(|| AppError::BadRequest("month must be YYYY-MM".into()))?,
+        None => {
+            let c = protocol::time::czech(now);
+            (c.year, c.month)
+        }
+    };
+    let (from, to) = (
+        format!("{:04}-{:02}-01", month.0, month.1),
+        format!("{:04}-{:02}-31", month.0, month.1),
+    );
+    let (kiosks, uptime) =
+        blocking(state, move |s| Ok((s.kiosks()?, s.uptime(&from, &to)?))).await?;
+    let (target, _, hours) = &*state.sla;
+    Ok(crate::sla::report(
+        month, &kiosks, &uptime, hours, *target, now,
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct HealthQuery {
     /// Days back; default 7, at most 400.
@@ -441,7 +473,7 @@ pub struct HealthQuery {
 
 async fn kiosk_health(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     axum::extract::Path(kiosk): axum::extract::Path<String>,
     Query(q): Query<HealthQuery>,
 ) -> Result<Json<Vec<crate::store::HealthPoint>>, AppError> {
@@ -453,7 +485,7 @@ async fn kiosk_health(
 
 /// Records a change in the audit log; a failure is logged, never refused to the caller after
 /// the change was made.
-async fn audit(state: &AppState, actor: &str, action: &str, target: &str, detail: String) {
+pub async fn audit(state: &AppState, actor: &str, action: &str, target: &str, detail: String) {
     let entry = crate::store::AuditEntry {
         at: crate::now_ms(),
         actor: actor.to_owned(),
@@ -464,14 +496,12 @@ async fn audit(state: &AppState, actor: &str, action: &str, target: &str, detail
     if let Err(e) = blocking(state, move |s| s.audit(&entry)).await {
         tracing::error!(error = %e, "audit log not written");
     }
+    state.changed(super::Change::Audit);
 }
-
-/// Who acts through the admin token until staff accounts exist.
-const TOKEN_ACTOR: &str = "admin-token";
 
 async fn audit_log(
     State(state): State<AppState>,
-    _: Admin,
+    _: Staff,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<crate::store::AuditEntry>>, AppError> {
     let limit = q.limit.unwrap_or(100).min(100_000);

@@ -258,6 +258,7 @@ async fn heartbeat(
         Vec::new()
     };
     let catalog_version = state.ingest.catalog_version();
+    state.changed(super::Change::Kiosk(kiosk.kiosk_id.as_str().into()));
     if check {
         state
             .alerts_touched
@@ -289,11 +290,13 @@ async fn command_result(
         )));
     }
     let now = crate::now_ms();
+    let who: std::sync::Arc<str> = kiosk.kiosk_id.as_str().into();
     let found = blocking(&state, move |s| {
         s.finish_command(&kiosk.kiosk_id, id, &result, now)
     })
     .await?;
     if found {
+        state.changed(super::Change::Kiosk(who));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(

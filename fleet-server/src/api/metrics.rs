@@ -17,8 +17,8 @@ use protocol::UnixMillis;
 use protocol::app::{DeviceKind, DeviceState, printer_detail};
 use protocol::fleet::Heartbeat;
 
-use super::admin::Admin;
 use super::{AppError, AppState, blocking};
+use crate::staff::Staff;
 use crate::store::KioskRecord;
 
 /// The metrics route.
@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(state): State<AppState>, _: Admin) -> Result<impl IntoResponse, AppError> {
+async fn metrics(State(state): State<AppState>, _: Staff) -> Result<impl IntoResponse, AppError> {
     let (kiosks, submissions, alerts) = blocking(&state, |s| {
         Ok((
             s.kiosk_health()?,

@@ -31,6 +31,7 @@ use protocol::fleet::ErrorBody;
 use serde::de::DeserializeOwned;
 
 use crate::ratelimit::RateLimiter;
+use crate::staff::{Role, Staff};
 use crate::store::{Store, StoreError};
 
 /// What every handler shares.
@@ -64,6 +65,136 @@ pub struct AppState {
     pub kiosk_auth: Arc<std::sync::RwLock<kiosk::AuthCache>>,
     /// Heartbeats received since start, for `/metrics`.
     pub heartbeats: Arc<std::sync::atomic::AtomicU64>,
+    /// What changed, for the dashboard's live pages.
+    pub changes: tokio::sync::broadcast::Sender<Change>,
+    /// Sign-in attempts per address.
+    pub login_limiter: Arc<RateLimiter>,
+}
+
+/// Something the dashboard's open pages may need to show anew.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// A kiosk's heartbeat, commands or record.
+    Kiosk(Arc<str>),
+    /// Alerts opened, resolved or were acknowledged.
+    Alerts,
+    /// The audit log grew.
+    Audit,
+}
+
+impl AppState {
+    /// Tells the open dashboard pages (nothing to do when none is open).
+    pub fn changed(&self, change: Change) {
+        if self.changes.receiver_count() > 0 {
+            let _ = self.changes.send(change);
+        }
+    }
+}
+
+/// Refuses a member of staff whose role is below `role`.
+pub fn require(staff: &Staff, role: Role) -> Result<(), AppError> {
+    if staff.may(role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "this needs the {} role; {} is {}",
+            role.label(),
+            staff.name,
+            staff.role.label()
+        )))
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Staff {
+    type Rejection = AppError;
+
+    /// A session (resolved by [`sessions`]) or the admin token.
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        if let Some(staff) = parts.extensions.get::<Staff>() {
+            return Ok(staff.clone());
+        }
+        let Some(token) = crate::auth::bearer(parts.headers.get(header::AUTHORIZATION)) else {
+            return Err(AppError::Unauthorized(
+                "sign in, or give the admin token".into(),
+            ));
+        };
+        let Some(expected) = &state.admin_token_hash else {
+            return Err(AppError::Unauthorized(
+                "no admin token is configured on this server; sign in".into(),
+            ));
+        };
+        if crate::auth::constant_time_eq(&crate::auth::hash_secret(token), expected) {
+            Ok(Staff {
+                name: "admin-token".into(),
+                role: Role::Admin,
+                csrf: String::new(),
+            })
+        } else {
+            Err(AppError::Unauthorized("wrong admin token".into()))
+        }
+    }
+}
+
+/// Resolves the session cookie into a [`Staff`] for the handlers, and refuses a change
+/// (anything but GET and HEAD) made with a session but without its CSRF token, given as the
+/// `X-CSRF-Token` header or the `csrf` field of a form.
+async fn sessions(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = crate::staff::cookie_token(req.headers().get(header::COOKIE)) else {
+        return next.run(req).await;
+    };
+    let token = token.to_owned();
+    let staff = match blocking(&state, move |s| {
+        crate::staff::resume(s, &token, crate::now_ms())
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let Some(staff) = staff else {
+        return next.run(req).await;
+    };
+    let safe = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let (mut parts, body) = req.into_parts();
+    let body = if safe {
+        body
+    } else {
+        let given = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = match axum::body::to_bytes(body, state.max_body).await {
+            Ok(b) => b,
+            Err(_) => return AppError::TooLarge(state.max_body).into_response(),
+        };
+        let given = given.or_else(|| form_urlencoded_field(&bytes, "csrf"));
+        if !given.is_some_and(|g| crate::auth::constant_time_eq(&g, &staff.csrf)) {
+            tracing::warn!(user = %staff.name, "change refused: missing or wrong CSRF token");
+            return AppError::Forbidden(
+                "missing or wrong CSRF token; reload the page and try again".into(),
+            )
+            .into_response();
+        }
+        axum::body::Body::from(bytes)
+    };
+    parts.extensions.insert(staff);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_urlencoded_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// An error a handler returns.
@@ -210,10 +341,12 @@ pub fn app(state: AppState) -> Router {
         .merge(agenda::routes())
         .merge(public::routes())
         .merge(metrics::routes())
+        .merge(crate::dashboard::routes())
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), sessions))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }

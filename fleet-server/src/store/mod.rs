@@ -97,6 +97,43 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A member of staff who signs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StaffUser {
+    /// Sign-in name.
+    pub username: String,
+    /// `viewer`, `operator`, `release_manager` or `admin`.
+    pub role: String,
+    /// Argon2id PHC string; never shown.
+    #[serde(skip)]
+    pub password_hash: String,
+    /// When the account was made.
+    pub created_at: UnixMillis,
+    /// Disabled accounts cannot sign in; their sessions are gone.
+    pub disabled: bool,
+    /// Wrong passwords since the last good sign-in.
+    pub failed_logins: u32,
+    /// No sign-in, not even with the right password, before this.
+    pub locked_until: Option<UnixMillis>,
+    /// Last good sign-in.
+    pub last_login: Option<UnixMillis>,
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffSession {
+    /// SHA-256 of the cookie's token.
+    pub id_hash: String,
+    /// Whose.
+    pub username: String,
+    /// The token every change from this session must carry.
+    pub csrf: String,
+    /// When it signed in.
+    pub created_at: UnixMillis,
+    /// Its last request (to a minute).
+    pub last_seen: UnixMillis,
+}
+
 /// A remote command as staff see it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CommandRecord {
@@ -316,6 +353,39 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         kiosk_id: &str,
         since: UnixMillis,
     ) -> Result<Vec<HealthPoint>, StoreError>;
+
+    /// Adds a staff account; `Conflict` when the name is taken.
+    fn create_user(&self, user: &StaffUser) -> Result<(), StoreError>;
+
+    /// One staff account.
+    fn user(&self, username: &str) -> Result<Option<StaffUser>, StoreError>;
+
+    /// Every staff account, by name.
+    fn users(&self) -> Result<Vec<StaffUser>, StoreError>;
+
+    /// Stores an account's role, password, state and sign-in counters; `NotFound` when absent.
+    /// With `end_sessions` its sessions end too (disabled, new password, new role).
+    fn save_user(&self, user: &StaffUser, end_sessions: bool) -> Result<(), StoreError>;
+
+    /// Remembers a signed-in browser.
+    fn create_session(&self, session: &StaffSession) -> Result<(), StoreError>;
+
+    /// A session by its token's hash.
+    fn session(&self, id_hash: &str) -> Result<Option<StaffSession>, StoreError>;
+
+    /// Notes a session's activity.
+    fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// Ends a session (sign-out, expiry).
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    /// Submissions received from one kiosk per day (UTC date, newest first) since `since`: the
+    /// counts only.
+    fn submission_days(
+        &self,
+        kiosk_id: &str,
+        since: UnixMillis,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
 
     /// Adds to the audit log.
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

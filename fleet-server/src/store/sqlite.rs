@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashMap;
 
 use super::{
-    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord, Store,
-    StoreError, SubmissionMeta,
+    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord,
+    StaffSession, StaffUser, Store, StoreError, SubmissionMeta,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -159,6 +159,25 @@ const MIGRATIONS: &[&str] = &[
          target TEXT NOT NULL,
          detail TEXT NOT NULL
      );",
+    // 9: staff accounts and their sessions (only hashes of session tokens are kept).
+    "CREATE TABLE staff (
+         username      TEXT PRIMARY KEY,
+         role          TEXT NOT NULL,
+         password_hash TEXT NOT NULL,
+         created_at    INTEGER NOT NULL,
+         disabled      INTEGER NOT NULL DEFAULT 0,
+         failed_logins INTEGER NOT NULL DEFAULT 0,
+         locked_until  INTEGER,
+         last_login    INTEGER
+     );
+     CREATE TABLE staff_sessions (
+         id_hash    TEXT PRIMARY KEY,
+         username   TEXT NOT NULL REFERENCES staff (username) ON DELETE CASCADE,
+         csrf       TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         last_seen  INTEGER NOT NULL
+     );
+     CREATE INDEX staff_sessions_by_user ON staff_sessions (username);",
 ];
 
 /// The SQLite store.
@@ -1184,6 +1203,154 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
+    fn create_user(&self, u: &StaffUser) -> Result<(), StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "INSERT INTO staff (username, role, password_hash, created_at, disabled)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
+                params![
+                    u.username,
+                    u.role,
+                    u.password_hash,
+                    u.created_at,
+                    u.disabled
+                ],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!(
+                "there is already a user {:?}",
+                u.username
+            )));
+        }
+        Ok(())
+    }
+
+    fn user(&self, username: &str) -> Result<Option<StaffUser>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {STAFF_COLUMNS} FROM staff WHERE username = ?1"
+            ))
+            .map_err(db)?;
+        stmt.query_row([username], staff_row).optional().map_err(db)
+    }
+
+    fn users(&self) -> Result<Vec<StaffUser>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {STAFF_COLUMNS} FROM staff ORDER BY username"
+            ))
+            .map_err(db)?;
+        stmt.query_map([], staff_row)
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    fn save_user(&self, u: &StaffUser, end_sessions: bool) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let n = tx
+            .execute(
+                "UPDATE staff SET role = ?2, password_hash = ?3, disabled = ?4, failed_logins = ?5,
+                     locked_until = ?6, last_login = ?7
+                 WHERE username = ?1",
+                params![
+                    u.username,
+                    u.role,
+                    u.password_hash,
+                    u.disabled,
+                    u.failed_logins,
+                    u.locked_until,
+                    u.last_login
+                ],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {:?}", u.username)));
+        }
+        if end_sessions {
+            tx.execute(
+                "DELETE FROM staff_sessions WHERE username = ?1",
+                [&u.username],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn create_session(&self, s: &StaffSession) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO staff_sessions (id_hash, username, csrf, created_at, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![s.id_hash, s.username, s.csrf, s.created_at, s.last_seen],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn session(&self, id_hash: &str) -> Result<Option<StaffSession>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id_hash, username, csrf, created_at, last_seen FROM staff_sessions
+                 WHERE id_hash = ?1",
+            )
+            .map_err(db)?;
+        stmt.query_row([id_hash], |r| {
+            Ok(StaffSession {
+                id_hash: r.get(0)?,
+                username: r.get(1)?,
+                csrf: r.get(2)?,
+                created_at: r.get(3)?,
+                last_seen: r.get(4)?,
+            })
+        })
+        .optional()
+        .map_err(db)
+    }
+
+    fn touch_session(&self, id_hash: &str, now: UnixMillis) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE staff_sessions SET last_seen = ?2 WHERE id_hash = ?1",
+                params![id_hash, now],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM staff_sessions WHERE id_hash = ?1", [id_hash])
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn submission_days(
+        &self,
+        kiosk_id: &str,
+        since: UnixMillis,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT date(received_at / 1000, 'unixepoch') AS day, COUNT(*) FROM submissions
+                 WHERE kiosk_id = ?1 AND received_at >= ?2 GROUP BY day ORDER BY day DESC",
+            )
+            .map_err(db)?;
+        stmt.query_map(params![kiosk_id, since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
+    }
+
     fn submission_count(&self) -> Result<u64, StoreError> {
         self.conn()
             .query_row("SELECT COUNT(*) FROM submissions", [], |r| {
@@ -1236,6 +1403,22 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+}
+
+const STAFF_COLUMNS: &str =
+    "username, role, password_hash, created_at, disabled, failed_logins, locked_until, last_login";
+
+fn staff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffUser> {
+    Ok(StaffUser {
+        username: r.get(0)?,
+        role: r.get(1)?,
+        password_hash: r.get(2)?,
+        created_at: r.get(3)?,
+        disabled: r.get(4)?,
+        failed_logins: r.get(5)?,
+        locked_until: r.get(6)?,
+        last_login: r.get(7)?,
+    })
 }
 
 const ALERT_COLUMNS: &str =

@@ -1,0 +1,453 @@
+//! The staff dashboard: server-rendered pages that update live over server-sent events.
+//!
+//! - `/login`, `/logout`: sign-in with a staff account ([`crate::staff`]); five wrong passwords
+//!   lock the account, and each address gets `limits.logins_per_minute` attempts.
+//! - `/dashboard`: the fleet at a glance, a tile per kiosk (state, version, last seen, open
+//!   alerts); `?wall=1` is the same for a wall screen, without navigation.
+//! - `/dashboard/kiosks/{id}`: devices, system, health history charts, submission counts,
+//!   remote commands and their results.
+//! - `/dashboard/alerts`, `/dashboard/sla`, `/dashboard/catalog` (services per group, notices),
+//!   `/dashboard/users`, `/dashboard/audit`, `/dashboard/account`.
+//!
+//! Each page names its live view in `<body data-live>`; `live.js` opens
+//! `/dashboard/events?view=…` and swaps in the regions the server sends after a change
+//! ([`crate::api::Change`]), at most once a second, and every 15 s so that ages stay true.
+//!
+//! Changes are HTML forms posted with the session's CSRF token (checked for every change in
+//! `api::sessions`), answered with a redirect (post/redirect/get) that carries a message.
+//! Pages allow no inline script or style (Content-Security-Policy), and every value from the
+//! store is escaped.
+
+mod actions;
+mod chart;
+mod live;
+mod pages;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use protocol::UnixMillis;
+use serde::Deserialize;
+
+use crate::api::public::esc;
+use crate::api::{AppError, AppState, ClientIp, blocking};
+use crate::staff::{self, Role, Staff};
+
+/// The dashboard's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/dashboard", get(pages::overview))
+        .route("/dashboard/kiosks/{id}", get(pages::kiosk))
+        .route("/dashboard/kiosks/{id}/commands", post(actions::command))
+        .route("/dashboard/alerts", get(pages::alerts))
+        .route("/dashboard/alerts/{id}/ack", post(actions::ack))
+        .route("/dashboard/sla", get(pages::sla))
+        .route(
+            "/dashboard/catalog",
+            get(pages::catalog).post(actions::upload_catalog),
+        )
+        .route("/dashboard/notices", post(actions::publish_notice))
+        .route(
+            "/dashboard/notices/{id}/withdraw",
+            post(actions::withdraw_notice),
+        )
+        .route(
+            "/dashboard/services/{id}/groups",
+            post(actions::service_groups),
+        )
+        .route(
+            "/dashboard/users",
+            get(pages::users).post(actions::create_user),
+        )
+        .route("/dashboard/users/{name}", post(actions::update_user))
+        .route(
+            "/dashboard/account",
+            get(pages::account).post(actions::change_password),
+        )
+        .route("/dashboard/audit", get(pages::audit))
+        .route("/dashboard/events", get(live::events))
+        .route("/dashboard/assets/dashboard.css", get(css))
+        .route("/dashboard/assets/live.js", get(js))
+}
+
+/// A signed-in member of staff on a page; anyone else is sent to the sign-in page.
+#[derive(Debug)]
+pub struct Page(pub Staff);
+
+impl axum::extract::FromRequestParts<AppState> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &AppState,
+    ) -> Result<Self, Response> {
+        match parts.extensions.get::<Staff>() {
+            Some(s) => Ok(Page(s.clone())),
+            None => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .filter(|p| p.starts_with("/dashboard") && !p.starts_with("/dashboard/events"))
+                    .unwrap_or("/dashboard");
+                let to = format!("/login?next={}", urlencode(next));
+                Err(Redirect::to(&to).into_response())
+            }
+        }
+    }
+}
+
+/// The message a redirect after a change carries: `?ok=…` or `?err=…`.
+#[derive(Debug, Default, Deserialize)]
+pub struct Flash {
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+impl Flash {
+    fn html(&self) -> String {
+        match (&self.ok, &self.err) {
+            (_, Some(e)) => format!("<div class=\"flash err\" role=\"alert\">{}</div>", esc(e)),
+            (Some(m), None) => format!("<div class=\"flash ok\" role=\"status\">{}</div>", esc(m)),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A redirect to `to` with a message.
+fn back(to: &str, result: Result<String, String>) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    let (k, v) = match &result {
+        Ok(m) => ("ok", m.as_str()),
+        Err(e) => ("err", e.as_str()),
+    };
+    Redirect::to(&format!("{to}{sep}{k}={}", urlencode(v))).into_response()
+}
+
+/// Percent-encodes a query value.
+fn urlencode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The pages in the navigation: path, label, the role that sees the link.
+const NAV: &[(&str, &str, Role)] = &[
+    ("/dashboard", "Fleet", Role::Viewer),
+    ("/dashboard/alerts", "Alerts", Role::Viewer),
+    ("/dashboard/sla", "Availability", Role::Viewer),
+    ("/dashboard/catalog", "Catalog & notices", Role::Viewer),
+    ("/dashboard/users", "Users", Role::Admin),
+    ("/dashboard/audit", "Audit log", Role::Viewer),
+];
+
+/// What a page puts in the shell.
+struct Shell<'a> {
+    staff: &'a Staff,
+    /// The navigation entry it belongs to.
+    nav: &'a str,
+    title: &'a str,
+    /// The live view (`data-live`), if the page updates itself.
+    live: Option<&'a str>,
+    /// Open alerts, for the navigation's counter.
+    open_alerts: usize,
+    wall: bool,
+}
+
+/// A whole page: navigation, header, flash, body.
+fn page(shell: Shell<'_>, flash: &Flash, body: &str) -> Response {
+    let mut nav = String::new();
+    for (path, label, role) in NAV {
+        if !shell.staff.may(*role) {
+            continue;
+        }
+        let count = if *path == "/dashboard/alerts" && shell.open_alerts > 0 {
+            format!("<span class=\"count\">{}</span>", shell.open_alerts)
+        } else {
+            String::new()
+        };
+        nav.push_str(&format!(
+            "<a class=\"item{}\" href=\"{path}\">{label}{count}</a>",
+            if *path == shell.nav { " on" } else { "" }
+        ));
+    }
+    let live = shell
+        .live
+        .map_or(String::new(), |v| format!(" data-live=\"{}\"", esc(v)));
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Okénko fleet</title>\
+         <link rel=\"stylesheet\" href=\"/dashboard/assets/dashboard.css\"></head>\
+         <body{wall}{live}><div class=\"app\"><nav class=\"side\" aria-label=\"Main\">\
+         <a class=\"brand\" href=\"/dashboard\">Okénko<small>fleet dashboard</small></a>{nav}</nav>\
+         <main><header class=\"top\"><h1>{title}</h1><div class=\"who\">\
+         {live_dot}<a href=\"/dashboard/account\">{name}</a><span class=\"badge off\">{role}</span>\
+         <form class=\"inline\" method=\"post\" action=\"/logout\">{csrf}\
+         <button class=\"button\" type=\"submit\">Sign out</button></form></div></header>\
+         {flash}{body}</main></div>\
+         <script src=\"/dashboard/assets/live.js\"></script></body></html>",
+        title = esc(shell.title),
+        wall = if shell.wall { " class=\"wall\"" } else { "" },
+        live_dot = if shell.live.is_some() {
+            "<span id=\"live\" class=\"live\">connecting</span>"
+        } else {
+            ""
+        },
+        name = esc(&shell.staff.name),
+        role = shell.staff.role.label(),
+        csrf = csrf_field(shell.staff),
+        flash = flash.html(),
+    );
+    html_response(StatusCode::OK, html)
+}
+
+/// An HTML answer with the dashboard's security headers.
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut r = (status, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// The hidden field every form carries.
+fn csrf_field(staff: &Staff) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(&staff.csrf)
+    )
+}
+
+/// A page refused for a role below the one it needs.
+fn forbidden(staff: &Staff, role: Role) -> Response {
+    html_response(
+        StatusCode::FORBIDDEN,
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed</title>\
+             <link rel=\"stylesheet\" href=\"/dashboard/assets/dashboard.css\"></head><body>\
+             <div class=\"card login\"><h2>Not allowed</h2><p>This needs the {} role; you are {}.</p>\
+             <p><a href=\"/dashboard\">Back to the fleet</a></p></div></body></html>",
+            role.label(),
+            staff.role.label()
+        ),
+    )
+}
+
+/// `just now`, `45 s ago`, `12 min ago`, `3 h ago`, `2 d ago`.
+fn ago(now: UnixMillis, t: UnixMillis) -> String {
+    let s = (now - t).max(0) / 1000;
+    match s {
+        0..5 => "just now".into(),
+        5..60 => format!("{s} s ago"),
+        60..3600 => format!("{} min ago", s / 60),
+        3600..172_800 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// Czech local time.
+fn when(t: UnixMillis) -> String {
+    protocol::time::format_czech(t)
+}
+
+async fn css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("assets/dashboard.css"),
+    )
+}
+
+async fn js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/live.js"),
+    )
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+    err: Option<String>,
+    ok: Option<String>,
+}
+
+/// Where to go after signing in: a dashboard path only (no open redirect).
+fn safe_next(next: Option<&str>) -> &str {
+    next.filter(|n| n.starts_with("/dashboard") && !n.contains("//") && !n.contains('\\'))
+        .unwrap_or("/dashboard")
+}
+
+async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+    login_html(
+        safe_next(q.next.as_deref()),
+        &Flash {
+            ok: q.ok,
+            err: q.err,
+        },
+        StatusCode::OK,
+    )
+}
+
+fn login_html(next: &str, flash: &Flash, status: StatusCode) -> Response {
+    html_response(
+        status,
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Sign in · Okénko fleet</title>\
+             <link rel=\"stylesheet\" href=\"/dashboard/assets/dashboard.css\"></head><body>\
+             <div class=\"login\"><div class=\"brand\">Okénko</div>\
+             <p class=\"muted\">Fleet dashboard for the city's kiosks</p>{flash}\
+             <form class=\"card\" method=\"post\" action=\"/login\">\
+             <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+             <label for=\"username\">User name</label>\
+             <input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
+             <label for=\"password\">Password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+             <button class=\"primary\" type=\"submit\">Sign in</button></form></div></body></html>",
+            flash = flash.html(),
+            next = esc(next),
+        ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let refuse = |msg: String, status| {
+        login_html(
+            &next,
+            &Flash {
+                ok: None,
+                err: Some(msg),
+            },
+            status,
+        )
+    };
+    if !state.login_limiter.allow(ip) {
+        tracing::warn!(%ip, "sign-in attempts over the limit");
+        return Ok(refuse(
+            "Too many sign-in attempts from this address; wait a minute.".into(),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let username = form.username.trim().to_ascii_lowercase();
+    let (name, password) = (username.clone(), form.password);
+    let result = blocking(&state, move |s| {
+        Ok(staff::login(s, &name, &password, crate::now_ms()))
+    })
+    .await?;
+    match result {
+        Ok(new) => {
+            tracing::info!(user = %username, "signed in");
+            crate::api::admin::audit(&state, &username, "user.login", &username, String::new())
+                .await;
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(v) = HeaderValue::from_str(&staff::session_cookie(&new.token)) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::warn!(user = %username, %ip, reason = %e, "sign-in refused");
+            if matches!(e, staff::LoginError::Locked { .. }) {
+                crate::api::admin::audit(
+                    &state,
+                    &username,
+                    "user.locked",
+                    &username,
+                    e.to_string(),
+                )
+                .await;
+            }
+            Ok(refuse(e.to_string(), StatusCode::UNAUTHORIZED))
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = staff::cookie_token(headers.get(header::COOKIE)) {
+        let hash = crate::auth::hash_secret(token);
+        if let Err(e) = blocking(&state, move |s| s.delete_session(&hash)).await {
+            tracing::error!(error = %e, "session not deleted at sign-out");
+        }
+    }
+    let mut r = Redirect::to("/login?ok=Signed%20out.").into_response();
+    if let Ok(v) = HeaderValue::from_str(&staff::clear_cookie()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_dashboard() {
+        assert_eq!(safe_next(Some("/dashboard/alerts")), "/dashboard/alerts");
+        for evil in [
+            "https://evil.example",
+            "//evil.example",
+            "/dashboard//evil",
+            "/\\evil",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/dashboard", "{evil}");
+        }
+        assert_eq!(urlencode("a b&c/é"), "a%20b%26c/%C3%A9");
+        assert_eq!(ago(10_000, 0), "10 s ago");
+        assert_eq!(ago(7_200_000, 0), "2 h ago");
+    }
+}

@@ -1,0 +1,268 @@
+//! The dashboard in a real headless Chromium, against a real fleet server and a real kiosk agent
+//! on simulated devices (127.0.0.1 only). An operator signs in, watches the kiosk's tile turn
+//! red on the live overview when its printer runs out of paper (no reload: server-sent events),
+//! acknowledges the alert with a comment, sends "print test receipt" and sees its result
+//! arrive; a viewer finds no buttons and a forged change is refused; an admin publishes a notice
+//! and the kiosk shows it; wrong passwords lock an account.
+//!
+//! Everything is done with real mouse clicks and typed text, as staff would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+
+use std::time::Duration;
+
+use hw_tests::browser::Browser;
+use hw_tests::escpos::sim::{Paper, PrinterSim, PrinterState};
+use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, wait_until};
+use protocol::app::{RequestBody, ResponseBody};
+
+const PASSWORD: &str = "correct horse battery staple";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn sign_in(b: &Browser, url: &str, user: &str, password: &str) {
+    b.goto(&format!("{url}/login")).unwrap();
+    b.type_into("#username", user).unwrap();
+    b.type_into("#password", password).unwrap();
+    b.click("button[type=submit]").unwrap();
+}
+
+fn sign_out(b: &Browser) {
+    b.click("header.top form button").unwrap();
+    b.wait_for("location.pathname === '/login'", WAIT).unwrap();
+}
+
+/// The `data-state` of the kiosk's tile on the overview.
+fn tile_state(b: &Browser) -> String {
+    b.eval("(document.getElementById('tile-ostrava-05') || {dataset: {}}).dataset.state || ''")
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
+    assert!(
+        hw_tests::browser::chromium().is_some(),
+        "Chromium is needed (scripts/setup.sh installs Debian's chromium)"
+    );
+    let tmp = TempDir::new("dashboard");
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        "[alerts]\nsweep_s = 1\nhold_s = 1\noffline_after_s = 30\n",
+    );
+    fleet.publish(&demo_catalog());
+    for (name, role) in [("olga", "operator"), ("vera", "viewer"), ("adam", "admin")] {
+        fleet.add_user(name, role, PASSWORD);
+    }
+    let printer = PrinterSim::start(PrinterState::default()).unwrap();
+    let agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("ostrava-05"),
+        &format!(
+            "heartbeat_interval_s = 1\n[agent]\ndevice_poll_ms = 200\n[printer]\npath = \"{}\"\n",
+            printer.path().display()
+        ),
+    );
+    assert!(agent.wait_ready(WAIT));
+    let url = fleet.url();
+    let b = Browser::start(1366, 768).unwrap();
+
+    // An operator signs in and lands on the overview, where the kiosk is well.
+    sign_in(&b, &url, "olga", PASSWORD);
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.wait_for(
+        "document.getElementById('live').textContent === 'live'",
+        WAIT,
+    )
+    .unwrap();
+    assert!(
+        wait_until(WAIT, || tile_state(&b) == "ok"),
+        "tile: {:?}",
+        tile_state(&b)
+    );
+    let loaded_at = b.eval("performance.timeOrigin").unwrap();
+
+    // Paper runs out: the tile turns red by itself, with the reason.
+    printer.set_state(|s| s.paper = Paper::Out);
+    assert!(
+        wait_until(WAIT, || tile_state(&b) == "bad"),
+        "tile: {:?}",
+        tile_state(&b)
+    );
+    assert_eq!(
+        b.eval("performance.timeOrigin").unwrap(),
+        loaded_at,
+        "no reload"
+    );
+    let tile = b
+        .eval("document.getElementById('tile-ostrava-05').innerText")
+        .unwrap();
+    assert!(
+        tile.as_str().unwrap().contains("Printer out of paper"),
+        "{tile}"
+    );
+
+    // The operator acknowledges it with a comment.
+    b.click("a.item[href='/dashboard/alerts']").unwrap();
+    b.wait_for("location.pathname === '/dashboard/alerts'", WAIT)
+        .unwrap();
+    let row = "tr[data-kind='printer_paper_out']";
+    b.type_into(
+        &format!("{row} input[name=comment]"),
+        "Paper roll on its way, Novák",
+    )
+    .unwrap();
+    b.click(&format!("{row} button[type=submit]")).unwrap();
+    b.wait_for(
+        "document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('acknowledged')",
+        WAIT,
+    )
+    .unwrap();
+    let state = b
+        .eval(&format!("document.querySelector(\"{row}\").innerText"))
+        .unwrap();
+    assert!(
+        state
+            .as_str()
+            .unwrap()
+            .contains("olga: Paper roll on its way"),
+        "{state}"
+    );
+    let (by, comment): (String, String) = fleet
+        .db()
+        .query_row(
+            "SELECT acked_by, ack_comment FROM alerts WHERE kind = 'printer_paper_out'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (by.as_str(), comment.as_str()),
+        ("olga", "Paper roll on its way, Novák")
+    );
+
+    // Paper is back; the test receipt is sent from the kiosk's page and its result appears.
+    printer.set_state(|s| s.paper = Paper::Ok);
+    b.click("a[href='/dashboard/kiosks/ostrava-05']").unwrap();
+    b.wait_for(
+        "location.pathname === '/dashboard/kiosks/ostrava-05' && document.getElementById('live').textContent === 'live'",
+        WAIT,
+    )
+    .unwrap();
+    b.click("form input[value=print_test_receipt] ~ button")
+        .unwrap();
+    b.wait_for(
+        "document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('queued')",
+        WAIT,
+    )
+    .unwrap();
+    let loaded_at = b.eval("performance.timeOrigin").unwrap();
+    let result = b
+        .wait_for(
+            "(document.querySelector('#kiosk-commands tr[data-state=done] td.result') || {}).innerText",
+            WAIT,
+        )
+        .unwrap();
+    assert!(
+        result.as_str().unwrap().contains("test receipt printed"),
+        "{result}"
+    );
+    assert_eq!(
+        b.eval("performance.timeOrigin").unwrap(),
+        loaded_at,
+        "arrived live"
+    );
+    assert!(printer.wait_for_jobs(1, WAIT));
+    assert!(
+        printer
+            .jobs()
+            .iter()
+            .any(|j| j.receipt.to_text().contains("Test print"))
+    );
+    sign_out(&b);
+
+    // A viewer sees the kiosk but no command buttons; a forged change is refused.
+    sign_in(&b, &url, "vera", PASSWORD);
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.goto(&format!("{url}/dashboard/kiosks/ostrava-05"))
+        .unwrap();
+    assert_eq!(
+        b.eval("document.querySelectorAll('input[value=print_test_receipt]').length")
+            .unwrap(),
+        0
+    );
+    let forged = b
+        .eval(
+            "fetch('/dashboard/kiosks/ostrava-05/commands', {method: 'POST', headers: \
+             {'Content-Type': 'application/x-www-form-urlencoded'}, body: 'action=reboot&csrf=' + \
+             encodeURIComponent(document.querySelector('input[name=csrf]').value)}).then(r => r.status)",
+        )
+        .unwrap();
+    assert_eq!(forged, 403);
+    sign_out(&b);
+
+    // An admin publishes a notice; the kiosk shows it.
+    sign_in(&b, &url, "adam", PASSWORD);
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.click("a.item[href='/dashboard/catalog']").unwrap();
+    b.wait_for("location.pathname === '/dashboard/catalog'", WAIT)
+        .unwrap();
+    b.type_into("#title_cs", "Zítra zavřeno").unwrap();
+    b.type_into("#body_cs", "Úřad je ve středu zavřen kvůli školení.")
+        .unwrap();
+    b.click("form.stack button[type=submit]").unwrap();
+    b.wait_for(
+        "document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('Notice published')",
+        WAIT,
+    )
+    .unwrap();
+    let shown = wait_until(WAIT, || {
+        let Some(mut c) = agent.client() else {
+            return false;
+        };
+        matches!(
+            c.call(RequestBody::Notices),
+            Ok(ResponseBody::Notices { notices }) if notices.iter().any(|n| n.title.cs == "Zítra zavřeno")
+        )
+    });
+    assert!(shown, "the notice reached the kiosk");
+    b.click("a.item[href='/dashboard/audit']").unwrap();
+    b.wait_for("location.pathname === '/dashboard/audit'", WAIT)
+        .unwrap();
+    let log = b.text().unwrap();
+    for line in [
+        "alert.ack",
+        "command.queue",
+        "catalog.publish",
+        "olga",
+        "adam",
+    ] {
+        assert!(log.contains(line), "{line} in the audit log");
+    }
+    sign_out(&b);
+
+    // Five wrong passwords lock the account; the right one is then refused too.
+    for _ in 0..5 {
+        sign_in(&b, &url, "vera", "not her password");
+        b.wait_for("document.querySelector('.flash.err') !== null", WAIT)
+            .unwrap();
+    }
+    sign_in(&b, &url, "vera", PASSWORD);
+    let msg = b
+        .wait_for(
+            "(document.querySelector('.flash.err') || {}).innerText",
+            WAIT,
+        )
+        .unwrap();
+    assert!(msg.as_str().unwrap().contains("locked"), "{msg}");
+    assert_eq!(
+        b.eval("location.pathname").unwrap(),
+        "/login",
+        "not signed in"
+    );
+}
