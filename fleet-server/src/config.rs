@@ -70,19 +70,13 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HistorySection {
-    /// Days raw heartbeats are kept; older ones become hourly aggregates. Default 7; 0 keeps
-    /// only the last hour or two (large fleets).
-    pub raw_days: u32,
     /// Days of availability kept for SLA reports. Default 400.
     pub uptime_days: u32,
 }
 
 impl Default for HistorySection {
     fn default() -> Self {
-        HistorySection {
-            raw_days: 7,
-            uptime_days: 400,
-        }
+        HistorySection { uptime_days: 400 }
     }
 }
 
@@ -478,7 +472,6 @@ mod tests {
         assert_eq!(a.opening_hours, b.opening_hours);
         assert_eq!(a.sweep_s, b.sweep_s);
         assert_eq!(a.hold_s, b.hold_s);
-        assert_eq!(c.history.raw_days, d.history.raw_days);
         assert_eq!(c.history.uptime_days, d.history.uptime_days);
         assert_eq!(c.sla.target_percent, d.sla.target_percent);
         assert_eq!(c.sla.city, d.sla.city);

@@ -1,7 +1,9 @@
 //! Heartbeat ingest with group commit. Handlers hand each heartbeat to one writer task and wait
-//! for its commit; the writer takes everything that queued up meanwhile and commits it in one
-//! transaction. Under load, one fsync carries hundreds of heartbeats; when idle, a heartbeat is
-//! written at once. A heartbeat is answered only after it is on disk.
+//! for it to be on disk; the writer takes everything that queued up meanwhile and commits it in
+//! one transaction, then passes the batch to a syncer task that flushes the store
+//! ([`Store::sync`]) and answers. While one batch is being flushed the next is written, and one
+//! flush carries every batch committed before it. When idle, a heartbeat is written at once. A
+//! heartbeat is answered only after it is on disk.
 //!
 //! Beside it, what every heartbeat reply needs is kept in memory: the catalog's version
 //! (refreshed every few seconds, so a catalog published from the command line is noticed) and
@@ -105,7 +107,11 @@ impl Ingest {
     }
 }
 
+type Waiter = oneshot::Sender<Result<(), String>>;
+
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>) {
+    let (to_sync, synced) = mpsc::unbounded_channel::<Vec<Waiter>>();
+    tokio::spawn(syncer(Arc::clone(&store), synced));
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
         while items.len() < MAX_BATCH {
@@ -123,8 +129,39 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>) {
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                if let Err(unsent) = to_sync.send(waiters) {
+                    for w in unsent.0 {
+                        let _ = w.send(Err("the heartbeat syncer stopped".into()));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "heartbeats not stored");
+                for w in waiters {
+                    let _ = w.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Flushes what the writer committed, then answers: every batch that arrived meanwhile shares
+/// one flush.
+async fn syncer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Vec<Waiter>>) {
+    while let Some(first) = rx.recv().await {
+        let mut waiters = first;
+        while let Ok(more) = rx.try_recv() {
+            waiters.extend(more);
+        }
+        let s = Arc::clone(&store);
+        let result = tokio::task::spawn_blocking(move || s.sync())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
         if let Err(e) = &result {
-            tracing::error!(error = %e, "heartbeats not stored");
+            tracing::error!(error = %e, "heartbeats not flushed to disk");
         }
         for w in waiters {
             let _ = w.send(result.clone());

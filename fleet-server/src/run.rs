@@ -16,7 +16,7 @@ use crate::store::sqlite::SqliteStore;
 /// Builds the shared state from `config` and an opened store.
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
     let ingest = crate::ingest::Ingest::start(Arc::clone(&store))?;
-    Ok(AppState {
+    Ok(AppState(Arc::new(crate::api::Shared {
         ingest,
         kiosk_auth: Arc::default(),
         store,
@@ -48,7 +48,7 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
             ),
             Arc::default(),
         ),
-    })
+    })))
 }
 
 /// Opens the configured store.
@@ -70,6 +70,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let state = state(&config, Arc::clone(&store))?;
+    let state_store = Arc::clone(&store);
     let (stop_tx, stop_rx) = watch::channel(false);
     let connector = tokio::spawn(crate::connector::run(
         store,
@@ -127,11 +128,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = connector.await;
     let _ = alerts.await;
     let _ = maintenance.await;
+    let s = Arc::clone(&state_store);
+    match tokio::task::spawn_blocking(move || s.write_behind()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the kiosks' newest state not written"),
+        Err(e) => tracing::error!(error = %e, "writing the kiosks' newest state panicked"),
+    }
     Ok(())
 }
 
-/// Once an hour (and at start): raw heartbeats older than `raw_days` become hourly aggregates;
-/// availability older than `uptime_days` goes.
+/// Once an hour (and at start): hourly health older than 90 days becomes daily; availability
+/// older than `uptime_days` goes.
 async fn maintain(
     store: Arc<dyn Store>,
     history: crate::config::HistorySection,
@@ -140,12 +147,10 @@ async fn maintain(
     loop {
         let s = Arc::clone(&store);
         let now = crate::now_ms();
-        // raw_days = 0: everything before the current hour.
-        let raw_before = (now - i64::from(history.raw_days) * 86_400_000) / 3_600_000 * 3_600_000;
         let (day, _) = crate::sla::day_minute(now - i64::from(history.uptime_days) * 86_400_000);
-        match tokio::task::spawn_blocking(move || s.prune_history(raw_before, &day)).await {
-            Ok(Ok((raw, days))) if raw + days > 0 => {
-                tracing::info!(heartbeats = raw, days, "history downsampled and pruned");
+        match tokio::task::spawn_blocking(move || s.prune_history(now, &day)).await {
+            Ok(Ok((hours, days))) if hours + days > 0 => {
+                tracing::info!(hours, days, "history downsampled and pruned");
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "pruning history failed"),

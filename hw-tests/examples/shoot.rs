@@ -21,8 +21,11 @@ fn main() -> anyhow::Result<()> {
     b.type_into("#username", user)?;
     b.type_into("#password", password)?;
     b.click("button[type=submit]")?;
-    b.wait_for("location.pathname === '/dashboard'", Duration::from_secs(10))
-        .context("sign-in failed")?;
+    b.wait_for(
+        "location.pathname === '/dashboard'",
+        Duration::from_secs(10),
+    )
+    .context("sign-in failed")?;
     for page in pages {
         let (name, path) = page
             .split_once('=')

@@ -249,6 +249,27 @@ impl Fleet {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// `GET /api/admin/v1/kiosks/{kiosk_id}`: the kiosk and its newest heartbeat, as the
+    /// server shows them (`None` for an unknown kiosk or a failed call).
+    pub fn kiosk_now(&self, kiosk_id: &str) -> Option<serde_json::Value> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            let r = http_client()
+                .get(format!("{}/api/admin/v1/kiosks/{kiosk_id}", self.url()))
+                .bearer_auth(&self.admin_token)
+                .send()
+                .await
+                .ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            r.json().await.ok()
+        })
+    }
+
     /// Makes a staff account (`fleet-server user add`, the password on standard input).
     pub fn add_user(&self, name: &str, role: &str, password: &str) {
         use std::io::Write as _;
@@ -275,6 +296,13 @@ impl Fleet {
     pub fn publish(&self, catalog: &Path) {
         let path = catalog.to_string_lossy().into_owned();
         self.command(&["publish", &path]);
+    }
+
+    /// Stops the server with SIGTERM and waits for it to end.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c, 15);
+        }
     }
 
     /// Kills the server with SIGKILL.

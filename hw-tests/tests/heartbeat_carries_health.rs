@@ -20,21 +20,17 @@ fn the_heartbeat_carries_devices_and_system_health() {
         "",
     );
     assert!(agent.wait_ready(Duration::from_secs(20)));
-    let body = || -> Option<String> {
+    let body = || -> Option<serde_json::Value> {
         fleet
-            .db()
-            .query_row(
-                "SELECT body FROM heartbeats WHERE kiosk_id = 'kiosk-hb' LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok()
+            .kiosk_now("kiosk-hb")
+            .map(|k| k["heartbeat"].clone())
+            .filter(|h| !h.is_null())
     };
     assert!(
         wait_until(Duration::from_secs(20), || body().is_some()),
         "a heartbeat arrived"
     );
-    let hb: Heartbeat = serde_json::from_str(&body().unwrap()).unwrap();
+    let hb: Heartbeat = serde_json::from_value(body().unwrap()).unwrap();
     assert_eq!(hb.devices.len(), 3);
     let system = hb.system.expect("system health");
     assert!(system.mem_total_kb.unwrap_or(0) > 0, "{system:?}");
@@ -42,15 +38,20 @@ fn the_heartbeat_carries_devices_and_system_health() {
         system.uptime_s.is_some() && system.load1.is_some(),
         "{system:?}"
     );
-    let kiosk_last_seen: Option<i64> = fleet
+    let kiosk = fleet.kiosk_now("kiosk-hb").unwrap();
+    assert!(kiosk["kiosk"]["last_seen"].is_i64(), "{kiosk}");
+    // A stopped server has written its newest state into the kiosk's row.
+    let mut fleet = fleet;
+    fleet.stop();
+    let stored: Option<String> = fleet
         .db()
         .query_row(
-            "SELECT last_seen FROM kiosks WHERE kiosk_id = 'kiosk-hb'",
+            "SELECT last_heartbeat FROM kiosks WHERE kiosk_id = 'kiosk-hb'",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert!(kiosk_last_seen.is_some());
+    assert!(stored.is_some_and(|b| b.contains("mem_total_kb")));
 }
 
 #[test]
@@ -73,15 +74,8 @@ fn a_device_state_change_reaches_the_fleet_before_the_next_heartbeat_is_due() {
     );
     assert!(agent.wait_ready(Duration::from_secs(20)));
     let printer_state = || -> Option<DeviceState> {
-        let body: String = fleet
-            .db()
-            .query_row(
-                "SELECT body FROM heartbeats WHERE kiosk_id = 'kiosk-change' ORDER BY rowid DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok()?;
-        let hb: Heartbeat = serde_json::from_str(&body).ok()?;
+        let hb: Heartbeat =
+            serde_json::from_value(fleet.kiosk_now("kiosk-change")?["heartbeat"].clone()).ok()?;
         hb.devices
             .into_iter()
             .find(|d| d.device == DeviceKind::Printer)

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/v1/alerts", get(alerts))
         .route("/api/admin/v1/sla", get(sla_report))
         .route("/api/admin/v1/audit", get(audit_log))
+        .route("/api/admin/v1/kiosks/{id}", get(kiosk))
         .route("/api/admin/v1/kiosks/{id}/health", get(kiosk_health))
         .route(
             "/api/admin/v1/kiosks/{id}/commands",
@@ -463,6 +464,27 @@ pub async fn sla_of(state: &AppState, month: Option<&str>) -> Result<crate::sla:
     Ok(crate::sla::report(
         month, &kiosks, &uptime, hours, *target, now,
     ))
+}
+
+/// A kiosk and its newest heartbeat.
+#[derive(Debug, Serialize)]
+pub struct KioskNow {
+    /// The kiosk.
+    pub kiosk: KioskRecord,
+    /// Its newest heartbeat, if any arrived.
+    pub heartbeat: Option<protocol::fleet::Heartbeat>,
+}
+
+async fn kiosk(
+    State(state): State<AppState>,
+    _: Staff,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<KioskNow>, AppError> {
+    let k = id.clone();
+    match blocking(&state, move |s| s.kiosk_health_of(&k)).await? {
+        Some((kiosk, heartbeat)) => Ok(Json(KioskNow { kiosk, heartbeat })),
+        None => Err(AppError::NotFound(format!("no kiosk {id:?}"))),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 
 /// An authenticated kiosk.
 #[derive(Debug, Clone)]
-pub struct Kiosk(pub KioskRecord);
+pub struct Kiosk(pub std::sync::Arc<KioskRecord>);
 
 impl FromRequestParts<AppState> for Kiosk {
     type Rejection = AppError;
@@ -58,17 +58,21 @@ impl FromRequestParts<AppState> for Kiosk {
             && at.elapsed() < AUTH_CACHE_FOR
             && auth::constant_time_eq(known, &hash)
         {
-            return Ok(Kiosk(rec.clone()));
+            return Ok(Kiosk(std::sync::Arc::clone(rec)));
         }
         let (id, h) = (kiosk_id.clone(), hash.clone());
         let rec = blocking(state, move |s| s.authenticate(&id, &h))
             .await?
+            .map(std::sync::Arc::new)
             .ok_or_else(|| AppError::Unauthorized("unknown kiosk credential".into()))?;
         let mut cache = state.kiosk_auth.write().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 200_000 {
             cache.clear();
         }
-        cache.insert(kiosk_id, (hash, rec.clone(), std::time::Instant::now()));
+        cache.insert(
+            kiosk_id,
+            (hash, std::sync::Arc::clone(&rec), std::time::Instant::now()),
+        );
         Ok(Kiosk(rec))
     }
 }
@@ -76,7 +80,8 @@ impl FromRequestParts<AppState> for Kiosk {
 /// Kiosks authenticated lately: `kiosk_id → (credential hash, record, when)`. A heartbeat then
 /// costs no database read; an entry is trusted for [`AUTH_CACHE_FOR`] and dropped when the kiosk
 /// enrols again or gets a new token (its name or group may change).
-pub type AuthCache = std::collections::HashMap<String, (String, KioskRecord, std::time::Instant)>;
+pub type AuthCache =
+    std::collections::HashMap<String, (String, std::sync::Arc<KioskRecord>, std::time::Instant)>;
 
 /// How long a cached authentication is trusted.
 const AUTH_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);

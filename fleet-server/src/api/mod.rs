@@ -34,9 +34,21 @@ use crate::ratelimit::RateLimiter;
 use crate::staff::{Role, Staff};
 use crate::store::{Store, StoreError};
 
-/// What every handler shares.
+/// What every handler shares: one allocation, so that a request clones a single `Arc`.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The store.
     pub store: Arc<dyn Store>,
     /// Hash of the admin token, when the admin API is enabled.

@@ -338,12 +338,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         to_day: &str,
     ) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError>;
 
-    /// Replaces heartbeats sampled before `raw_before` by hourly aggregates and hourly ones 90
-    /// days older by daily ones; drops availability days before `uptime_before_day` and daily
-    /// aggregates older than 400 days; (heartbeats, days) removed.
+    /// Writes the pending hourly aggregates, replaces hourly ones older than 90 days (before
+    /// `now`) by daily ones, drops daily ones older than 400 days and availability days before
+    /// `uptime_before_day`; (hours folded into days, availability days dropped).
     fn prune_history(
         &self,
-        raw_before: UnixMillis,
+        now: UnixMillis,
         uptime_before_day: &str,
     ) -> Result<(u64, u64), StoreError>;
 
@@ -412,11 +412,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
 
-    /// Records heartbeats `(kiosk, heartbeat, received at)` in one transaction.
+    /// Records heartbeats `(kiosk, heartbeat, received at)` in one transaction. The commit
+    /// may not be on disk yet when this returns: [`Store::sync`] makes it so (the ingest
+    /// answers the kiosks after that, and meanwhile writes the next batch).
     fn record_heartbeats(
         &self,
         batch: &[(String, Heartbeat, UnixMillis)],
     ) -> Result<(), StoreError>;
+
+    /// Makes every commit so far durable.
+    fn sync(&self) -> Result<(), StoreError>;
+
+    /// Writes what heartbeats left to be written behind (the kiosks' newest state, the hourly
+    /// health); the server calls it when it stops.
+    fn write_behind(&self) -> Result<(), StoreError>;
 
     /// The newest catalog's version (0 when none), without reading the catalog.
     fn catalog_version(&self) -> Result<u64, StoreError>;

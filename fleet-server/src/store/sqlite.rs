@@ -1,5 +1,13 @@
 //! The embedded SQLite store: one file, WAL, `synchronous=FULL` (an ack sent to a kiosk means
 //! the submission is on disk: the kiosk deletes its copy on that ack).
+//!
+//! Heartbeats: what the SLA is computed from, the minute a kiosk was seen in, is committed (and
+//! flushed, `Store::sync`) before the heartbeat is answered. The rest is written behind, within
+//! a minute, in the same commits: each kiosk's newest heartbeat (its row's `last_heartbeat`,
+//! `last_seen`, version, outbox) and its hourly health aggregate. Until then every read of a
+//! kiosk shows the newest heartbeat from memory, so nothing reads stale state. A crash of the
+//! server loses at most that minute of health history; a kiosk's newest state comes back with
+//! its next heartbeat. A stop writes everything.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -178,6 +186,25 @@ const MIGRATIONS: &[&str] = &[
          last_seen  INTEGER NOT NULL
      );
      CREATE INDEX staff_sessions_by_user ON staff_sessions (username);",
+    // 10: heartbeats are aggregated per hour as they arrive (see `HourlyCache`); the raw
+    // history is folded into the hourly aggregates and goes. The newest heartbeat of each
+    // kiosk stays beside it.
+    "INSERT INTO health_hourly (kiosk_id, hour, samples, temperature_max, disk_used_max,
+                                outbox_max)
+         SELECT kiosk_id, sampled_at / 3600000, COUNT(*),
+                MAX(json_extract(body, '$.system.temperature_c')),
+                MAX(1.0 - CAST(json_extract(body, '$.system.disk_free_kb') AS REAL)
+                          / json_extract(body, '$.system.disk_total_kb')),
+                COALESCE(MAX(json_extract(body, '$.outbox_len')), 0)
+         FROM heartbeats GROUP BY kiosk_id, sampled_at / 3600000
+         ON CONFLICT (kiosk_id, hour) DO UPDATE SET
+             samples = samples + excluded.samples,
+             temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
+                                   COALESCE(excluded.temperature_max, temperature_max)),
+             disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
+                                 COALESCE(excluded.disk_used_max, disk_used_max)),
+             outbox_max = MAX(outbox_max, excluded.outbox_max);
+     DROP TABLE heartbeats;",
 ];
 
 /// The SQLite store.
@@ -187,6 +214,208 @@ pub struct SqliteStore {
     /// Today's availability bitmaps as written, so a heartbeat in a minute already marked
     /// writes nothing for it (and none is read back).
     uptime: Mutex<UptimeCache>,
+    /// What heartbeats changed that is written behind (see the module docs).
+    pending: Mutex<Pending>,
+    /// The write-ahead log, for [`Store::sync`] (none for an in-memory database).
+    wal: Option<std::path::PathBuf>,
+    /// It, opened on the first sync.
+    wal_file: Mutex<Option<std::fs::File>>,
+}
+
+/// `(kiosk, hour) → aggregate` of heartbeats received since the last flush.
+type HourlyCache = HashMap<(String, i64), Hourly>;
+
+/// Written behind: each kiosk's newest heartbeat and the hourly aggregates, since `since`.
+#[derive(Debug)]
+struct Pending {
+    newest: HashMap<String, Newest>,
+    hourly: HourlyCache,
+    since: std::time::Instant,
+}
+
+impl Pending {
+    fn new() -> Pending {
+        Pending {
+            newest: HashMap::new(),
+            hourly: HashMap::new(),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.newest.is_empty() && self.hourly.is_empty()
+    }
+}
+
+/// A kiosk's newest heartbeat, not yet in its row.
+#[derive(Debug, Clone)]
+struct Newest {
+    /// When it was sampled (not after it arrived): the kiosk's `last_seen`.
+    seen: UnixMillis,
+    hb: Heartbeat,
+    /// The newest clock difference measured.
+    clock_skew_ms: Option<i64>,
+}
+
+impl Newest {
+    /// Takes `o` in where it is newer (a replayed old heartbeat only adds its skew).
+    fn merge(&mut self, o: &Newest) {
+        if o.seen >= self.seen {
+            self.seen = o.seen;
+            self.hb = o.hb.clone();
+        }
+        if o.clock_skew_ms.is_some() {
+            self.clock_skew_ms = o.clock_skew_ms;
+        }
+    }
+
+    /// Shows it in a record read from the row (and its heartbeat).
+    fn apply(&self, rec: &mut KioskRecord, hb: Option<&mut Option<Heartbeat>>) {
+        if self.seen >= rec.last_seen.unwrap_or(0) {
+            rec.agent_version = Some(self.hb.agent_version.clone());
+            rec.outbox_len = Some(self.hb.outbox_len);
+            if let Some(h) = hb {
+                *h = Some(self.hb.clone());
+            }
+            rec.last_seen = Some(self.seen);
+        }
+        if self.clock_skew_ms.is_some() {
+            rec.clock_skew_ms = self.clock_skew_ms;
+        }
+    }
+}
+
+/// Written-behind state is written at most this long after its heartbeat (and when the
+/// server stops, and before history is read or pruned).
+const WRITE_BEHIND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One kiosk's heartbeats in one hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Hourly {
+    samples: u64,
+    temperature_max: Option<f64>,
+    disk_used_max: Option<f64>,
+    outbox_max: u64,
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Hourly {
+    fn of(hb: &Heartbeat) -> Hourly {
+        let system = hb.system.as_ref();
+        Hourly {
+            samples: 1,
+            temperature_max: system.and_then(|s| s.temperature_c).map(f64::from),
+            disk_used_max: system.and_then(|s| match (s.disk_total_kb, s.disk_free_kb) {
+                (Some(t), Some(f)) if t > 0 => Some(1.0 - f.min(t) as f64 / t as f64),
+                _ => None,
+            }),
+            outbox_max: hb.outbox_len,
+        }
+    }
+
+    fn add(&mut self, o: &Hourly) {
+        self.samples += o.samples;
+        self.temperature_max = max_opt(self.temperature_max, o.temperature_max);
+        self.disk_used_max = max_opt(self.disk_used_max, o.disk_used_max);
+        self.outbox_max = self.outbox_max.max(o.outbox_max);
+    }
+}
+
+impl Pending {
+    fn add(&mut self, newest: &HashMap<String, Newest>, hourly: &HourlyCache) {
+        for (k, n) in newest {
+            match self.newest.get_mut(k) {
+                Some(e) => e.merge(n),
+                None => {
+                    self.newest.insert(k.clone(), n.clone());
+                }
+            }
+        }
+        for (k, h) in hourly {
+            self.hourly.entry(k.clone()).or_default().add(h);
+        }
+    }
+}
+
+/// Writes what is pending.
+fn write_pending(tx: &Transaction<'_>, p: &Pending) -> Result<(), StoreError> {
+    for (kiosk_id, n) in &p.newest {
+        write_newest(tx, kiosk_id, n)?;
+    }
+    write_hourly(tx, &p.hourly)
+}
+
+impl SqliteStore {
+    /// Writes what is pending now.
+    fn flush_pending(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let tx = conn.transaction().map_err(db)?;
+        write_pending(&tx, &pending)?;
+        tx.commit().map_err(db)?;
+        *pending = Pending::new();
+        Ok(())
+    }
+
+    /// Shows the pending newest heartbeat in a record read from its row.
+    fn overlay(&self, rec: &mut KioskRecord, hb: Option<&mut Option<Heartbeat>>) {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = pending.newest.get(&rec.kiosk_id) {
+            n.apply(rec, hb);
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush_pending() {
+            tracing::error!(error = %e, "health history of the last minute not written");
+        }
+    }
+}
+
+/// How a health aggregate joins a stored one of the same kiosk and period.
+const MERGE_HEALTH: &str = "samples = samples + excluded.samples,
+    temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
+                          COALESCE(excluded.temperature_max, temperature_max)),
+    disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
+                        COALESCE(excluded.disk_used_max, disk_used_max)),
+    outbox_max = MAX(outbox_max, excluded.outbox_max)";
+
+/// Adds pending aggregates to the stored ones.
+fn write_hourly(tx: &Transaction<'_>, pending: &HourlyCache) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO health_hourly (kiosk_id, hour, samples, temperature_max, disk_used_max,
+                                    outbox_max)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (kiosk_id, hour) DO UPDATE SET {MERGE_HEALTH}"
+    );
+    for ((kiosk_id, hour), h) in pending {
+        exec_cached(
+            tx,
+            &sql,
+            params![
+                kiosk_id,
+                hour,
+                h.samples as i64,
+                h.temperature_max,
+                h.disk_used_max,
+                h.outbox_max as i64
+            ],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
 }
 
 /// `(kiosk, day) → bitmap`, as in the `uptime` table.
@@ -240,6 +469,13 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             uptime: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::new()),
+            wal: (path.as_os_str() != ":memory:").then(|| {
+                let mut p = path.as_os_str().to_owned();
+                p.push("-wal");
+                p.into()
+            }),
+            wal_file: Mutex::new(None),
         })
     }
 
@@ -431,9 +667,10 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)?;
-        Ok(row.and_then(|(k, h)| {
-            h.filter(|h| crate::auth::constant_time_eq(h, credential_hash))
-                .map(|_| k)
+        Ok(row.and_then(|(mut k, h)| {
+            h.filter(|h| crate::auth::constant_time_eq(h, credential_hash))?;
+            self.overlay(&mut k, None);
+            Some(k)
         }))
     }
 
@@ -664,17 +901,76 @@ impl Store for SqliteStore {
         if cache.len() > 100_000 {
             cache.clear();
         }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hourly: HourlyCache = HashMap::new();
+        let mut newest: HashMap<String, Newest> = HashMap::new();
+        for (kiosk_id, hb, now) in batch {
+            hourly
+                .entry((kiosk_id.clone(), hb.sampled_at.div_euclid(3_600_000)))
+                .or_default()
+                .add(&Hourly::of(hb));
+            let n = Newest {
+                seen: hb.sampled_at.min(*now),
+                hb: hb.clone(),
+                clock_skew_ms: hb.sent_at.map(|sent| now - sent),
+            };
+            match newest.entry(kiosk_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&n),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(n);
+                }
+            }
+        }
+        let flush = pending.since.elapsed() >= WRITE_BEHIND;
+        // The commit only writes the WAL; `sync` flushes it (see `Store::record_heartbeats`).
+        // Every other transaction stays FULL, and its own flush covers these frames too.
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(db)?;
         let result = conn.transaction().map_err(db).and_then(|tx| {
             for (kiosk_id, hb, now) in batch {
                 write_heartbeat(&tx, &mut cache, kiosk_id, hb, *now)?;
             }
+            if flush {
+                let mut all = Pending {
+                    newest: pending.newest.clone(),
+                    hourly: pending.hourly.clone(),
+                    since: pending.since,
+                };
+                all.add(&newest, &hourly);
+                write_pending(&tx, &all)?;
+            }
             tx.commit().map_err(db)
         });
-        if result.is_err() {
-            // Nothing was written: the cache may say otherwise.
-            cache.clear();
+        let restored = conn.execute_batch("PRAGMA synchronous = FULL").map_err(db);
+        match &result {
+            // Nothing was written: the uptime cache may say otherwise, and the batch's
+            // heartbeats will come again.
+            Err(_) => cache.clear(),
+            Ok(()) if flush => *pending = Pending::new(),
+            Ok(()) => pending.add(&newest, &hourly),
         }
-        result
+        result.and(restored)
+    }
+
+    fn write_behind(&self) -> Result<(), StoreError> {
+        self.flush_pending()
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let Some(path) = &self.wal else {
+            return Ok(());
+        };
+        let mut file = self.wal_file.lock().unwrap_or_else(|p| p.into_inner());
+        if file.is_none() {
+            *file = Some(
+                std::fs::File::open(path)
+                    .map_err(|e| StoreError::Db(format!("cannot open {}: {e}", path.display())))?,
+            );
+        }
+        // fsync flushes the file's data whatever handle wrote it.
+        file.as_ref()
+            .map_or(Ok(()), std::fs::File::sync_data)
+            .map_err(|e| StoreError::Db(format!("cannot flush {}: {e}", path.display())))
     }
 
     fn due_deliveries(
@@ -773,8 +1069,15 @@ impl Store for SqliteStore {
                 "SELECT {KIOSK_COLUMNS} FROM kiosks ORDER BY kiosk_id"
             ))
             .map_err(db)?;
-        let rows = stmt.query_map([], kiosk_row).map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+        let mut rows: Vec<KioskRecord> = stmt
+            .query_map([], kiosk_row)
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        for k in &mut rows {
+            self.overlay(k, None);
+        }
+        Ok(rows)
     }
 
     fn kiosk_health_of(
@@ -790,7 +1093,11 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)?;
-        Ok(row.map(|(k, hb)| (k, hb.and_then(|b| serde_json::from_str(&b).ok()))))
+        Ok(row.map(|(mut k, hb)| {
+            let mut hb = hb.and_then(|b| serde_json::from_str(&b).ok());
+            self.overlay(&mut k, Some(&mut hb));
+            (k, hb)
+        }))
     }
 
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError> {
@@ -807,9 +1114,10 @@ impl Store for SqliteStore {
             .map_err(db)?;
         Ok(rows
             .into_iter()
-            .map(|(k, hb)| {
+            .map(|(mut k, hb)| {
                 // A heartbeat this server cannot read (older format) counts as none.
-                let hb = hb.and_then(|b| serde_json::from_str(&b).ok());
+                let mut hb = hb.and_then(|b| serde_json::from_str(&b).ok());
+                self.overlay(&mut k, Some(&mut hb));
                 (k, hb)
             })
             .collect())
@@ -1067,65 +1375,39 @@ impl Store for SqliteStore {
 
     fn prune_history(
         &self,
-        raw_before: UnixMillis,
+        now: UnixMillis,
         uptime_before_day: &str,
     ) -> Result<(u64, u64), StoreError> {
+        self.flush_pending()?;
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
-        // Hourly aggregates of what goes, then the raw rows.
-        tx.execute(
-            "INSERT INTO health_hourly (kiosk_id, hour, samples, temperature_max, disk_used_max,
-                                        outbox_max)
-             SELECT kiosk_id, sampled_at / 3600000, COUNT(*),
-                    MAX(json_extract(body, '$.system.temperature_c')),
-                    MAX(1.0 - CAST(json_extract(body, '$.system.disk_free_kb') AS REAL)
-                              / json_extract(body, '$.system.disk_total_kb')),
-                    MAX(json_extract(body, '$.outbox_len'))
-             FROM heartbeats WHERE sampled_at < ?1
-             GROUP BY kiosk_id, sampled_at / 3600000
-             ON CONFLICT (kiosk_id, hour) DO UPDATE SET
-                 samples = samples + excluded.samples,
-                 temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
-                                       COALESCE(excluded.temperature_max, temperature_max)),
-                 disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
-                                     COALESCE(excluded.disk_used_max, disk_used_max)),
-                 outbox_max = MAX(outbox_max, excluded.outbox_max)",
-            [raw_before],
-        )
-        .map_err(db)?;
-        let raw = tx
-            .execute("DELETE FROM heartbeats WHERE sampled_at < ?1", [raw_before])
-            .map_err(db)?;
         let days = tx
             .execute("DELETE FROM uptime WHERE day < ?1", [uptime_before_day])
             .map_err(db)?;
         // Hours older than 90 days become days; days are kept 400 days.
-        let hours_before = raw_before / 3_600_000 - 90 * 24;
+        let hours_before = now / 3_600_000 - 90 * 24;
         tx.execute(
-            "INSERT INTO health_daily (kiosk_id, day, samples, temperature_max, disk_used_max,
-                                       outbox_max)
-             SELECT kiosk_id, hour / 24, SUM(samples), MAX(temperature_max), MAX(disk_used_max),
-                    MAX(outbox_max)
-             FROM health_hourly WHERE hour < ?1 GROUP BY kiosk_id, hour / 24
-             ON CONFLICT (kiosk_id, day) DO UPDATE SET
-                 samples = samples + excluded.samples,
-                 temperature_max = MAX(COALESCE(temperature_max, excluded.temperature_max),
-                                       COALESCE(excluded.temperature_max, temperature_max)),
-                 disk_used_max = MAX(COALESCE(disk_used_max, excluded.disk_used_max),
-                                     COALESCE(excluded.disk_used_max, disk_used_max)),
-                 outbox_max = MAX(outbox_max, excluded.outbox_max)",
+            &format!(
+                "INSERT INTO health_daily (kiosk_id, day, samples, temperature_max, disk_used_max,
+                                           outbox_max)
+                 SELECT kiosk_id, hour / 24, SUM(samples), MAX(temperature_max),
+                        MAX(disk_used_max), MAX(outbox_max)
+                 FROM health_hourly WHERE hour < ?1 GROUP BY kiosk_id, hour / 24
+                 ON CONFLICT (kiosk_id, day) DO UPDATE SET {MERGE_HEALTH}"
+            ),
             [hours_before],
         )
         .map_err(db)?;
-        tx.execute("DELETE FROM health_hourly WHERE hour < ?1", [hours_before])
+        let hours = tx
+            .execute("DELETE FROM health_hourly WHERE hour < ?1", [hours_before])
             .map_err(db)?;
         tx.execute(
             "DELETE FROM health_daily WHERE day < ?1",
-            [raw_before / 86_400_000 - 400],
+            [now / 86_400_000 - 400],
         )
         .map_err(db)?;
         tx.commit().map_err(db)?;
-        Ok((raw as u64, days as u64))
+        Ok((hours as u64, days as u64))
     }
 
     fn health_history(
@@ -1133,6 +1415,8 @@ impl Store for SqliteStore {
         kiosk_id: &str,
         since: UnixMillis,
     ) -> Result<Vec<HealthPoint>, StoreError> {
+        // The current hour too.
+        self.flush_pending()?;
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -1141,14 +1425,6 @@ impl Store for SqliteStore {
                  UNION ALL
                  SELECT hour * 3600000, samples, temperature_max, disk_used_max, outbox_max
                  FROM health_hourly WHERE kiosk_id = ?1 AND hour >= ?2 / 3600000
-                 UNION ALL
-                 SELECT (sampled_at / 3600000) * 3600000, COUNT(*),
-                        MAX(json_extract(body, '$.system.temperature_c')),
-                        MAX(1.0 - CAST(json_extract(body, '$.system.disk_free_kb') AS REAL)
-                                  / json_extract(body, '$.system.disk_total_kb')),
-                        MAX(json_extract(body, '$.outbox_len'))
-                 FROM heartbeats WHERE kiosk_id = ?1 AND sampled_at >= ?2
-                 GROUP BY sampled_at / 3600000
                  ORDER BY 1",
             )
             .map_err(db)?;
@@ -1515,13 +1791,6 @@ fn write_heartbeat(
     hb: &Heartbeat,
     now: UnixMillis,
 ) -> Result<(), StoreError> {
-    let body = json("heartbeat", hb)?;
-    exec_cached(
-        tx,
-        "INSERT INTO heartbeats (kiosk_id, sampled_at, received_at, body) VALUES (?1, ?2, ?3, ?4)",
-        params![kiosk_id, hb.sampled_at, now, body],
-    )
-    .map_err(db)?;
     // Its minute counts as available (a kiosk's clock ahead of the server's does not make
     // future minutes available).
     let (day, minute) = crate::sla::day_minute(hb.sampled_at.min(now));
@@ -1550,7 +1819,14 @@ fn write_heartbeat(
         )
         .map_err(db)?;
     }
-    tx.execute(
+    Ok(())
+}
+
+/// Writes a kiosk's newest heartbeat into its row.
+fn write_newest(tx: &Transaction<'_>, kiosk_id: &str, n: &Newest) -> Result<(), StoreError> {
+    let body = json("heartbeat", &n.hb)?;
+    exec_cached(
+        tx,
         // A buffered heartbeat replayed late is history: it does not replace a newer one.
         "UPDATE kiosks SET
              last_heartbeat = CASE WHEN ?2 >= COALESCE(last_seen, 0) THEN ?5
@@ -1564,11 +1840,11 @@ fn write_heartbeat(
          WHERE kiosk_id = ?1",
         params![
             kiosk_id,
-            hb.sampled_at.min(now),
-            hb.agent_version,
-            hb.outbox_len as i64,
+            n.seen,
+            n.hb.agent_version,
+            n.hb.outbox_len as i64,
             body,
-            hb.sent_at.map(|sent| now - sent)
+            n.clock_skew_ms
         ],
     )
     .map_err(db)?;
