@@ -270,6 +270,20 @@ impl Fleet {
         })
     }
 
+    /// The console secret of an enrolled kiosk, derived as the dashboard and the kiosk do
+    /// ([`protocol::totp::secret`]) from the credential hash this server stores.
+    pub fn console_secret(&self, kiosk_id: &str) -> Vec<u8> {
+        let hash: String = self
+            .db()
+            .query_row(
+                "SELECT credential_hash FROM kiosks WHERE kiosk_id = ?1",
+                [kiosk_id],
+                |r| r.get(0),
+            )
+            .expect("the kiosk is enrolled");
+        protocol::totp::secret(&hash)
+    }
+
     /// Makes a staff account (`fleet-server user add`, the password on standard input).
     pub fn add_user(&self, name: &str, role: &str, password: &str) {
         use std::io::Write as _;

@@ -152,6 +152,23 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
         WAIT,
     )
     .unwrap();
+    // The serial console's code, as the kiosk computes it offline.
+    let shown = b
+        .eval("document.getElementById('console-code').innerText.replace(' ', '')")
+        .unwrap();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        protocol::totp::verify(
+            &fleet.console_secret("ostrava-05"),
+            shown.as_str().unwrap(),
+            secs
+        )
+        .is_some(),
+        "{shown}"
+    );
     b.click("form input[value=print_test_receipt] ~ button")
         .unwrap();
     b.wait_for(
@@ -194,6 +211,12 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
         b.eval("document.querySelectorAll('input[value=print_test_receipt]').length")
             .unwrap(),
         0
+    );
+    assert_eq!(
+        b.eval("document.getElementById('console-code') === null")
+            .unwrap(),
+        true,
+        "viewers do not get the console code"
     );
     let forged = b
         .eval(

@@ -21,6 +21,17 @@ pub struct Agent {
     pub wake: Notify,
     /// The kiosk's devices.
     pub devices: crate::devices::Devices,
+    /// The last heartbeat the fleet answered, and the last failure since.
+    pub contact: Mutex<Contact>,
+}
+
+/// How the fleet connection is doing, for the technician.
+#[derive(Debug, Clone, Default)]
+pub struct Contact {
+    /// When a heartbeat was last answered.
+    pub last_ok_at: Option<i64>,
+    /// The last error since then, if any.
+    pub last_error: Option<String>,
 }
 
 impl Agent {
@@ -36,6 +47,7 @@ impl Agent {
             store: Arc::new(Mutex::new(store)),
             fleet,
             wake: Notify::new(),
+            contact: Mutex::new(Contact::default()),
         })
     }
 

@@ -67,6 +67,34 @@ pub struct Config {
     /// How remote commands act on the system.
     #[serde(default)]
     pub commands: CommandsSection,
+    /// The technician's serial console; without this section there is none.
+    #[serde(default)]
+    pub console: Option<ConsoleSection>,
+}
+
+/// `[console]`: the technician's serial console (see [`crate::console`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSection {
+    /// The serial port (any tty or pty). Default `/dev/ttyS0`.
+    pub path: PathBuf,
+    /// Its speed (8N1). Default 115200.
+    pub baud: u32,
+    /// A static PIN accepted besides the one-time codes, for labs (6-32 digits). Default none.
+    pub pin: Option<String>,
+    /// A session with no input this long ends. Default 600.
+    pub idle_timeout_s: u64,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        ConsoleSection {
+            path: PathBuf::from("/dev/ttyS0"),
+            baud: 115_200,
+            pin: None,
+            idle_timeout_s: 600,
+        }
+    }
 }
 
 /// `[commands]`: the programs behind the fleet's "restart app" and "reboot" commands, as argument
@@ -369,6 +397,19 @@ impl Config {
         }
         if self.agent.max_clients == 0 {
             return Err(invalid("agent.max_clients", "must be at least 1"));
+        }
+        if let Some(c) = &self.console {
+            if let Some(pin) = &c.pin
+                && !((6..=32).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(invalid("console.pin", "must be 6-32 digits"));
+            }
+            if c.idle_timeout_s == 0 || c.baud == 0 {
+                return Err(invalid(
+                    "console",
+                    "idle_timeout_s and baud must be greater than 0",
+                ));
+            }
         }
         for (key, v) in [
             ("fleet.request_timeout_s", self.fleet.request_timeout_s),

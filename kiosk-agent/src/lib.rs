@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod devices;
 pub mod handlers;
 pub mod local_api;

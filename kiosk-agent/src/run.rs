@@ -44,10 +44,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .context("cannot start the local API")?;
     crate::devices::Devices::start(&agent).context("cannot start the device threads")?;
+    let console_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    crate::console::start(
+        &agent,
+        tokio::runtime::Handle::current(),
+        Arc::clone(&console_stop),
+    )
+    .context("cannot start the serial console")?;
     let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx));
     wait_for_signal().await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
+    console_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     agent.devices.stop();
     // The local API's threads block; stop them off the runtime.
     let _ = tokio::task::spawn_blocking(move || api.stop()).await;

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod i18n;
 pub mod json;
 pub mod time;
+pub mod totp;
 pub mod tracking;
 pub mod validate;
 

@@ -61,7 +61,7 @@ pub async fn render(
         }
         "kiosk" => {
             let id = q.id.as_deref().unwrap_or_default();
-            let d = pages::KioskData::load(state, id).await?;
+            let d = pages::KioskData::load(state, id, staff).await?;
             Ok(vec![
                 ("kiosk-state", pages::kiosk_state_region(&d)),
                 ("kiosk-commands", pages::kiosk_commands_region(&d)),

@@ -403,13 +403,16 @@ pub struct KioskData {
     hb: Option<Heartbeat>,
     alerts: Vec<Alert>,
     commands: Vec<crate::store::CommandRecord>,
+    /// The serial console's code now and its seconds left, for operators.
+    console_code: Option<(String, i64)>,
 }
 
 impl KioskData {
-    /// The kiosk's data, `NotFound` for an unknown id.
-    pub async fn load(state: &AppState, id: &str) -> Result<KioskData, AppError> {
+    /// The kiosk's data, `NotFound` for an unknown id; the console code only for operators.
+    pub async fn load(state: &AppState, id: &str, staff: &Staff) -> Result<KioskData, AppError> {
         let id2 = id.to_owned();
-        let (record, hb, alerts, commands) = blocking(state, move |s| {
+        let may_code = staff.may(Role::Operator);
+        let (record, hb, alerts, commands, hash) = blocking(state, move |s| {
             let (record, hb) = s
                 .kiosk_health_of(&id2)?
                 .ok_or_else(|| crate::store::StoreError::NotFound(format!("kiosk {id2:?}")))?;
@@ -419,16 +422,24 @@ impl KioskData {
                 .filter(|a| a.kiosk_id == id2)
                 .take(20)
                 .collect();
-            Ok((record, hb, alerts, s.commands(&id2, 20)?))
+            let hash = if may_code {
+                s.credential_hash(&id2)?
+            } else {
+                None
+            };
+            Ok((record, hb, alerts, s.commands(&id2, 20)?, hash))
         })
         .await?;
+        let now = crate::now_ms();
         Ok(KioskData {
-            now: crate::now_ms(),
+            now,
             offline_after_ms: state.offline_after_ms,
             record,
             hb,
             alerts,
             commands,
+            console_code: hash
+                .map(|h| protocol::totp::code(&protocol::totp::secret(&h), now / 1000)),
         })
     }
 }
@@ -495,6 +506,15 @@ pub fn kiosk_state_region(d: &KioskData) -> String {
             hb.outbox_oldest_age_s
                 .map_or(String::new(), |a| format!(", oldest {} min", a / 60)),
             hb.last_interaction_at.map_or("—".into(), |t| ago(d.now, t)),
+        );
+    }
+    if let Some((code, left)) = &d.console_code {
+        let _ = write!(
+            s,
+            "<dt>Console code</dt><dd><b class=\"code\" id=\"console-code\">{} {}</b> \
+             <span class=\"small muted\">for the serial console, {left} s more; works offline</span></dd>",
+            &code[..3],
+            &code[3..]
         );
     }
     if let Some(skew) = k.clock_skew_ms {
@@ -655,7 +675,7 @@ pub async fn kiosk(
     Path(id): Path<String>,
     Query(q): Query<KioskQuery>,
 ) -> Result<Response, AppError> {
-    let d = KioskData::load(&state, &id).await?;
+    let d = KioskData::load(&state, &id, &staff).await?;
     let days = q.days.unwrap_or(1).clamp(1, 400);
     let now = d.now;
     let since = now - i64::from(days) * 86_400_000;

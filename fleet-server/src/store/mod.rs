@@ -420,6 +420,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         batch: &[(String, Heartbeat, UnixMillis)],
     ) -> Result<(), StoreError>;
 
+    /// The SHA-256 of a kiosk's credential (from which its console codes are derived,
+    /// [`protocol::totp`]); `None` before enrolment.
+    fn credential_hash(&self, kiosk_id: &str) -> Result<Option<String>, StoreError>;
+
     /// Makes every commit so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 

@@ -952,6 +952,18 @@ impl Store for SqliteStore {
         result.and(restored)
     }
 
+    fn credential_hash(&self, kiosk_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT credential_hash FROM kiosks WHERE kiosk_id = ?1",
+                [kiosk_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(db)
+    }
+
     fn write_behind(&self) -> Result<(), StoreError> {
         self.flush_pending()
     }

@@ -141,6 +141,30 @@ impl FleetClient {
         u
     }
 
+    /// `GET /healthz` on the fleet server: connection, TLS handshake and an answer; how long
+    /// it took.
+    pub async fn probe(&self) -> Result<Duration, FleetError> {
+        let start = std::time::Instant::now();
+        let mut u = self.base.clone();
+        u.set_path(&format!(
+            "{}/healthz",
+            self.base.path().trim_end_matches('/')
+        ));
+        let resp = self.http.get(u).send().await.map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(FleetError::Status {
+                status: resp.status().as_u16(),
+                message: "health check failed".into(),
+            });
+        }
+        Ok(start.elapsed())
+    }
+
+    /// The fleet server's address, as configured.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// Exchanges the bootstrap token for the kiosk's identity.
     pub async fn enrol(&self, req: &EnrolRequest) -> Result<EnrolResponse, FleetError> {
         let resp = self

@@ -233,8 +233,19 @@ async fn heartbeat(
         sent_at: None,
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
-        Ok(r) => r,
+        Ok(r) => {
+            *agent.contact.lock().unwrap_or_else(|p| p.into_inner()) = crate::agent::Contact {
+                last_ok_at: Some(crate::store::now_ms()),
+                last_error: None,
+            };
+            r
+        }
         Err(e) => {
+            agent
+                .contact
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .last_error = Some(e.to_string());
             agent.with_store(move |s| s.buffer_heartbeat(&hb)).await?;
             return Err(e.into());
         }
