@@ -101,6 +101,7 @@ fn heartbeat(now: i64) -> Heartbeat {
         }),
         last_interaction_at: Some(now - 20_000),
         sent_at: Some(now),
+        console: Vec::new(),
     }
 }
 

@@ -399,6 +399,7 @@ mod tests {
             system: Some(system),
             last_interaction_at: None,
             sent_at: None,
+            console: Vec::new(),
         }
     }
 

@@ -548,6 +548,7 @@ async fn metrics_show_each_kiosks_newest_heartbeat_to_the_admin_only() {
         }),
         last_interaction_at: None,
         sent_at: None,
+        console: Vec::new(),
     };
     let send = |cred: String, hb: protocol::fleet::Heartbeat| {
         let env = &env;
@@ -705,6 +706,7 @@ async fn a_command_reaches_only_its_kiosk_and_takes_one_result() {
         system: None,
         last_interaction_at: None,
         sent_at: None,
+        console: Vec::new(),
     })
     .unwrap();
     let beat = |cred: String| {
@@ -835,6 +837,7 @@ async fn availability_report_and_history_downsampling() {
             }),
             last_interaction_at: None,
             sent_at: None,
+            console: Vec::new(),
         })
         .unwrap()
     };

@@ -252,13 +252,18 @@ impl Fleet {
     /// `GET /api/admin/v1/kiosks/{kiosk_id}`: the kiosk and its newest heartbeat, as the
     /// server shows them (`None` for an unknown kiosk or a failed call).
     pub fn kiosk_now(&self, kiosk_id: &str) -> Option<serde_json::Value> {
+        self.admin_get(&format!("/api/admin/v1/kiosks/{kiosk_id}"))
+    }
+
+    /// A GET on the admin API with the admin token: its JSON (`None` for a failed call).
+    pub fn admin_get(&self, path: &str) -> Option<serde_json::Value> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
         rt.block_on(async {
             let r = http_client()
-                .get(format!("{}/api/admin/v1/kiosks/{kiosk_id}", self.url()))
+                .get(format!("{}{path}", self.url()))
                 .bearer_auth(&self.admin_token)
                 .send()
                 .await

@@ -276,6 +276,27 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
         "locked: {:?}",
         String::from_utf8_lossy(&t.seen)
     );
+    // The fleet's audit log has the console's sessions, codes and commands.
+    let audit = |what: &str| {
+        fleet
+            .admin_get("/api/admin/v1/audit?limit=500")
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e["actor"] == "console@ostrava-09" && e["detail"] == what)
+    };
+    for what in [
+        "session opened",
+        "wrong code",
+        "command: printer test",
+        "session closed (idle time-out)",
+        "locked for 5 min after 5 wrong codes",
+    ] {
+        assert!(
+            hw_tests::harness::wait_until(Duration::from_secs(20), || audit(what)),
+            "{what} in the fleet's audit log"
+        );
+    }
     let log = agent.log();
     assert!(log.contains("console session opened") && log.contains("console command"));
     assert!(log.contains("console locked"));

@@ -23,6 +23,8 @@ pub struct Agent {
     pub devices: crate::devices::Devices,
     /// The last heartbeat the fleet answered, and the last failure since.
     pub contact: Mutex<Contact>,
+    /// Serial console events for the next heartbeat.
+    console_events: Mutex<Vec<protocol::fleet::ConsoleEvent>>,
 }
 
 /// How the fleet connection is doing, for the technician.
@@ -48,7 +50,33 @@ impl Agent {
             fleet,
             wake: Notify::new(),
             contact: Mutex::new(Contact::default()),
+            console_events: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Notes a console event for the fleet (the oldest go when a heartbeat is long in coming).
+    pub fn console_event(&self, what: impl Into<String>) {
+        let mut v = self
+            .console_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if v.len() >= protocol::fleet::MAX_CONSOLE_EVENTS {
+            v.remove(0);
+        }
+        v.push(protocol::fleet::ConsoleEvent {
+            at: crate::store::now_ms(),
+            what: what.into().chars().take(100).collect(),
+        });
+    }
+
+    /// The console events not yet sent (a heartbeat that fails is buffered with them).
+    pub fn take_console_events(&self) -> Vec<protocol::fleet::ConsoleEvent> {
+        std::mem::take(
+            &mut *self
+                .console_events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Runs `f` on the store in this thread, which may block (SQLite commits fsync): for the

@@ -304,6 +304,23 @@ pub struct Heartbeat {
     /// sampled); the server compares it with its own for the clock-skew alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<UnixMillis>,
+    /// What happened on the technician's serial console since the last heartbeat (the fleet
+    /// adds it to its audit log); at most [`MAX_CONSOLE_EVENTS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console: Vec<ConsoleEvent>,
+}
+
+/// Most console events one heartbeat carries.
+pub const MAX_CONSOLE_EVENTS: usize = 50;
+
+/// Something that happened on a kiosk's serial console: a session, a wrong code, a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleEvent {
+    /// When.
+    pub at: UnixMillis,
+    /// What, e.g. `session opened`, `wrong code`, `command: printer test` (no personal data).
+    pub what: String,
 }
 
 /// The kiosk computer's health.

@@ -238,9 +238,32 @@ async fn by_identity(
 async fn heartbeat(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
-    JsonBody(hb): JsonBody<Heartbeat>,
+    JsonBody(mut hb): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatReply>, AppError> {
     let now = crate::now_ms();
+    if hb.console.len() > fleet::MAX_CONSOLE_EVENTS {
+        return Err(AppError::BadRequest(format!(
+            "more than {} console events",
+            fleet::MAX_CONSOLE_EVENTS
+        )));
+    }
+    let console = std::mem::take(&mut hb.console);
+    if !console.is_empty() {
+        // The technician's console sessions and commands go into the audit log.
+        let kiosk_id = kiosk.kiosk_id.clone();
+        let entries: Vec<crate::store::AuditEntry> = console
+            .into_iter()
+            .map(|e| crate::store::AuditEntry {
+                at: e.at.min(now),
+                actor: format!("console@{kiosk_id}"),
+                action: "console".into(),
+                target: kiosk_id.clone(),
+                detail: e.what.chars().take(200).collect(),
+            })
+            .collect();
+        blocking(&state, move |s| entries.iter().try_for_each(|e| s.audit(e))).await?;
+        state.changed(super::Change::Audit);
+    }
     state
         .heartbeats
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

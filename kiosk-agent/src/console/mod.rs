@@ -12,8 +12,9 @@
 //!   and `term dumb` switch by hand.
 //! - **Commands**: see [`HELP`]. Output never has personal data: card numbers are masked,
 //!   submissions are counted, the log has none.
-//! - Every session, failed code and command is logged (target `console`), so the fleet sees
-//!   them through "upload logs".
+//! - Every session, failed code and command is logged (target `console`) and sent to the fleet
+//!   with the next heartbeat ([`protocol::fleet::ConsoleEvent`]), which adds it to its audit
+//!   log.
 
 pub mod line;
 
@@ -161,8 +162,15 @@ impl<'a> Console<'a> {
             if self.sign_in(port)? {
                 let who = "technician";
                 tracing::info!(target: "console", who, "console session opened");
+                self.agent.console_event("session opened");
                 let end = self.session(port)?;
-                tracing::info!(target: "console", reason = match end { End::SignOut => "signed out", End::Timeout => "idle time-out" }, "console session closed");
+                let reason = match end {
+                    End::SignOut => "signed out",
+                    End::Timeout => "idle time-out",
+                };
+                tracing::info!(target: "console", reason, "console session closed");
+                self.agent
+                    .console_event(format!("session closed ({reason})"));
                 let msg = match end {
                     End::SignOut => "Signed out.\r\n",
                     End::Timeout => "\r\nSession timed out.\r\n",
@@ -224,9 +232,12 @@ impl<'a> Console<'a> {
             }
             self.lock.failures += 1;
             tracing::warn!(target: "console", failures = self.lock.failures, "wrong console code");
+            self.agent.console_event("wrong code");
             if self.lock.failures >= MAX_FAILURES {
                 self.lock.until = Some(Instant::now() + LOCK);
                 tracing::warn!(target: "console", "console locked for 5 min after wrong codes");
+                self.agent
+                    .console_event("locked for 5 min after 5 wrong codes");
                 port.write_all(
                     format!("Wrong code. Locked for {} min.\r\n", LOCK.as_secs() / 60).as_bytes(),
                 )?;
@@ -321,7 +332,17 @@ impl<'a> Console<'a> {
             let Some(&cmd) = words.first() else {
                 continue;
             };
-            tracing::info!(target: "console", command = %words.iter().take(2).copied().collect::<Vec<_>>().join(" "), "console command");
+            let command: String = words
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(40)
+                .collect();
+            tracing::info!(target: "console", %command, "console command");
+            self.agent.console_event(format!("command: {command}"));
             match (cmd, words.get(1).copied()) {
                 ("exit" | "logout" | "quit", _) => return Ok(End::SignOut),
                 ("help" | "?", _) => say(port, HELP)?,

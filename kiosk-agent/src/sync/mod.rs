@@ -231,6 +231,7 @@ async fn heartbeat(
         )),
         last_interaction_at,
         sent_at: None,
+        console: agent.take_console_events(),
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
         Ok(r) => {
