@@ -95,6 +95,7 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
     let (mut master, slave) = TTYPort::pair().unwrap();
     master.set_timeout(Duration::from_millis(50)).unwrap();
     let restarted = tmp.path().join("restarted");
+    let rebooted = tmp.path().join("rebooted");
     let agent = Agent::start(
         &tmp.path().join("agent"),
         &fleet.url(),
@@ -104,12 +105,14 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
              [card_reader]\npath = \"{}\"\nkey_file = \"{}\"\n\
              [touchscreen]\npath = \"{}\"\n\
              [commands]\nrestart_app = [\"sh\", \"-c\", \"echo restarted > {}\"]\n\
+             reboot = [\"sh\", \"-c\", \"echo rebooted > {}\"]\n\
              [console]\npath = \"{}\"\nidle_timeout_s = 3\n",
             printer.path().display(),
             reader.path().display(),
             key.display(),
             fifo.path().display(),
             restarted.display(),
+            rebooted.display(),
             slave.name().unwrap(),
         ),
     );
@@ -217,6 +220,15 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
     t.send(b"reboot\r");
     t.expect("[y/N] ");
     assert!(t.run("n").contains("not rebooted"));
+    assert!(!rebooted.exists());
+    t.send(b"reboot\r");
+    t.expect("[y/N] ");
+    assert!(t.run("y").contains("rebooting"));
+    assert!(rebooted.exists(), "the configured reboot program ran");
+    assert!(t.run("term dumb").contains("plain text"));
+    let r = t.run("status");
+    assert!(!r.contains('\x1b'), "no escape sequences: {r:?}");
+    assert!(t.run("term ansi").contains("line editing on"));
     let selftest = t.run("selftest");
     assert!(
         selftest.contains("PASS Printer") && selftest.contains("self-test"),
