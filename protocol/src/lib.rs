@@ -17,6 +17,7 @@ pub mod form;
 pub mod frame;
 pub mod i18n;
 pub mod json;
+pub mod release;
 pub mod time;
 pub mod totp;
 pub mod tracking;
