@@ -309,6 +309,15 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
             "{what} in the fleet's audit log"
         );
     }
+    // Restarting the agent (a power cut) does not lift the lock.
+    let mut agent = agent;
+    agent.restart();
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_secs(1));
+    t.pump();
+    t.seen.clear();
+    t.send(b"\r");
+    t.expect("try again in 5 min");
     let log = agent.log();
     assert!(log.contains("console session opened") && log.contains("console command"));
     assert!(log.contains("console locked"));

@@ -4,8 +4,8 @@
 //!
 //! - **Sign-in** with the kiosk's one-time code ([`protocol::totp`]: the fleet dashboard shows it
 //!   to operators; the kiosk checks it offline) or the lab PIN from `[console] pin`. Five wrong
-//!   codes lock the console for five minutes; a code works once. A session ends after
-//!   `idle_timeout_s` without input, on `exit` or Ctrl-D.
+//!   codes lock the console for five minutes, also across restarts; a code works once. A
+//!   session ends after `idle_timeout_s` without input, on `exit` or Ctrl-D.
 //! - **Terminal**: on the first key the console asks the terminal where its cursor is
 //!   (`ESC [6n`); a terminal that answers gets line editing, history and Tab completion
 //!   ([`line`]), one that stays silent (a dumb terminal, a script) gets plain text. `term ansi`
@@ -81,7 +81,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("console".into())
         .spawn(move || {
-            let mut lock = Lock::default();
+            let mut lock = Lock::restore(&agent);
             let mut warned = false;
             while !stop.load(Ordering::Relaxed) {
                 match serialport::new(cfg.path.to_string_lossy(), cfg.baud)
@@ -108,13 +108,51 @@ pub fn start(
         .map(drop)
 }
 
-/// Failed sign-ins.
+/// Failed sign-ins. Kept in the agent's database too, so that restarting the agent (or
+/// cutting the kiosk's power) neither clears a lock nor the count of wrong codes.
 #[derive(Debug, Default)]
 struct Lock {
     failures: u32,
     until: Option<Instant>,
     /// The last one-time code's step (a code works once).
     used_step: Option<i64>,
+}
+
+impl Lock {
+    /// The lock as the database has it.
+    fn restore(agent: &Agent) -> Lock {
+        let get = |k: &str| {
+            agent
+                .store_now(|s| s.get_setting(k))
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let now = crate::store::now_ms();
+        let until = get("console_locked_until")
+            .filter(|&u| u > now)
+            .map(|u| Instant::now() + Duration::from_millis((u - now) as u64));
+        Lock {
+            failures: get("console_failures").unwrap_or(0).clamp(0, 100) as u32,
+            until,
+            used_step: None,
+        }
+    }
+
+    /// Writes the count and the lock's end (a failure to write is logged; the lock in memory
+    /// holds anyway).
+    fn save(&self, agent: &Agent) {
+        let until = self.until.map_or(0, |u| {
+            crate::store::now_ms() + u.saturating_duration_since(Instant::now()).as_millis() as i64
+        });
+        let r = agent.store_now(|s| {
+            s.set_setting("console_failures", &self.failures.to_string())?;
+            s.set_setting("console_locked_until", &until.to_string())
+        });
+        if let Err(e) = r {
+            tracing::error!(target: "console", error = %e, "console lock not saved");
+        }
+    }
 }
 
 /// A console on one port.
@@ -226,7 +264,10 @@ impl<'a> Console<'a> {
                 continue;
             }
             if self.check_code(&code) {
-                self.lock.failures = 0;
+                if self.lock.failures > 0 {
+                    self.lock.failures = 0;
+                    self.lock.save(self.agent);
+                }
                 port.write_all(b"Signed in. Type help for the commands.\r\n")?;
                 return Ok(true);
             }
@@ -235,6 +276,7 @@ impl<'a> Console<'a> {
             self.agent.console_event("wrong code");
             if self.lock.failures >= MAX_FAILURES {
                 self.lock.until = Some(Instant::now() + LOCK);
+                self.lock.save(self.agent);
                 tracing::warn!(target: "console", "console locked for 5 min after wrong codes");
                 self.agent
                     .console_event("locked for 5 min after 5 wrong codes");
@@ -243,6 +285,7 @@ impl<'a> Console<'a> {
                 )?;
                 return Ok(false);
             }
+            self.lock.save(self.agent);
             port.write_all(b"Wrong code.\r\n")?;
         }
     }
