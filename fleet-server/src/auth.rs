@@ -4,17 +4,14 @@
 //! enough to make a stolen database useless (no dictionary to run). Staff passwords are another
 //! matter and get argon2 when staff accounts arrive.
 
-use sha2::{Digest, Sha256};
-
 /// Hex SHA-256 of a secret.
 pub fn hash_secret(secret: &str) -> String {
-    protocol::hex(&Sha256::digest(secret.as_bytes()))
+    protocol::sha256_hex(secret)
 }
 
 /// Compares two strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    protocol::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 /// The token of an `Authorization: Bearer …` header value.

@@ -289,6 +289,11 @@ impl Staff {
     pub fn may(&self, role: Role) -> bool {
         self.role >= role
     }
+
+    /// Whether this is the admin token rather than a person's session.
+    pub fn is_token(&self) -> bool {
+        self.csrf.is_empty()
+    }
 }
 
 /// The session a cookie token opens, if it is current and its account may still sign in;

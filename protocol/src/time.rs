@@ -71,6 +71,16 @@ pub fn czech(ms: UnixMillis) -> Civil {
     civil_utc(ms + czech_offset_minutes(ms) * 60_000)
 }
 
+/// A length of time as `2 d 5 h 17 min` (uptimes).
+pub fn days_hours_minutes(seconds: u64) -> String {
+    format!(
+        "{} d {} h {} min",
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60
+    )
+}
+
 /// Czech form of the local time, `23. 11. 2026 20:34`.
 pub fn format_czech(ms: UnixMillis) -> String {
     let c = czech(ms);

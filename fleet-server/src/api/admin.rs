@@ -294,7 +294,7 @@ async fn ack_alert(
 
 /// Who made a change: the signed-in user, or for the admin token the `by` the request names.
 fn actor(staff: &Staff, by: &str) -> Result<String, AppError> {
-    if staff.csrf.is_empty() {
+    if staff.is_token() {
         let by = by.trim();
         if by.is_empty() || by.chars().count() > 100 {
             return Err(AppError::BadRequest(

@@ -82,7 +82,7 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
                 .collect();
             let mut f =
                 std::fs::File::open(bundle).with_context(|| format!("cannot read {bundle}"))?;
-            let m = manifest_of(&mut f, version, &compatible, now_ms())?;
+            let m = manifest_of(&mut f, version, &compatible, fleet_server::now_ms())?;
             let signed = key.sign(&m)?;
             // The manifest must pass the same checks a kiosk makes.
             let mut ring = Keyring::default();
@@ -141,11 +141,4 @@ fn write_private(path: &str, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use protocol::fleet::{CommandAction, Notice};
 use protocol::{Text, UnixMillis};
 
-use super::{Page, back, forbidden, urlencode};
+use super::{Page, back, forbidden, groups_text, urlencode};
 use crate::api::admin::{ack as ack_alert, audit, publish_catalog, queue};
 use crate::api::{AppError, AppState, blocking};
 use crate::staff::{self, Role, Staff};
@@ -197,11 +197,7 @@ pub async fn publish_notice(
     };
     let detail = format!(
         "notice {id} \"{title}\" to {}",
-        if groups.is_empty() {
-            "all kiosks".into()
-        } else {
-            groups.join(", ")
-        }
+        groups_text(&groups, "all kiosks")
     );
     let r = edit_catalog(&state, &staff, detail, move |c| {
         c.notices.push(notice);
@@ -265,11 +261,7 @@ pub async fn service_groups(
     let sid = id.clone();
     let detail = format!(
         "service {id} offered in {}",
-        if groups.is_empty() {
-            "all groups".into()
-        } else {
-            groups.join(", ")
-        }
+        groups_text(&groups, "all groups")
     );
     let r = edit_catalog(&state, &staff, detail, move |c| {
         let s = c

@@ -264,6 +264,15 @@ fn forbidden(staff: &Staff, role: Role) -> Response {
     )
 }
 
+/// A notice's or service's groups for people: `all`'s words when there are none.
+fn groups_text(groups: &[String], all: &str) -> String {
+    if groups.is_empty() {
+        all.to_owned()
+    } else {
+        groups.join(", ")
+    }
+}
+
 /// `just now`, `45 s ago`, `12 min ago`, `3 h ago`, `2 d ago`.
 fn ago(now: UnixMillis, t: UnixMillis) -> String {
     let s = (now - t).max(0) / 1000;

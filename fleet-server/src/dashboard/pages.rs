@@ -13,7 +13,9 @@ use protocol::fleet::Heartbeat;
 use serde::Deserialize;
 
 use super::chart::{self, Chart, Kind};
-use super::{Flash, Page, Shell, ago, csrf_field, esc, forbidden, page, urlencode, when};
+use super::{
+    Flash, Page, Shell, ago, csrf_field, esc, forbidden, groups_text, page, urlencode, when,
+};
 use crate::api::{AppError, AppState, blocking};
 use crate::staff::{Role, Staff};
 use crate::store::{Alert, KioskRecord};
@@ -121,20 +123,19 @@ impl Fleet {
         }
         m
     }
+}
 
-    fn level(&self, k: &KioskRecord, alerts: &[&Alert]) -> Level {
-        let silent = k
-            .last_seen
-            .is_none_or(|t| self.now - t > self.offline_after_ms);
-        if silent || k.enrolled_at.is_none() {
-            return Level::Off;
-        }
-        alerts
-            .iter()
-            .map(|a| alert_level(&a.kind))
-            .max()
-            .unwrap_or(Level::Ok)
+/// How a kiosk is doing at `now`: offline when silent for `offline_after_ms` or never
+/// enrolled, else its worst open alert.
+fn level(k: &KioskRecord, open: &[&Alert], now: UnixMillis, offline_after_ms: i64) -> Level {
+    let silent = k.last_seen.is_none_or(|t| now - t > offline_after_ms);
+    if silent || k.enrolled_at.is_none() {
+        return Level::Off;
     }
+    open.iter()
+        .map(|a| alert_level(&a.kind))
+        .max()
+        .unwrap_or(Level::Ok)
 }
 
 /// The overview's filters (also the live view's).
@@ -185,7 +186,7 @@ pub fn overview_regions(f: &Fleet, q: &OverviewQuery) -> Vec<(&'static str, Stri
                 .get(k.kiosk_id.as_str())
                 .cloned()
                 .unwrap_or_default();
-            (f.level(k, &a), k, hb.as_ref(), a)
+            (level(k, &a, f.now, f.offline_after_ms), k, hb.as_ref(), a)
         })
         .collect();
     let mut counts = [0usize; 4];
@@ -416,12 +417,7 @@ impl KioskData {
             let (record, hb) = s
                 .kiosk_health_of(&id2)?
                 .ok_or_else(|| crate::store::StoreError::NotFound(format!("kiosk {id2:?}")))?;
-            let alerts: Vec<Alert> = s
-                .alerts(false, 100_000)?
-                .into_iter()
-                .filter(|a| a.kiosk_id == id2)
-                .take(20)
-                .collect();
+            let alerts = s.kiosk_alerts(&id2, 20)?;
             let hash = if may_code {
                 s.credential_hash(&id2)?
             } else {
@@ -470,13 +466,7 @@ pub fn kiosk_state_region(d: &KioskData) -> String {
         .iter()
         .filter(|a| a.resolved_at.is_none())
         .collect();
-    let fleet = Fleet {
-        now: d.now,
-        offline_after_ms: d.offline_after_ms,
-        kiosks: Vec::new(),
-        open: Vec::new(),
-    };
-    let level = fleet.level(k, &open);
+    let level = level(k, &open, d.now, d.offline_after_ms);
     let mut s = format!(
         "<div id=\"kiosk-state\" data-state=\"{c}\"><div class=\"grid2\"><section class=\"card\">\
          <h2>State <span class=\"badge {c}\">{label}</span></h2><dl class=\"kv\">\
@@ -578,10 +568,8 @@ pub fn kiosk_state_region(d: &KioskData) -> String {
                 if let Some(u) = sys.uptime_s {
                     let _ = write!(
                         s,
-                        "<dt>Up</dt><dd>{} d {} h {} min</dd>",
-                        u / 86_400,
-                        u / 3600 % 24,
-                        u / 60 % 60
+                        "<dt>Up</dt><dd>{}</dd>",
+                        protocol::time::days_hours_minutes(u)
                     );
                 }
                 if let Some(l) = sys.load1 {
@@ -1175,11 +1163,7 @@ pub async fn catalog(
             id = esc(&n.id),
             title = esc(&n.title.cs),
             text = esc(&n.body.cs),
-            groups = if n.groups.is_empty() {
-                "all kiosks".into()
-            } else {
-                esc(&n.groups.join(", "))
-            },
+            groups = esc(&groups_text(&n.groups, "all kiosks")),
             from = n.valid_from.map_or("—".into(), when),
             until = n.valid_until.map_or("—".into(), when),
         );
@@ -1226,10 +1210,8 @@ pub async fn catalog(
                 g = esc(&svc.groups.join(", ")),
                 name = esc(&svc.name.cs),
             )
-        } else if svc.groups.is_empty() {
-            "all kiosks".into()
         } else {
-            esc(&svc.groups.join(", "))
+            esc(&groups_text(&svc.groups, "all kiosks"))
         };
         let _ = write!(
             body,

@@ -293,6 +293,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Alerts, newest first: only the open ones, or all.
     fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<Alert>, StoreError>;
 
+    /// One kiosk's alerts, open and resolved, newest first.
+    fn kiosk_alerts(&self, kiosk_id: &str, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
     /// Acknowledges an open alert; `false` when there is no such open alert.
     fn ack_alert(
         &self,

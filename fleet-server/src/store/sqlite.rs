@@ -205,6 +205,8 @@ const MIGRATIONS: &[&str] = &[
                                  COALESCE(excluded.disk_used_max, disk_used_max)),
              outbox_max = MAX(outbox_max, excluded.outbox_max);
      DROP TABLE heartbeats;",
+    // 11: a kiosk's alerts for its page.
+    "CREATE INDEX alerts_by_kiosk ON alerts (kiosk_id, opened_at);",
 ];
 
 /// The SQLite store.
@@ -244,6 +246,29 @@ impl Pending {
 
     fn is_empty(&self) -> bool {
         self.newest.is_empty() && self.hourly.is_empty()
+    }
+
+    /// A kiosk read from its row with its stored heartbeat, brought up to date: the pending
+    /// heartbeat where it is newer (the stored one is then not even parsed).
+    fn newest_of(
+        &self,
+        mut k: KioskRecord,
+        body: Option<String>,
+    ) -> (KioskRecord, Option<Heartbeat>) {
+        let pending = self.newest.get(&k.kiosk_id);
+        if let Some(n) = pending
+            && n.seen >= k.last_seen.unwrap_or(0)
+        {
+            let mut hb = None;
+            n.apply(&mut k, Some(&mut hb));
+            return (k, hb);
+        }
+        // A heartbeat this server cannot read (older format) counts as none.
+        let hb = body.and_then(|b| serde_json::from_str(&b).ok());
+        if let Some(n) = pending {
+            n.apply(&mut k, None);
+        }
+        (k, hb)
     }
 }
 
@@ -368,10 +393,10 @@ impl SqliteStore {
     }
 
     /// Shows the pending newest heartbeat in a record read from its row.
-    fn overlay(&self, rec: &mut KioskRecord, hb: Option<&mut Option<Heartbeat>>) {
+    fn overlay(&self, rec: &mut KioskRecord) {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = pending.newest.get(&rec.kiosk_id) {
-            n.apply(rec, hb);
+            n.apply(rec, None);
         }
     }
 }
@@ -669,7 +694,7 @@ impl Store for SqliteStore {
             .map_err(db)?;
         Ok(row.and_then(|(mut k, h)| {
             h.filter(|h| crate::auth::constant_time_eq(h, credential_hash))?;
-            self.overlay(&mut k, None);
+            self.overlay(&mut k);
             Some(k)
         }))
     }
@@ -1086,8 +1111,11 @@ impl Store for SqliteStore {
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for k in &mut rows {
-            self.overlay(k, None);
+            if let Some(n) = pending.newest.get(&k.kiosk_id) {
+                n.apply(k, None);
+            }
         }
         Ok(rows)
     }
@@ -1105,11 +1133,8 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)?;
-        Ok(row.map(|(mut k, hb)| {
-            let mut hb = hb.and_then(|b| serde_json::from_str(&b).ok());
-            self.overlay(&mut k, Some(&mut hb));
-            (k, hb)
-        }))
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(row.map(|(k, body)| pending.newest_of(k, body)))
     }
 
     fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError> {
@@ -1124,14 +1149,10 @@ impl Store for SqliteStore {
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         Ok(rows
             .into_iter()
-            .map(|(mut k, hb)| {
-                // A heartbeat this server cannot read (older format) counts as none.
-                let mut hb = hb.and_then(|b| serde_json::from_str(&b).ok());
-                self.overlay(&mut k, Some(&mut hb));
-                (k, hb)
-            })
+            .map(|(k, body)| pending.newest_of(k, body))
             .collect())
     }
 
@@ -1217,6 +1238,20 @@ impl Store for SqliteStore {
             ))
             .map_err(db)?;
         stmt.query_map(params![open_only, limit as i64], alert_row)
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)
+    }
+
+    fn kiosk_alerts(&self, kiosk_id: &str, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE kiosk_id = ?1
+                 ORDER BY opened_at DESC, id DESC LIMIT ?2"
+            ))
+            .map_err(db)?;
+        stmt.query_map(params![kiosk_id, limit as i64], alert_row)
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)

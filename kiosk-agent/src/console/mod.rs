@@ -292,19 +292,14 @@ impl<'a> Console<'a> {
 
     fn check_code(&mut self, code: &str) -> bool {
         if let Some(pin) = &self.cfg.pin
-            && pin.len() == code.len()
-            && pin
-                .bytes()
-                .zip(code.bytes())
-                .fold(0u8, |a, (x, y)| a | (x ^ y))
-                == 0
+            && protocol::constant_time_eq(pin.as_bytes(), code.as_bytes())
         {
             return true;
         }
         let Ok(Some(id)) = self.agent.store_now(|s| s.identity()) else {
             return false;
         };
-        let secret = protocol::totp::secret(&sha256_hex(&id.credential));
+        let secret = protocol::totp::secret(&protocol::sha256_hex(&id.credential));
         let now = crate::store::now_ms() / 1000;
         match protocol::totp::verify(&secret, code, now) {
             Some(step) if self.lock.used_step.is_none_or(|u| step > u) => {
@@ -458,13 +453,7 @@ impl<'a> Console<'a> {
         );
         let _ = writeln!(s, "agent      {}", env!("CARGO_PKG_VERSION"));
         if let Some(u) = health.uptime_s {
-            let _ = writeln!(
-                s,
-                "uptime     {} d {} h {} min",
-                u / 86_400,
-                u / 3600 % 24,
-                u / 60 % 60
-            );
+            let _ = writeln!(s, "uptime     {}", protocol::time::days_hours_minutes(u));
         }
         let _ = writeln!(s, "boot slot  {}", boot_slot());
         let contact = self
@@ -774,11 +763,6 @@ fn detect_ansi(port: &mut dyn Port) -> std::io::Result<bool> {
     // A dumb terminal may have shown the query; start on a clean line.
     port.write_all(b"\r\n")?;
     Ok(false)
-}
-
-fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    protocol::hex(&Sha256::digest(s.as_bytes()))
 }
 
 /// The slot the system booted from: RAUC's `rauc.slot=` on the kernel command line.
