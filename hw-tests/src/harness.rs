@@ -147,6 +147,22 @@ pub fn demo_catalog() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fleet-server/data/demo-catalog.json")
 }
 
+/// `extra` config with `disk_used_max_percent = 100` in the table that `header` opens, unless
+/// the test sets it: the tests' data directories share the host's disk, whose use is not theirs
+/// to decide, so only a test about the disk limit meets it.
+fn with_disk_limit(extra: &str, header: &str) -> String {
+    const KEY: &str = "disk_used_max_percent = 100\n";
+    if extra.contains("disk_used_max_percent") {
+        extra.to_owned()
+    } else if header.is_empty() {
+        format!("{KEY}{extra}")
+    } else if let Some((before, after)) = extra.split_once(header) {
+        format!("{before}{header}{KEY}{after}")
+    } else {
+        format!("{extra}\n{header}{KEY}")
+    }
+}
+
 /// A running fleet server.
 #[derive(Debug)]
 pub struct Fleet {
@@ -170,7 +186,7 @@ impl Fleet {
             dir: dir.to_owned(),
             config: dir.join("fleet.toml"),
             admin_token: "test-admin-token-0123456789".into(),
-            extra: extra.to_owned(),
+            extra: with_disk_limit(extra, "[alerts]\n"),
         };
         f.write_config("127.0.0.1:0");
         f.spawn();
@@ -388,6 +404,7 @@ impl Agent {
             }
             None => (String::new(), extra.to_owned()),
         };
+        let agent_keys = with_disk_limit(&agent_keys, "");
         let text = format!(
             "[agent]\nsocket = \"{}\"\ndata_dir = \"{}\"\n{agent_keys}\n[fleet]\nurl = \"{fleet_url}\"\n\
              bootstrap_token = \"{token}\"\nbackoff_initial_ms = 50\nbackoff_max_s = 1\n{extra}\n",

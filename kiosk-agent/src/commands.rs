@@ -107,7 +107,7 @@ fn self_test(agent: &Agent) -> CommandResult {
     );
     if let (Some(total), Some(free)) = (health.disk_total_kb, health.disk_free_kb) {
         let used = 100 - free.saturating_mul(100) / total.max(1);
-        let good = used <= 90;
+        let good = used <= u64::from(agent.config.agent.disk_used_max_percent);
         ok &= good;
         let _ = writeln!(
             out,

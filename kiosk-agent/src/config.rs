@@ -237,6 +237,14 @@ pub struct AgentSection {
     /// that is missing is retried with back-off instead, up to a minute. Default 5000.
     #[serde(default = "default_device_poll_ms")]
     pub device_poll_ms: u64,
+    /// The self-test fails when the data partition is fuller than this, percent (1 to 100).
+    /// Default 90, the fleet's own disk-full alert level.
+    #[serde(default = "default_disk_used_max_percent")]
+    pub disk_used_max_percent: u8,
+}
+
+fn default_disk_used_max_percent() -> u8 {
+    90
 }
 
 fn default_device_poll_ms() -> u64 {
@@ -397,6 +405,9 @@ impl Config {
         }
         if self.agent.max_clients == 0 {
             return Err(invalid("agent.max_clients", "must be at least 1"));
+        }
+        if !(1..=100).contains(&self.agent.disk_used_max_percent) {
+            return Err(invalid("agent.disk_used_max_percent", "must be 1 to 100"));
         }
         if let Some(c) = &self.console {
             if let Some(pin) = &c.pin
@@ -612,6 +623,7 @@ mod tests {
         assert_eq!(c.agent.max_frame_bytes, d.agent.max_frame_bytes);
         assert_eq!(c.agent.max_clients, d.agent.max_clients);
         assert_eq!(c.agent.device_poll_ms, d.agent.device_poll_ms);
+        assert_eq!(c.agent.disk_used_max_percent, d.agent.disk_used_max_percent);
         let dt = Config::from_toml(&format!("{MINIMAL}[touchscreen]\n")).unwrap();
         assert_eq!(
             c.touchscreen.as_ref().map(|t| &t.path),
