@@ -102,6 +102,7 @@ fn heartbeat(now: i64) -> Heartbeat {
         last_interaction_at: Some(now - 20_000),
         sent_at: Some(now),
         console: Vec::new(),
+        update: None,
     }
 }
 
@@ -182,6 +183,7 @@ async fn ceiling() {
                 server_time: hb.sampled_at,
                 catalog_version: 1,
                 commands: Vec::new(),
+                release: None,
             })
         }),
     );

@@ -400,6 +400,7 @@ mod tests {
             last_interaction_at: None,
             sent_at: None,
             console: Vec::new(),
+            update: None,
         }
     }
 

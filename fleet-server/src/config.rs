@@ -64,6 +64,40 @@ pub struct Config {
     /// The availability target.
     #[serde(default)]
     pub sla: SlaSection,
+    /// Signed releases and rollouts.
+    #[serde(default)]
+    pub releases: ReleasesSection,
+}
+
+/// `[releases]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleasesSection {
+    /// File of the public keys releases may be signed with (one hex key per line, as
+    /// `fleetctl key new` prints them). Without it, uploads are refused.
+    pub keyring: Option<PathBuf>,
+    /// File of key endorsements (a JSON array, each as `fleetctl key endorse` prints it) sent
+    /// to kiosks with every release, so they learn a rotated key from one they trust.
+    pub endorsements: Option<PathBuf>,
+    /// When kiosks may install, Czech local time, in the opening-hours syntax (e.g.
+    /// `Mo-Su 22:00-24:00, 00:00-05:00`). Empty (default): whenever the kiosks are closed
+    /// (`alerts.opening_hours`), or at any time where no opening hours are set. A kiosk also
+    /// waits until nobody has used it for a while; a forced rollout waits for neither.
+    pub window: String,
+    /// A rollout pauses by itself when more than this share of its current wave failed,
+    /// percent; a rollout may set its own. Default 20.
+    pub max_failure_percent: u8,
+}
+
+impl Default for ReleasesSection {
+    fn default() -> Self {
+        ReleasesSection {
+            keyring: None,
+            endorsements: None,
+            window: String::new(),
+            max_failure_percent: 20,
+        }
+    }
 }
 
 /// `[history]`
@@ -321,6 +355,11 @@ impl Config {
         let a = &self.alerts;
         crate::hours::OpeningHours::parse(&a.opening_hours)
             .map_err(|e| invalid("alerts.opening_hours", &e))?;
+        crate::hours::OpeningHours::parse(&self.releases.window)
+            .map_err(|e| invalid("releases.window", &e))?;
+        if self.releases.max_failure_percent > 100 {
+            return Err(invalid("releases.max_failure_percent", "must be 0 to 100"));
+        }
         if a.hold_s > 3600 {
             return Err(invalid("alerts.hold_s", "at most 3600"));
         }

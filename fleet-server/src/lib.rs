@@ -18,6 +18,7 @@ pub mod hours;
 pub mod ingest;
 pub mod notify;
 pub mod ratelimit;
+pub mod rollout;
 pub mod run;
 pub mod sim;
 pub mod sla;

@@ -16,8 +16,11 @@ use crate::store::sqlite::SqliteStore;
 /// Builds the shared state from `config` and an opened store.
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
     let ingest = crate::ingest::Ingest::start(Arc::clone(&store))?;
+    let rollouts = rollouts(config, store.as_ref())?;
     Ok(AppState(Arc::new(crate::api::Shared {
         ingest,
+        rollouts: Arc::new(rollouts),
+        releases_dir: config.server.data_dir.join("releases"),
         kiosk_auth: Arc::default(),
         store,
         admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),
@@ -49,6 +52,46 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
             Arc::default(),
         ),
     })))
+}
+
+/// Loads releases and rollouts, with the keyring, endorsements and window of `[releases]`.
+fn rollouts(config: &Config, store: &dyn Store) -> anyhow::Result<crate::rollout::Rollouts> {
+    let r = &config.releases;
+    let keyring = match &r.keyring {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("releases.keyring: cannot read {}", path.display()))?;
+            Some(
+                protocol::release::Keyring::parse(&text)
+                    .with_context(|| format!("releases.keyring: {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let endorsements = match &r.endorsements {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("releases.endorsements: cannot read {}", path.display())
+            })?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("releases.endorsements: {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let hours = |text: &str, key: &str| {
+        crate::hours::OpeningHours::parse(text).map_err(|e| anyhow::anyhow!("{key}: {e}"))
+    };
+    let window = crate::rollout::Window::from_config(
+        &hours(&r.window, "releases.window")?,
+        &hours(&config.alerts.opening_hours, "alerts.opening_hours")?,
+    );
+    Ok(crate::rollout::Rollouts::load(
+        store,
+        keyring,
+        endorsements,
+        window,
+        r.max_failure_percent,
+    )?)
 }
 
 /// Opens the configured store.

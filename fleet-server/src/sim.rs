@@ -258,6 +258,7 @@ fn heartbeat(k: &mut Kiosk, faults: &[Fault], now: UnixMillis) -> Heartbeat {
         last_interaction_at: Some(last_touch),
         sent_at: Some(now),
         console: Vec::new(),
+        update: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn hb(sampled_at: i64, outbox: u64, temp: f32) -> Heartbeat {
         last_interaction_at: None,
         sent_at: Some(sampled_at),
         console: Vec::new(),
+        update: None,
     }
 }
 

@@ -351,6 +351,7 @@ async fn openapi_documents_every_route() {
         include_str!("../src/api/admin.rs"),
         include_str!("../src/api/agenda.rs"),
         include_str!("../src/api/public.rs"),
+        include_str!("../src/api/releases.rs"),
     ] {
         // Each `.route(` call, however rustfmt wrapped it.
         let src = src.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -549,6 +550,7 @@ async fn metrics_show_each_kiosks_newest_heartbeat_to_the_admin_only() {
         last_interaction_at: None,
         sent_at: None,
         console: Vec::new(),
+        update: None,
     };
     let send = |cred: String, hb: protocol::fleet::Heartbeat| {
         let env = &env;
@@ -707,6 +709,7 @@ async fn a_command_reaches_only_its_kiosk_and_takes_one_result() {
         last_interaction_at: None,
         sent_at: None,
         console: Vec::new(),
+        update: None,
     })
     .unwrap();
     let beat = |cred: String| {
@@ -838,6 +841,7 @@ async fn availability_report_and_history_downsampling() {
             last_interaction_at: None,
             sent_at: None,
             console: Vec::new(),
+            update: None,
         })
         .unwrap()
     };

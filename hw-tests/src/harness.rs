@@ -386,6 +386,8 @@ pub struct Agent {
     config: PathBuf,
     /// The socket path.
     pub socket: PathBuf,
+    /// Extra environment for the agent process (applies from the next start).
+    pub env: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -393,6 +395,17 @@ impl Agent {
     /// `[fleet]` (or in the tables `extra` opens; an `[agent]` table there is merged into the
     /// written one), and starts the agent.
     pub fn start(dir: &Path, fleet_url: &str, token: &str, extra: &str) -> Agent {
+        Agent::start_env(dir, fleet_url, token, extra, &[])
+    }
+
+    /// [`Agent::start`] with extra environment variables for the process.
+    pub fn start_env(
+        dir: &Path,
+        fleet_url: &str,
+        token: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Agent {
         std::fs::create_dir_all(dir).expect("agent dir is writable");
         let socket = dir.join("agent.sock");
         let config = dir.join("agent.toml");
@@ -417,6 +430,10 @@ impl Agent {
             dir: dir.to_owned(),
             config,
             socket,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         a.spawn();
         a
@@ -431,6 +448,7 @@ impl Agent {
         let child = Command::new(bin("kiosk-agent"))
             .arg("--config")
             .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_LOG",
                 std::env::var("OKENKO_TEST_LOG").unwrap_or_else(|_| "info".into()),
@@ -513,6 +531,15 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill();
+        // The app a `dir` slot ran (its own process group) goes with it.
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("data/slots/app.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod cardsim;
 pub mod escpos;
 pub mod harness;
 pub mod netsim;
+pub mod releases;
 pub mod selftest;
 pub mod sinks;
 pub mod touchsim;

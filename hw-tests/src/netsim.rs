@@ -45,6 +45,10 @@ pub struct Counters {
     pub lost_replies: AtomicU64,
     /// Connections that could not reach the upstream.
     pub upstream_down: AtomicU64,
+    /// Reply bytes forwarded to clients.
+    pub reply_bytes: AtomicU64,
+    /// Replies cut short by [`Proxy::cut_next_reply_after`].
+    pub cut_replies: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -53,6 +57,8 @@ struct Shared {
     faults: Mutex<Faults>,
     down: AtomicBool,
     counters: Counters,
+    /// Cut the next connection whose replies pass this many bytes (once).
+    cut: Mutex<Option<u64>>,
 }
 
 /// A running proxy.
@@ -87,6 +93,7 @@ impl Proxy {
             faults: Mutex::new(faults),
             down: AtomicBool::new(false),
             counters: Counters::default(),
+            cut: Mutex::new(None),
         });
         let s = Arc::clone(&shared);
         tokio::spawn(async move {
@@ -98,6 +105,12 @@ impl Proxy {
             }
         });
         Ok(Proxy { addr, shared })
+    }
+
+    /// Arms a one-time cut: the first connection whose replies pass `bytes` gets exactly that
+    /// many, then a reset (a download that breaks off part-way).
+    pub fn cut_next_reply_after(&self, bytes: u64) {
+        *self.shared.cut.lock().unwrap_or_else(|p| p.into_inner()) = Some(bytes);
     }
 
     /// Where clients connect.
@@ -173,6 +186,7 @@ async fn handle(s: Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
         let mut ubuf = vec![0u8; 16 * 1024];
         let mut client_done = false;
         let mut answered = false;
+        let mut sent: u64 = 0;
         loop {
             tokio::select! {
                 r = cr.read(&mut cbuf), if !client_done => {
@@ -216,8 +230,27 @@ async fn handle(s: Arc<Shared>, client: TcpStream) -> std::io::Result<()> {
                     }
                     answered = true;
                     tokio::time::sleep(random_delay(delay)).await;
+                    let mut n = n;
+                    let cut = {
+                        let mut armed = s.cut.lock().unwrap_or_else(|p| p.into_inner());
+                        match *armed {
+                            Some(limit) if sent + n as u64 >= limit => {
+                                *armed = None;
+                                n = (limit - sent.min(limit)) as usize;
+                                true
+                            }
+                            _ => false,
+                        }
+                    };
                     if cw.write_all(&ubuf[..n]).await.is_err() {
                         break Fate::Close;
+                    }
+                    sent += n as u64;
+                    c.reply_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if cut {
+                        c.cut_replies.fetch_add(1, Ordering::Relaxed);
+                        let _ = cw.flush().await;
+                        break Fate::Reset;
                     }
                 }
             }

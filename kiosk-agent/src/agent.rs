@@ -25,6 +25,8 @@ pub struct Agent {
     pub contact: Mutex<Contact>,
     /// Serial console events for the next heartbeat.
     console_events: Mutex<Vec<protocol::fleet::ConsoleEvent>>,
+    /// Updates, when `[update]` is configured.
+    pub updates: Option<crate::update::Updates>,
 }
 
 /// How the fleet connection is doing, for the technician.
@@ -43,7 +45,18 @@ impl Agent {
         store: Store,
         fleet: FleetClient,
     ) -> Result<Agent, crate::config::ConfigError> {
+        let updates = match &config.update {
+            Some(u) => Some(
+                crate::update::Updates::new(u, &config.agent.data_dir, &config.commands.reboot)
+                    .map_err(|e| crate::config::ConfigError::Invalid {
+                        key: "update",
+                        problem: e.to_string(),
+                    })?,
+            ),
+            None => None,
+        };
         Ok(Agent {
+            updates,
             devices: crate::devices::Devices::new(&config)?,
             config,
             store: Arc::new(Mutex::new(store)),

@@ -70,6 +70,86 @@ pub struct Config {
     /// The technician's serial console; without this section there is none.
     #[serde(default)]
     pub console: Option<ConsoleSection>,
+    /// Signed updates into A/B slots; without this section the kiosk is not updated.
+    #[serde(default)]
+    pub update: Option<UpdateSection>,
+}
+
+/// Which slot backend installs updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotKind {
+    /// Two directories and a boot pointer; "reboot" restarts the supervised app (developer
+    /// machines and tests).
+    Dir,
+    /// RAUC on the appliance image.
+    Rauc,
+}
+
+/// `[update]` (see [`crate::update`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSection {
+    /// `dir` or `rauc`.
+    pub backend: SlotKind,
+    /// This kiosk's hardware; only releases listing it are installed.
+    pub hardware: String,
+    /// The public keys releases are signed with (one hex key per line).
+    pub keyring: PathBuf,
+    /// `dir`: where the slots `a` and `b` and the boot pointer live. Default
+    /// `<data_dir>/slots`.
+    #[serde(default)]
+    pub slots_dir: Option<PathBuf>,
+    /// `dir`: the program a slot runs, relative to the slot, with its arguments; the agent
+    /// supervises it. Default `["bin/kiosk-app"]`.
+    #[serde(default = "default_run")]
+    pub run: Vec<String>,
+    /// `rauc`: the `rauc` program. Default `rauc`.
+    #[serde(default = "default_rauc")]
+    pub rauc: PathBuf,
+    /// `rauc`: the command that tells whether the app is up (exit 0). Default
+    /// `systemctl is-active --quiet kiosk-app.service`.
+    #[serde(default = "default_app_check")]
+    pub app_check: Vec<String>,
+    /// Install only after nobody touched the kiosk for this long, seconds (unless forced).
+    /// Default 300.
+    #[serde(default = "default_idle_s")]
+    pub idle_s: u64,
+    /// The new release must pass its health check within this, seconds, or the kiosk goes
+    /// back. Default 180.
+    #[serde(default = "default_health_timeout_s")]
+    pub health_timeout_s: u64,
+    /// The app must run this long without exiting to count as up, seconds. Default 15.
+    #[serde(default = "default_settle_s")]
+    pub settle_s: u64,
+    /// Boots a new slot gets before it falls back (a crash or power cut during the trial
+    /// uses one). Default 3.
+    #[serde(default = "default_boot_attempts")]
+    pub boot_attempts: u32,
+}
+
+fn default_run() -> Vec<String> {
+    vec!["bin/kiosk-app".into()]
+}
+fn default_rauc() -> PathBuf {
+    "rauc".into()
+}
+fn default_app_check() -> Vec<String> {
+    ["systemctl", "is-active", "--quiet", "kiosk-app.service"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_idle_s() -> u64 {
+    300
+}
+fn default_health_timeout_s() -> u64 {
+    180
+}
+fn default_settle_s() -> u64 {
+    15
+}
+fn default_boot_attempts() -> u32 {
+    3
 }
 
 /// `[console]`: the technician's serial console (see [`crate::console`]).
@@ -405,6 +485,26 @@ impl Config {
         }
         if self.agent.max_clients == 0 {
             return Err(invalid("agent.max_clients", "must be at least 1"));
+        }
+        if let Some(u) = &self.update {
+            if u.hardware.trim().is_empty() {
+                return Err(invalid(
+                    "update.hardware",
+                    "must name this kiosk's hardware",
+                ));
+            }
+            if u.run.is_empty() || u.app_check.is_empty() {
+                return Err(invalid("update.run", "run and app_check need a program"));
+            }
+            if !(1..=10).contains(&u.boot_attempts) {
+                return Err(invalid("update.boot_attempts", "must be 1 to 10"));
+            }
+            if u.health_timeout_s <= u.settle_s {
+                return Err(invalid(
+                    "update.health_timeout_s",
+                    "must be longer than settle_s",
+                ));
+            }
         }
         if !(1..=100).contains(&self.agent.disk_used_max_percent) {
             return Err(invalid("agent.disk_used_max_percent", "must be 1 to 100"));

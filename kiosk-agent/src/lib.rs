@@ -20,3 +20,4 @@ pub mod run;
 pub mod store;
 pub mod sync;
 pub mod tracking;
+pub mod update;

@@ -51,7 +51,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&console_stop),
     )
     .context("cannot start the serial console")?;
-    let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx));
+    let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx.clone()));
+    let updates = tokio::spawn(crate::update::run(Arc::clone(&agent), stop_rx));
     wait_for_signal().await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
@@ -60,6 +61,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // The local API's threads block; stop them off the runtime.
     let _ = tokio::task::spawn_blocking(move || api.stop()).await;
     let _ = sync.await;
+    let _ = updates.await;
+    // The supervised app stops with the agent (it may take a few seconds).
+    let a = Arc::clone(&agent);
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(up) = &a.updates {
+            up.stop();
+        }
+    })
+    .await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }

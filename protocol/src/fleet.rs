@@ -308,6 +308,136 @@ pub struct Heartbeat {
     /// adds it to its audit log); at most [`MAX_CONSOLE_EVENTS`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console: Vec<ConsoleEvent>,
+    /// The kiosk's release and where its update stands (absent on a kiosk without updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateReport>,
+}
+
+/// Where a kiosk's update stands, in every heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateReport {
+    /// The release running now (the booted slot's).
+    pub running: String,
+    /// The slot booted, e.g. `A`.
+    pub slot: String,
+    /// The release being installed or last tried, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The rollout that asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_id: Option<i64>,
+    /// The state.
+    pub state: UpdateState,
+    /// Download progress, percent, while downloading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    /// Why it failed or rolled back, or what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the state was entered (the kiosk's clock).
+    pub since: UnixMillis,
+}
+
+/// The states of an update on a kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateState {
+    /// Nothing to do: running what the fleet wants.
+    Idle,
+    /// Fetching the bundle (resumable).
+    Downloading,
+    /// Checking the bundle against its signed manifest.
+    Verifying,
+    /// Downloaded and verified; waiting for the maintenance window or for the kiosk to be idle.
+    Waiting,
+    /// Writing the inactive slot.
+    Installing,
+    /// Switching to the new slot on trial.
+    Rebooting,
+    /// Running the new slot on trial: the health check decides.
+    Trial,
+    /// The new release passed its health check and is the good slot.
+    Succeeded,
+    /// Refused or could not be installed; the kiosk still runs its previous release.
+    Failed,
+    /// The new release failed its health check; the kiosk went back to the previous one.
+    RolledBack,
+}
+
+impl UpdateState {
+    /// Its name as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateState::Idle => "idle",
+            UpdateState::Downloading => "downloading",
+            UpdateState::Verifying => "verifying",
+            UpdateState::Waiting => "waiting",
+            UpdateState::Installing => "installing",
+            UpdateState::Rebooting => "rebooting",
+            UpdateState::Trial => "trial",
+            UpdateState::Succeeded => "succeeded",
+            UpdateState::Failed => "failed",
+            UpdateState::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Every state, in the order an update goes through them.
+    pub const ALL: [UpdateState; 10] = [
+        UpdateState::Idle,
+        UpdateState::Downloading,
+        UpdateState::Verifying,
+        UpdateState::Waiting,
+        UpdateState::Installing,
+        UpdateState::Rebooting,
+        UpdateState::Trial,
+        UpdateState::Succeeded,
+        UpdateState::Failed,
+        UpdateState::RolledBack,
+    ];
+
+    /// Parses a name as on the wire.
+    pub fn parse(name: &str) -> Option<UpdateState> {
+        UpdateState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the update ended badly.
+    pub fn is_failure(self) -> bool {
+        matches!(self, UpdateState::Failed | UpdateState::RolledBack)
+    }
+
+    /// Whether it is under way (between the first download and the verdict).
+    pub fn in_progress(self) -> bool {
+        !matches!(
+            self,
+            UpdateState::Idle
+                | UpdateState::Succeeded
+                | UpdateState::Failed
+                | UpdateState::RolledBack
+        )
+    }
+}
+
+/// The release the fleet wants a kiosk to run, in the heartbeat reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesiredRelease {
+    /// The rollout asking for it.
+    pub rollout_id: i64,
+    /// The release.
+    pub version: String,
+    /// Its signed manifest (the kiosk verifies it with its own keyring).
+    pub manifest: crate::release::SignedManifest,
+    /// Where to download the bundle, a path under [`PREFIX`] (supports `Range`).
+    pub url: String,
+    /// Whether the kiosk may install now: inside the maintenance window, or forced.
+    pub install_now: bool,
+    /// Install without waiting for the kiosk to be idle.
+    pub force: bool,
+    /// Keys the fleet's trusted keys vouch for (key rotation); the kiosk adds each one a key it
+    /// trusts signed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endorsements: Vec<crate::release::KeyEndorsement>,
 }
 
 /// Most console events one heartbeat carries.
@@ -366,6 +496,10 @@ pub struct HeartbeatReply {
     /// result arrives; the agent runs each id once).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<Command>,
+    /// The release this kiosk should run, when a rollout includes it; absent: stay on the
+    /// current one (and drop an update not yet installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<DesiredRelease>,
 }
 
 /// A remote command for one kiosk.

@@ -28,12 +28,11 @@ pub use i18n::{Lang, Text};
 /// Milliseconds since the Unix epoch, UTC. Every timestamp on the wire uses this.
 pub type UnixMillis = i64;
 
-/// Lower-case hex of `bytes` (digests in stores and headers).
-/// Hex SHA-256 of a secret: how the fleet stores a kiosk's credential, and what the kiosk's
-/// console code is derived from ([`totp::secret`]).
-pub fn sha256_hex(secret: &str) -> String {
+/// Hex SHA-256: of a secret, how the fleet stores a kiosk's credential and what the kiosk's
+/// console code is derived from ([`totp::secret`]); of a manifest or bundle, its identity.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(secret.as_bytes()))
+    hex(&sha2::Sha256::digest(data.as_ref()))
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
@@ -41,6 +40,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Lower-case hex of `bytes` (digests in stores and headers).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);

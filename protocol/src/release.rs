@@ -186,6 +186,20 @@ impl Keyring {
         signed: &SignedManifest,
         hardware: &str,
     ) -> Result<Manifest, ReleaseError> {
+        let m = self.verify_signature(signed)?;
+        if !m.compatible.iter().any(|c| c == hardware) {
+            return Err(ReleaseError::Incompatible {
+                version: m.version.clone(),
+                hardware: hardware.to_owned(),
+                compatible: m.compatible.join(", "),
+            });
+        }
+        Ok(m)
+    }
+
+    /// Checks a signed manifest's key, signature and form, for any hardware (the fleet server
+    /// serves many kinds of kiosk).
+    pub fn verify_signature(&self, signed: &SignedManifest) -> Result<Manifest, ReleaseError> {
         self.check(
             &signed.key_id,
             signed.manifest.as_bytes(),
@@ -206,13 +220,6 @@ impl Keyring {
             return Err(ReleaseError::Malformed(
                 "sha256 must be 64 hex digits".into(),
             ));
-        }
-        if !m.compatible.iter().any(|c| c == hardware) {
-            return Err(ReleaseError::Incompatible {
-                version: m.version.clone(),
-                hardware: hardware.to_owned(),
-                compatible: m.compatible.join(", "),
-            });
         }
         Ok(m)
     }

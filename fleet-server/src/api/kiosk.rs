@@ -34,6 +34,10 @@ pub fn routes() -> Router<AppState> {
             &format!("{}/commands/{{id}}/result", fleet::PREFIX),
             post(command_result),
         )
+        .route(
+            &format!("{}/releases/{{version}}", fleet::PREFIX),
+            get(release_bundle),
+        )
 }
 
 /// An authenticated kiosk.
@@ -247,6 +251,38 @@ async fn heartbeat(
             fleet::MAX_CONSOLE_EVENTS
         )));
     }
+    if let Some(u) = &mut hb.update {
+        // Bounded, so a kiosk cannot grow the records without limit.
+        u.reason = u.reason.take().map(|r| r.chars().take(500).collect());
+        if u.running.len() > 64
+            || u.slot.len() > 16
+            || u.target.as_ref().is_some_and(|t| t.len() > 64)
+            || u.progress.is_some_and(|p| p > 100)
+        {
+            return Err(AppError::BadRequest(
+                "update report: versions up to 64 characters, slot up to 16, progress 0-100".into(),
+            ));
+        }
+    }
+    let member = crate::rollout::Member {
+        kiosk_id: &kiosk.kiosk_id,
+        group: &kiosk.group,
+    };
+    let (release, changed) = state.rollouts.on_heartbeat(member, hb.update.as_ref(), now);
+    if !changed.is_empty() {
+        let paused = changed.paused.clone();
+        blocking(&state, move |s| changed.save(s)).await?;
+        if let Some(r) = paused {
+            super::admin::audit(
+                &state,
+                "fleet",
+                "rollout.change",
+                &format!("rollout {}", r.id),
+                r.reason.unwrap_or_default(),
+            )
+            .await;
+        }
+    }
     let console = std::mem::take(&mut hb.console);
     if !console.is_empty() {
         // The technician's console sessions and commands go into the audit log.
@@ -299,7 +335,101 @@ async fn heartbeat(
         server_time: now,
         catalog_version,
         commands,
+        release,
     }))
+}
+
+/// The bundle of the release this kiosk should run, whole or from a `Range: bytes=N-[M]`
+/// (a download that broke off resumes where it stopped). Any other release is not found.
+async fn release_bundle(
+    State(state): State<AppState>,
+    Kiosk(kiosk): Kiosk,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let member = crate::rollout::Member {
+        kiosk_id: &kiosk.kiosk_id,
+        group: &kiosk.group,
+    };
+    let not_found = || AppError::NotFound(format!("release {version} is not for this kiosk"));
+    if !state
+        .rollouts
+        .may_download(member, &version, crate::now_ms())
+    {
+        return Err(not_found());
+    }
+    let rel = state.rollouts.release(&version).ok_or_else(not_found)?;
+    let size = rel.size;
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| parse_range(t, size))
+                .ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "Range must be bytes=N- or bytes=N-M within the {size} bytes"
+                    ))
+                })?,
+        ),
+    };
+    let (start, end) = range.unwrap_or((0, size));
+    let path = super::releases::bundle_path(&state, &version);
+    let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
+    let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+    file.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(io)?;
+    let reader = file.take(end - start);
+    // 64 KiB at a time: a download holds one buffer, however large the bundle.
+    let stream = futures_util::stream::unfold(Some(reader), |r| async move {
+        let mut r = r?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match r.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), Some(r)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    h.insert(header::CONTENT_LENGTH, (end - start).into());
+    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{}\"", rel.sha256)) {
+        h.insert(header::ETAG, v);
+    }
+    if range.is_some() {
+        if let Ok(v) =
+            header::HeaderValue::from_str(&format!("bytes {start}-{}/{size}", end.max(1) - 1))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    Ok(resp)
+}
+
+/// `bytes=N-` or `bytes=N-M` (inclusive) within `size`: the half-open range `[N, M+1)`.
+fn parse_range(text: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = text.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let start: u64 = a.trim().parse().ok()?;
+    let end = match b.trim() {
+        "" => size,
+        b => b.parse::<u64>().ok()?.checked_add(1)?.min(size),
+    };
+    (start < end).then_some((start, end))
 }
 
 /// Largest command output kept.

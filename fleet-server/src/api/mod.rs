@@ -16,6 +16,7 @@ pub mod agenda;
 pub mod kiosk;
 pub mod metrics;
 pub mod public;
+pub mod releases;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -81,6 +82,10 @@ pub struct Shared {
     pub changes: tokio::sync::broadcast::Sender<Change>,
     /// Sign-in attempts per address.
     pub login_limiter: Arc<RateLimiter>,
+    /// Releases, rollouts and kiosks' updates.
+    pub rollouts: Arc<crate::rollout::Rollouts>,
+    /// Where release bundles are kept.
+    pub releases_dir: std::path::PathBuf,
 }
 
 /// Something the dashboard's open pages may need to show anew.
@@ -174,25 +179,32 @@ async fn sessions(State(state): State<AppState>, req: Request, next: Next) -> Re
         axum::http::Method::GET | axum::http::Method::HEAD
     );
     let (mut parts, body) = req.into_parts();
+    let refused = |staff: &Staff| {
+        tracing::warn!(user = %staff.name, "change refused: missing or wrong CSRF token");
+        AppError::Forbidden("missing or wrong CSRF token; reload the page and try again".into())
+            .into_response()
+    };
+    let header_token = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = if safe {
         body
+    } else if let Some(given) = header_token {
+        // The header suffices: the body (a release bundle, say) streams on untouched.
+        if !crate::auth::constant_time_eq(&given, &staff.csrf) {
+            return refused(&staff);
+        }
+        body
     } else {
-        let given = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let bytes = match axum::body::to_bytes(body, state.max_body).await {
             Ok(b) => b,
             Err(_) => return AppError::TooLarge(state.max_body).into_response(),
         };
-        let given = given.or_else(|| form_urlencoded_field(&bytes, "csrf"));
+        let given = form_urlencoded_field(&bytes, "csrf");
         if !given.is_some_and(|g| crate::auth::constant_time_eq(&g, &staff.csrf)) {
-            tracing::warn!(user = %staff.name, "change refused: missing or wrong CSRF token");
-            return AppError::Forbidden(
-                "missing or wrong CSRF token; reload the page and try again".into(),
-            )
-            .into_response();
+            return refused(&staff);
         }
         axum::body::Body::from(bytes)
     };
@@ -350,6 +362,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(kiosk::routes())
         .merge(admin::routes())
+        .merge(releases::routes())
         .merge(agenda::routes())
         .merge(public::routes())
         .merge(metrics::routes())

@@ -13,7 +13,26 @@
 //!                                                checks BUNDLE.manifest.json and the bundle
 //! ```
 //!
-//! The release flow itself (upload, rollouts, status) comes with the server's rollout API.
+//! With the fleet server, as a member of staff (a release manager for changes):
+//!
+//! ```text
+//! fleetctl login URL USER                        password on stdin; keeps the session in
+//!                                                ~/.config/okenko/fleetctl.json (mode 0600)
+//! fleetctl logout
+//! fleetctl release upload BUNDLE                 BUNDLE.manifest.json, then the bundle
+//! fleetctl release list [--json]
+//! fleetctl rollout create VERSION [--group G] [--canary K1,K2] [--percent N] [--force]
+//!                                 [--max-failures PERCENT]
+//! fleetctl rollout expand ID --percent N
+//! fleetctl rollout pause|resume|abort ID
+//! fleetctl rollback ID                           (or: rollout rollback ID)
+//! fleetctl rollout list|show ID [--json]
+//! fleetctl status [--json]                       kiosks by release and update state
+//! ```
+//!
+//! `OKENKO_FLEET_URL` with `OKENKO_ADMIN_TOKEN` stand in for a session (for scripts);
+//! `OKENKO_FLEETCTL_SESSION` names another session file; `OKENKO_FLEET_CA` a PEM file of the
+//! CA that signs the server's certificate.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +41,11 @@ use anyhow::{Context, bail};
 use protocol::release::{Keyring, SignedManifest, SigningKey, check_bundle, manifest_of};
 
 const USAGE: &str = "usage: fleetctl key new KEYFILE | key show KEYFILE | key endorse KEYFILE NEW_PUBLIC_KEY | \
-release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | release verify KEYRING BUNDLE --hardware HW";
+release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | release verify KEYRING BUNDLE --hardware HW | \
+login URL USER | logout | release upload BUNDLE | release list | \
+rollout create VERSION [--group G] [--canary K,...] [--percent N] [--force] [--max-failures P] | \
+rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | rollback ID | \
+rollout list | rollout show ID | status   (lists take --json)";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -50,7 +73,9 @@ fn manifest_path(bundle: &str) -> PathBuf {
     PathBuf::from(format!("{bundle}.manifest.json"))
 }
 
-fn run(args: Vec<String>) -> anyhow::Result<()> {
+fn run(mut args: Vec<String>) -> anyhow::Result<()> {
+    let json = args.iter().any(|a| a == "--json");
+    args.retain(|a| a != "--json");
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     match a.as_slice() {
         ["key", "new", file] => {
@@ -123,6 +148,28 @@ fn run(args: Vec<String>) -> anyhow::Result<()> {
                 m.version, signed.key_id
             );
         }
+        ["login", url, user] => online::login(url, user)?,
+        ["logout"] => online::logout()?,
+        ["release", "upload", bundle] => online::upload(bundle)?,
+        ["release", "list", ..] => online::releases(json)?,
+        ["rollout", "create", version, ..] => online::create(version, &args)?,
+        ["rollout", "expand", id, ..] => {
+            let p = opt(&args, "--percent").context("--percent is needed")?;
+            online::act(
+                id,
+                "expand",
+                Some(p.parse().context("--percent: 0 to 100")?),
+            )?;
+        }
+        [
+            "rollout",
+            action @ ("pause" | "resume" | "abort" | "rollback"),
+            id,
+        ] => online::act(id, action, None)?,
+        ["rollback", id] => online::act(id, "rollback", None)?,
+        ["rollout", "list", ..] => online::rollouts(None, json)?,
+        ["rollout", "show", id, ..] => online::rollouts(Some(id), json)?,
+        ["status", ..] => online::status(json)?,
         _ => bail!("{USAGE}"),
     }
     Ok(())
@@ -141,4 +188,478 @@ fn write_private(path: &str, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+/// The commands that talk to the fleet server.
+mod online {
+    use std::path::PathBuf;
+
+    use anyhow::{Context, bail};
+    use fleet_server::api::releases::{RolloutView, Updates, WhoAmI};
+    use fleet_server::rollout::{NewRollout, Release};
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    use super::opt;
+
+    /// A signed-in session, as kept in the session file.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Session {
+        server: String,
+        name: String,
+        role: String,
+        token: String,
+        csrf: String,
+    }
+
+    fn session_path() -> anyhow::Result<PathBuf> {
+        if let Some(p) = std::env::var_os("OKENKO_FLEETCTL_SESSION") {
+            return Ok(p.into());
+        }
+        let home = std::env::var_os("HOME").context("HOME is not set")?;
+        Ok(PathBuf::from(home).join(".config/okenko/fleetctl.json"))
+    }
+
+    enum Auth {
+        Session { token: String, csrf: String },
+        Token(String),
+    }
+
+    struct Api {
+        rt: tokio::runtime::Runtime,
+        http: reqwest::Client,
+        base: String,
+        auth: Auth,
+    }
+
+    fn client() -> anyhow::Result<reqwest::Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(600))
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(ca) = std::env::var_os("OKENKO_FLEET_CA") {
+            let pem = std::fs::read(&ca)
+                .with_context(|| format!("OKENKO_FLEET_CA: cannot read {}", ca.display()))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_pemfile_certs(&pem)? {
+                roots.add(cert).context("OKENKO_FLEET_CA: a certificate")?;
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            b = b.tls_backend_preconfigured(tls);
+        } else {
+            b = b.tls_backend_rustls();
+        }
+        Ok(b.build()?)
+    }
+
+    fn rustls_pemfile_certs(
+        pem: &[u8],
+    ) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .context("OKENKO_FLEET_CA: not PEM certificates")
+    }
+
+    fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    }
+
+    impl Api {
+        fn open() -> anyhow::Result<Api> {
+            let (base, auth) = match (
+                std::env::var("OKENKO_FLEET_URL"),
+                std::env::var("OKENKO_ADMIN_TOKEN"),
+            ) {
+                (Ok(url), Ok(token)) => (url, Auth::Token(token)),
+                _ => {
+                    let path = session_path()?;
+                    let text = std::fs::read(&path).with_context(|| {
+                        format!(
+                            "not signed in ({}); run fleetctl login URL USER",
+                            path.display()
+                        )
+                    })?;
+                    let s: Session = serde_json::from_slice(&text)
+                        .with_context(|| format!("{} is damaged; sign in again", path.display()))?;
+                    (
+                        s.server,
+                        Auth::Session {
+                            token: s.token,
+                            csrf: s.csrf,
+                        },
+                    )
+                }
+            };
+            Ok(Api {
+                rt: runtime()?,
+                http: client()?,
+                base: base.trim_end_matches('/').to_owned(),
+                auth,
+            })
+        }
+
+        fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+            let r = self.http.request(method, format!("{}{path}", self.base));
+            match &self.auth {
+                Auth::Token(t) => r.bearer_auth(t),
+                Auth::Session { token, csrf } => r
+                    .header(
+                        reqwest::header::COOKIE,
+                        format!("{}={token}", fleet_server::staff::COOKIE),
+                    )
+                    .header("x-csrf-token", csrf),
+            }
+        }
+
+        fn send<T: serde::de::DeserializeOwned>(
+            &self,
+            req: reqwest::RequestBuilder,
+        ) -> anyhow::Result<T> {
+            self.rt.block_on(async {
+                let resp = req
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {}", self.base))?;
+                let status = resp.status();
+                let body = resp.bytes().await.context("the answer broke off")?;
+                if !status.is_success() {
+                    let msg = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+                    if status == reqwest::StatusCode::UNAUTHORIZED {
+                        bail!("{msg} (HTTP {status}); sign in again with fleetctl login");
+                    }
+                    bail!("{msg} (HTTP {status})");
+                }
+                serde_json::from_slice(&body)
+                    .context("the server's answer is not what fleetctl expects")
+            })
+        }
+
+        fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+            self.send(self.request(reqwest::Method::GET, path))
+        }
+
+        fn post<T: serde::de::DeserializeOwned>(
+            &self,
+            path: &str,
+            body: &impl Serialize,
+        ) -> anyhow::Result<T> {
+            self.send(self.request(reqwest::Method::POST, path).json(body))
+        }
+    }
+
+    /// Signs in with the password on stdin and keeps the session.
+    pub fn login(url: &str, user: &str) -> anyhow::Result<()> {
+        let mut password = String::new();
+        std::io::stdin()
+            .read_line(&mut password)
+            .context("reading the password from stdin")?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        let base = url.trim_end_matches('/').to_owned();
+        let (rt, http) = (runtime()?, client()?);
+        let token = rt.block_on(async {
+            let resp = http
+                .post(format!("{base}/login"))
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(serde_urlencoded::to_string([
+                    ("username", user),
+                    ("password", password),
+                    ("next", "/dashboard"),
+                ])?)
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {base}"))?;
+            let cookie = resp
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| {
+                    c.strip_prefix(&format!("{}=", fleet_server::staff::COOKIE))
+                        .and_then(|rest| rest.split(';').next())
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                });
+            match cookie {
+                Some(t) => Ok(t),
+                None if resp.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                    bail!("too many sign-in attempts from here; wait a minute")
+                }
+                None => bail!(
+                    "sign-in refused (HTTP {}): wrong user name or password, or the account is locked",
+                    resp.status()
+                ),
+            }
+        })?;
+        let api = Api {
+            rt,
+            http,
+            base: base.clone(),
+            auth: Auth::Session {
+                token: token.clone(),
+                csrf: String::new(),
+            },
+        };
+        let me: WhoAmI = api.get("/api/admin/v1/whoami")?;
+        let s = Session {
+            server: base.clone(),
+            name: me.name,
+            role: me.role,
+            token,
+            csrf: me.csrf,
+        };
+        let path = session_path()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let _ = std::fs::remove_file(&path);
+        super::write_private(
+            &path.to_string_lossy(),
+            (serde_json::to_string_pretty(&s)? + "\n").as_bytes(),
+        )?;
+        println!("signed in to {base} as {} ({})", s.name, s.role);
+        Ok(())
+    }
+
+    /// Ends the session on the server and forgets it.
+    pub fn logout() -> anyhow::Result<()> {
+        let path = session_path()?;
+        if let Ok(api) = Api::open()
+            && let Auth::Session { .. } = api.auth
+        {
+            let req = api.request(reqwest::Method::POST, "/logout");
+            let _ = api.rt.block_on(req.send());
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => println!("signed out"),
+            Err(_) => println!("not signed in"),
+        }
+        Ok(())
+    }
+
+    /// Uploads BUNDLE.manifest.json, then BUNDLE.
+    pub fn upload(bundle: &str) -> anyhow::Result<()> {
+        let api = Api::open()?;
+        let mpath = super::manifest_path(bundle);
+        let text = std::fs::read(&mpath)
+            .with_context(|| format!("cannot read {} (fleetctl release sign)", mpath.display()))?;
+        let signed: protocol::release::SignedManifest = protocol::json::decode(&text, 64 * 1024)
+            .with_context(|| mpath.display().to_string())?;
+        let r: Release = api.post("/api/admin/v1/releases", &signed)?;
+        let bytes = std::fs::read(bundle).with_context(|| format!("cannot read {bundle}"))?;
+        let started = std::time::Instant::now();
+        let r: Release = api.send(
+            api.request(
+                reqwest::Method::PUT,
+                &format!("/api/admin/v1/releases/{}/bundle", r.version),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(bytes),
+        )?;
+        println!(
+            "uploaded release {} ({} bytes, signed by {}) in {:.1} s",
+            r.version,
+            r.size,
+            r.key_id,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    fn when(ms: Option<i64>) -> String {
+        ms.map_or_else(|| "-".into(), protocol::time::format_czech)
+    }
+
+    /// Lists releases.
+    pub fn releases(json: bool) -> anyhow::Result<()> {
+        let api = Api::open()?;
+        let list: Vec<Release> = api.get("/api/admin/v1/releases")?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            return Ok(());
+        }
+        println!(
+            "{:<16} {:>12}  {:<18} {:<17} FOR",
+            "VERSION", "BYTES", "KEY", "UPLOADED"
+        );
+        for r in list {
+            println!(
+                "{:<16} {:>12}  {:<18} {:<17} {}",
+                r.version,
+                r.size,
+                r.key_id,
+                if r.uploaded_at.is_some() {
+                    when(r.uploaded_at)
+                } else {
+                    "awaited".into()
+                },
+                r.compatible.join(",")
+            );
+        }
+        Ok(())
+    }
+
+    /// Creates a rollout.
+    pub fn create(version: &str, args: &[String]) -> anyhow::Result<()> {
+        let api = Api::open()?;
+        let req = NewRollout {
+            version: version.to_owned(),
+            group: opt(args, "--group").map(str::to_owned),
+            canary: opt(args, "--canary")
+                .map(|c| {
+                    c.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            percent: opt(args, "--percent")
+                .map(str::parse)
+                .transpose()
+                .context("--percent: 0 to 100")?
+                .unwrap_or(0),
+            force: args.iter().any(|a| a == "--force"),
+            max_failure_percent: opt(args, "--max-failures")
+                .map(str::parse)
+                .transpose()
+                .context("--max-failures: 0 to 100")?,
+        };
+        let v: RolloutView = api.post("/api/admin/v1/rollouts", &req)?;
+        println!("{}", describe(&v));
+        Ok(())
+    }
+
+    /// Expands, pauses, resumes, aborts or rolls back a rollout.
+    pub fn act(id: &str, action: &str, percent: Option<u8>) -> anyhow::Result<()> {
+        let id: i64 = id.parse().context("a rollout's number")?;
+        let api = Api::open()?;
+        let body = match percent {
+            Some(p) => serde_json::json!({ "percent": p }),
+            None => serde_json::json!({}),
+        };
+        let v: RolloutView = api.post(&format!("/api/admin/v1/rollouts/{id}/{action}"), &body)?;
+        println!("{}", describe(&v));
+        Ok(())
+    }
+
+    fn describe(v: &RolloutView) -> String {
+        let r = &v.rollout;
+        let states: Vec<String> = v
+            .progress
+            .by_state
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        format!(
+            "rollout {} of {}: {} at {} % of {}{}{}; {} kiosks targeted ({}); current wave {} kiosks, {} failed{}",
+            r.id,
+            r.version,
+            r.state.as_str(),
+            r.percent,
+            r.group.as_deref().unwrap_or("all kiosks"),
+            if r.canary.is_empty() {
+                String::new()
+            } else {
+                format!(" and canary {}", r.canary.join(", "))
+            },
+            if r.force { ", forced" } else { "" },
+            v.progress.targeted,
+            if states.is_empty() {
+                "none".into()
+            } else {
+                states.join(", ")
+            },
+            v.progress.wave,
+            v.progress.wave_failed,
+            r.reason
+                .as_deref()
+                .map(|x| format!("; {x}"))
+                .unwrap_or_default()
+        )
+    }
+
+    /// Lists rollouts, or shows one.
+    pub fn rollouts(id: Option<&str>, json: bool) -> anyhow::Result<()> {
+        let api = Api::open()?;
+        let list: Vec<RolloutView> = match id {
+            Some(id) => {
+                let id: i64 = id.parse().context("a rollout's number")?;
+                vec![api.get(&format!("/api/admin/v1/rollouts/{id}"))?]
+            }
+            None => api.get("/api/admin/v1/rollouts")?,
+        };
+        if json {
+            let v = if id.is_some() {
+                serde_json::to_value(list.first())?
+            } else {
+                serde_json::to_value(&list)?
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
+        if list.is_empty() {
+            println!("no rollouts");
+        }
+        for v in &list {
+            println!("{}", describe(v));
+        }
+        Ok(())
+    }
+
+    /// Kiosks by release and update state.
+    pub fn status(json: bool) -> anyhow::Result<()> {
+        let api = Api::open()?;
+        let u: Updates = api.get("/api/admin/v1/updates")?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&u)?);
+            return Ok(());
+        }
+        let rollouts: Vec<RolloutView> = api.get("/api/admin/v1/rollouts")?;
+        if let Some(v) = rollouts.first() {
+            println!("{}\n", describe(v));
+        }
+        println!("{:<14} KIOSKS", "RELEASE");
+        for (v, n) in &u.by_version {
+            println!("{v:<14} {n}");
+        }
+        println!("\n{:<14} KIOSKS", "UPDATE STATE");
+        for (s, n) in &u.by_state {
+            println!("{s:<14} {n}");
+        }
+        println!(
+            "\n{:<20} {:<12} {:<10} {:<12} {:<10} {:>4}  REASON",
+            "KIOSK", "GROUP", "RUNNING", "STATE", "TARGET", "%"
+        );
+        for k in &u.kiosks {
+            let r = k.update.as_ref().map(|x| &x.report);
+            println!(
+                "{:<20} {:<12} {:<10} {:<12} {:<10} {:>4}  {}",
+                k.kiosk_id,
+                k.group,
+                r.map_or("-", |r| r.running.as_str()),
+                r.map_or("-", |r| r.state.as_str()),
+                r.and_then(|r| r.target.as_deref()).unwrap_or("-"),
+                r.and_then(|r| r.progress)
+                    .map_or("-".into(), |p| p.to_string()),
+                r.and_then(|r| r.reason.as_deref()).unwrap_or("")
+            );
+        }
+        Ok(())
+    }
 }

@@ -393,6 +393,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Adds to the audit log.
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
+    /// Adds or replaces a release.
+    fn save_release(&self, r: &crate::rollout::Release) -> Result<(), StoreError>;
+
+    /// Every release.
+    fn releases(&self) -> Result<Vec<crate::rollout::Release>, StoreError>;
+
+    /// Adds or replaces a rollout (by id).
+    fn save_rollout(&self, r: &crate::rollout::Rollout) -> Result<(), StoreError>;
+
+    /// Every rollout.
+    fn rollouts(&self) -> Result<Vec<crate::rollout::Rollout>, StoreError>;
+
+    /// Adds or replaces a kiosk's update record.
+    fn save_kiosk_update(&self, u: &crate::rollout::KioskUpdate) -> Result<(), StoreError>;
+
+    /// Every kiosk's update record.
+    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::KioskUpdate>, StoreError>;
+
     /// The audit log, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
 

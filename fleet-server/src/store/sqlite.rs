@@ -207,6 +207,10 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE heartbeats;",
     // 11: a kiosk's alerts for its page.
     "CREATE INDEX alerts_by_kiosk ON alerts (kiosk_id, opened_at);",
+    // 12: releases, rollouts and each kiosk's update (small tables, kept as JSON documents).
+    "CREATE TABLE releases (version TEXT PRIMARY KEY, body TEXT NOT NULL);
+     CREATE TABLE rollouts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+     CREATE TABLE kiosk_updates (kiosk_id TEXT PRIMARY KEY, body TEXT NOT NULL);",
 ];
 
 /// The SQLite store.
@@ -506,6 +510,49 @@ impl SqliteStore {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores `doc` as JSON in `table` under `key` (tables of documents, see migration 12).
+    fn put_doc(
+        &self,
+        table: &str,
+        key_column: &str,
+        key: &dyn rusqlite::ToSql,
+        doc: &impl serde::Serialize,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(doc).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO {table} ({key_column}, body) VALUES (?1, ?2)
+                     ON CONFLICT ({key_column}) DO UPDATE SET body = excluded.body"
+                ),
+                params![key, body],
+            )
+            .map(drop)
+            .map_err(db)
+    }
+
+    /// Every document of `table`.
+    fn docs<T: serde::de::DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT body FROM {table}"))
+            .map_err(db)?;
+        let bodies: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b).map_err(|e| StoreError::Corrupt {
+                    what: "release or rollout record",
+                    message: format!("{table}: {e}"),
+                })
+            })
+            .collect()
     }
 }
 
@@ -1487,6 +1534,30 @@ impl Store for SqliteStore {
         .map_err(db)?
         .collect::<Result<_, _>>()
         .map_err(db)
+    }
+
+    fn save_release(&self, r: &crate::rollout::Release) -> Result<(), StoreError> {
+        self.put_doc("releases", "version", &r.version, r)
+    }
+
+    fn releases(&self) -> Result<Vec<crate::rollout::Release>, StoreError> {
+        self.docs("releases")
+    }
+
+    fn save_rollout(&self, r: &crate::rollout::Rollout) -> Result<(), StoreError> {
+        self.put_doc("rollouts", "id", &r.id, r)
+    }
+
+    fn rollouts(&self) -> Result<Vec<crate::rollout::Rollout>, StoreError> {
+        self.docs("rollouts")
+    }
+
+    fn save_kiosk_update(&self, u: &crate::rollout::KioskUpdate) -> Result<(), StoreError> {
+        self.put_doc("kiosk_updates", "kiosk_id", &u.kiosk_id, u)
+    }
+
+    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::KioskUpdate>, StoreError> {
+        self.docs("kiosk_updates")
     }
 
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {

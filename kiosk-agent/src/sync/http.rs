@@ -141,6 +141,87 @@ impl FleetClient {
         u
     }
 
+    /// Downloads `path` (under the kiosk API) into `file`, resuming after what `file` holds
+    /// already with a `Range` request; `size` is the whole length. `progress` hears the bytes
+    /// held after each chunk. The file is synced to disk at the end.
+    pub async fn download(
+        &self,
+        cred: &Credential,
+        path: &str,
+        file: &std::path::Path,
+        size: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), FleetError> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e: std::io::Error| FleetError::Setup(format!("{}: {e}", file.display()));
+        let mut have = tokio::fs::metadata(file).await.map_or(0, |m| m.len());
+        if have > size {
+            tokio::fs::remove_file(file).await.map_err(io)?;
+            have = 0;
+        }
+        if have == size {
+            return Ok(());
+        }
+        let mut req = self
+            .http
+            .get(self.url(path))
+            .header(header::AUTHORIZATION, &cred.0)
+            // No overall time limit: a big bundle on a slow line takes what it takes; a stall
+            // is caught by the read time-out below.
+            .timeout(Duration::from_secs(24 * 3600));
+        if have > 0 {
+            req = req.header(header::RANGE, format!("bytes={have}-"));
+        }
+        let mut resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let mut out = match status.as_u16() {
+            206 => tokio::fs::OpenOptions::new()
+                .append(true)
+                .open(file)
+                .await
+                .map_err(io)?,
+            200 => {
+                // The whole bundle (the server ignored the range, or there was none).
+                have = 0;
+                tokio::fs::File::create(file).await.map_err(io)?
+            }
+            401 | 403 => {
+                return Err(FleetError::Unauthorized(format!(
+                    "download refused ({status})"
+                )));
+            }
+            code => {
+                let body = read_limited(resp).await.unwrap_or_default();
+                return Err(FleetError::Status {
+                    status: code,
+                    message: String::from_utf8_lossy(&body).chars().take(300).collect(),
+                });
+            }
+        };
+        loop {
+            let chunk = tokio::time::timeout(Duration::from_secs(60), resp.chunk())
+                .await
+                .map_err(|_| FleetError::Transport("the download stalled for 60 s".into()))?
+                .map_err(transport)?;
+            let Some(chunk) = chunk else { break };
+            if have + chunk.len() as u64 > size {
+                return Err(FleetError::Decode(format!(
+                    "the fleet sent more than the {size} bytes of the manifest"
+                )));
+            }
+            out.write_all(&chunk).await.map_err(io)?;
+            have += chunk.len() as u64;
+            progress(have);
+        }
+        out.sync_all().await.map_err(io)?;
+        if have < size {
+            return Err(FleetError::Transport(format!(
+                "the download ended after {have} of {size} bytes"
+            )));
+        }
+        Ok(())
+    }
+
     /// `GET /healthz` on the fleet server: connection, TLS handshake and an answer; how long
     /// it took.
     pub async fn probe(&self) -> Result<Duration, FleetError> {

@@ -95,11 +95,23 @@ pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
                 sched.next_heartbeat =
                     sched.next_heartbeat.min(Instant::now() + Duration::from_secs(2));
             }
+            _ = update_changed(&agent), if wait.is_none() => {
+                // The update moved on: the fleet hears of it within a second.
+                sched.next_heartbeat =
+                    sched.next_heartbeat.min(Instant::now() + Duration::from_secs(1));
+            }
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
             return;
         }
+    }
+}
+
+async fn update_changed(agent: &Agent) {
+    match &agent.updates {
+        Some(u) => u.changed.notified().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -232,6 +244,7 @@ async fn heartbeat(
         last_interaction_at,
         sent_at: None,
         console: agent.take_console_events(),
+        update: agent.updates.as_ref().and_then(|u| u.report()),
     };
     let reply = match agent.fleet.heartbeat(cred, &hb).await {
         Ok(r) => {
@@ -251,6 +264,9 @@ async fn heartbeat(
             return Err(e.into());
         }
     };
+    if let Some(u) = &agent.updates {
+        u.desire(reply.release);
+    }
     if reply.catalog_version != sched.catalog_version {
         sched.next_catalog = Instant::now();
     }

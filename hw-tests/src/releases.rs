@@ -1,0 +1,147 @@
+//! Releases for the update tests: a signing key and keyring made with `fleetctl`, bundles (tar
+//! archives of a `dir` slot whose `run` program is the release's app), slots provisioned with
+//! a factory release, and `fleetctl` run as staff run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::harness::bin;
+
+/// The hardware the test kiosks are.
+pub const HARDWARE: &str = "okenko-test";
+
+/// An app that starts and stays up, noting its version beside the slots.
+pub fn good_app(version: &str) -> String {
+    format!(
+        "#!/bin/sh\necho \"{version} started\" >> \"$OKENKO_SLOT_DIR/../app.log\"\nexec sleep 100000\n"
+    )
+}
+
+/// An app that crashes as it starts.
+pub fn crashing_app(version: &str) -> String {
+    format!("#!/bin/sh\necho \"{version} crashed\" >> \"$OKENKO_SLOT_DIR/../app.log\"\nexit 3\n")
+}
+
+/// Runs `fleetctl` with `args`, `stdin` and extra environment: (success, stdout, stderr).
+pub fn fleetctl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(bin("fleetctl"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fleetctl runs (is it built?)");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("fleetctl ends");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A release manager's signing key, its keyring file, and the bundles signed with it.
+#[derive(Debug)]
+pub struct Kit {
+    dir: PathBuf,
+    /// The PKCS#8 key file.
+    pub key: PathBuf,
+    /// A keyring file trusting it.
+    pub keyring: PathBuf,
+    /// Its public key, hex.
+    pub public: String,
+}
+
+impl Kit {
+    /// A new key in `dir` (`fleetctl key new`).
+    pub fn new(dir: &Path, name: &str) -> Kit {
+        std::fs::create_dir_all(dir).expect("kit dir");
+        let key = dir.join(format!("{name}.key"));
+        let (ok, out, err) = fleetctl(&["key", "new", &key.to_string_lossy()], "", &[]);
+        assert!(ok, "fleetctl key new: {err}");
+        let public = out.split_whitespace().next().unwrap_or_default().to_owned();
+        let keyring = dir.join(format!("{name}.keyring"));
+        std::fs::write(&keyring, &out).expect("keyring written");
+        Kit {
+            dir: dir.to_owned(),
+            key,
+            keyring,
+            public,
+        }
+    }
+
+    /// A bundle of `version` whose app is `script`, signed for [`HARDWARE`] (its manifest
+    /// beside it).
+    pub fn bundle(&self, version: &str, script: &str) -> PathBuf {
+        let path = self.dir.join(format!("{version}.tar"));
+        let file = std::fs::File::create(&path).expect("bundle file");
+        let mut t = tar::Builder::new(file);
+        let mut add = |name: &str, body: &[u8], mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(1_795_392_000);
+            h.set_cksum();
+            t.append_data(&mut h, name, body).expect("tar entry");
+        };
+        add("run", script.as_bytes(), 0o755);
+        add("VERSION", format!("{version}\n").as_bytes(), 0o644);
+        t.into_inner().expect("tar written");
+        self.sign(&path, version);
+        path
+    }
+
+    /// Signs `bundle` as `version` (`fleetctl release sign`).
+    pub fn sign(&self, bundle: &Path, version: &str) {
+        let (ok, _, err) = fleetctl(
+            &[
+                "release",
+                "sign",
+                &self.key.to_string_lossy(),
+                &bundle.to_string_lossy(),
+                "--version",
+                version,
+                "--compatible",
+                HARDWARE,
+            ],
+            "",
+            &[],
+        );
+        assert!(ok, "fleetctl release sign: {err}");
+    }
+}
+
+/// Puts `bundle` (release `version`) into slot `a` of the agent in `agent_dir`, as the factory
+/// image would, before the agent first starts.
+pub fn provision(agent_dir: &Path, bundle: &Path, version: &str) {
+    let slot = agent_dir.join("data/slots/a");
+    std::fs::create_dir_all(&slot).expect("slot dir");
+    let f = std::fs::File::open(bundle).expect("bundle");
+    let mut a = tar::Archive::new(f);
+    a.set_preserve_permissions(true);
+    a.unpack(&slot).expect("bundle unpacks");
+    let bytes = std::fs::read(bundle).expect("bundle");
+    let label = serde_json::json!({
+        "version": version,
+        "sha256": protocol::sha256_hex(&bytes),
+    });
+    std::fs::write(slot.join(".slot.json"), label.to_string()).expect("slot label");
+}
+
+/// The `[update]` section for a test kiosk: the `dir` backend, quick health checks.
+pub fn update_section(keyring: &Path) -> String {
+    format!(
+        "[update]\nbackend = \"dir\"\nhardware = \"{HARDWARE}\"\nkeyring = \"{}\"\nrun = [\"run\"]\n\
+         idle_s = 0\nsettle_s = 1\nhealth_timeout_s = 20\nboot_attempts = 2\n",
+        keyring.display()
+    )
+}
+
+/// Which slot's app ran, in order (`<version> started|crashed`), from the agent in `agent_dir`.
+pub fn app_log(agent_dir: &Path) -> String {
+    std::fs::read_to_string(agent_dir.join("data/slots/app.log")).unwrap_or_default()
+}
