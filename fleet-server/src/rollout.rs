@@ -645,8 +645,13 @@ impl Rollouts {
                     received_at: now,
                 };
                 book.updates.insert(u.kiosk_id.clone(), u.clone());
+                // A new failure: the state turned, or a failure of another release.
                 if report.state.is_failure()
-                    && old.is_none_or(|o| !o.report.state.is_failure())
+                    && old.is_none_or(|o| {
+                        !o.report.state.is_failure()
+                            || o.report.rollout_id != report.rollout_id
+                            || o.report.target != report.target
+                    })
                     && let Some(r) = report.rollout_id
                 {
                     changed.paused = pause_if_failing(&mut book, r, now);

@@ -335,7 +335,7 @@ mod online {
                 if !status.is_success() {
                     let msg = serde_json::from_slice::<Value>(&body)
                         .ok()
-                        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+                        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
                         .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
                     if status == reqwest::StatusCode::UNAUTHORIZED {
                         bail!("{msg} (HTTP {status}); sign in again with fleetctl login");

@@ -1,0 +1,338 @@
+//! Updates that go wrong, with real agents (`dir` slots) and a real fleet on 127.0.0.1: an
+//! unknown key, a bad signature, a corrupted download, a download cut off part-way, a key
+//! rotation, and the agent killed at every state of an install. Each ends with the kiosk on
+//! a working release and the reason reported to the fleet.
+
+use std::path::Path;
+use std::time::Duration;
+
+use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, wait_until};
+use hw_tests::netsim::{Faults, Proxy};
+use hw_tests::releases::{Kit, app_log, fleetctl, good_app, provision, update_section};
+
+/// The kiosk's (running, target, state, reason) as the fleet has it.
+fn report(fleet: &Fleet, id: &str) -> (String, String, String, String) {
+    let v = fleet.admin_get("/api/admin/v1/updates").unwrap_or_default();
+    let k = v["kiosks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kiosk_id"] == id)
+        .cloned()
+        .unwrap_or_default();
+    let r = &k["update"]["report"];
+    let s = |key: &str| r[key].as_str().unwrap_or("").to_owned();
+    (s("running"), s("target"), s("state"), s("reason"))
+}
+
+/// Waits until the kiosk runs `running` and its update of `target` (any, if empty) is in
+/// `state`.
+fn wait_state(fleet: &Fleet, id: &str, running: &str, target: &str, state: &str, secs: u64) {
+    assert!(
+        wait_until(Duration::from_secs(secs), || {
+            let r = report(fleet, id);
+            r.0 == running && (target.is_empty() || r.1 == target) && r.2 == state
+        }),
+        "{id}: wanted {running} {state} of {target:?}, have {:?}",
+        report(fleet, id)
+    );
+}
+
+/// Runs fleetctl with the admin token.
+fn ctl(fleet: &Fleet, args: &[&str]) -> String {
+    let url = fleet.url();
+    let (ok, out, err) = fleetctl(
+        args,
+        "",
+        &[
+            ("OKENKO_FLEET_URL", url.as_str()),
+            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
+        ],
+    );
+    assert!(ok, "fleetctl {args:?}: {err}");
+    out
+}
+
+fn upload(fleet: &Fleet, bundle: &Path) {
+    ctl(fleet, &["release", "upload", &bundle.to_string_lossy()]);
+}
+
+/// A rollout of `version` to `canary` alone, forced; its number.
+fn roll(fleet: &Fleet, version: &str, canary: &str) -> String {
+    let out = ctl(
+        fleet,
+        &["rollout", "create", version, "--canary", canary, "--force"],
+    );
+    out.split_whitespace().nth(1).unwrap_or_default().to_owned()
+}
+
+/// Waits for rollout `id` to pause by itself, then aborts it.
+fn paused_then_abort(fleet: &Fleet, id: &str) {
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            fleet
+                .admin_get(&format!("/api/admin/v1/rollouts/{id}"))
+                .is_some_and(|r| r["state"] == "paused")
+        }),
+        "rollout {id} did not pause: {:?}",
+        fleet.admin_get(&format!("/api/admin/v1/rollouts/{id}"))
+    );
+    ctl(fleet, &["rollout", "abort", id]);
+}
+
+#[test]
+fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
+    let tmp = TempDir::new("update-faults");
+    // The kiosk trusts `k1`; the fleet trusts `k1` and `k2`.
+    let k1 = Kit::new(&tmp.path().join("kit"), "k1");
+    let k2 = Kit::new(&tmp.path().join("kit2"), "k2");
+    let fleet_ring = tmp.path().join("fleet-keyring");
+    std::fs::write(&fleet_ring, format!("{}\n{}\n", k1.public, k2.public)).expect("keyring");
+    let endorsements = tmp.path().join("endorsements.json");
+    std::fs::write(&endorsements, "[]").expect("endorsements");
+    let mut fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!(
+            "[releases]\nkeyring = \"{}\"\nendorsements = \"{}\"\n",
+            fleet_ring.display(),
+            endorsements.display()
+        ),
+    );
+    fleet.publish(&demo_catalog());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let proxy = rt
+        .block_on(Proxy::start(fleet.addr(), Faults::default()))
+        .expect("proxy");
+
+    let v1 = k1.bundle("1.0.0", &good_app("1.0.0"));
+    let id = "brno-01";
+    let dir = tmp.path().join(id);
+    provision(&dir, &v1, "1.0.0");
+    let agent = Agent::start(
+        &dir,
+        &format!("http://{}", proxy.addr()),
+        &fleet.token(id),
+        &format!("heartbeat_interval_s = 1\n{}", update_section(&k1.keyring)),
+    );
+    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    let slot_b = dir.join("data/slots/b/.slot.json");
+
+    // A release signed by a key the kiosk does not know.
+    let unknown = k2.bundle("2.0.0", &good_app("2.0.0"));
+    upload(&fleet, &unknown);
+    let r = roll(&fleet, "2.0.0", id);
+    wait_state(&fleet, id, "1.0.0", "2.0.0", "failed", 30);
+    let (_, _, _, why) = report(&fleet, id);
+    assert!(why.contains("signed by an unknown key"), "{why}");
+    assert!(!slot_b.exists(), "nothing was written to a slot");
+    paused_then_abort(&fleet, &r);
+
+    // A manifest whose signature does not match (changed after signing, on the server).
+    let bad = k1.bundle("2.1.0", &good_app("2.1.0"));
+    upload(&fleet, &bad);
+    fleet.kill();
+    {
+        let db = rusqlite::Connection::open(tmp.path().join("fleet/data/fleet.sqlite"))
+            .expect("fleet db");
+        let body: String = db
+            .query_row(
+                "SELECT body FROM releases WHERE version = '2.1.0'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("release row");
+        let mut rel: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let sig = rel["manifest"]["signature"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let flipped = format!(
+            "{}{}",
+            if sig.starts_with('0') { "1" } else { "0" },
+            &sig[1..]
+        );
+        rel["manifest"]["signature"] = flipped.into();
+        db.execute(
+            "UPDATE releases SET body = ?1 WHERE version = '2.1.0'",
+            [rel.to_string()],
+        )
+        .expect("tampered");
+    }
+    fleet.restart();
+    let r = roll(&fleet, "2.1.0", id);
+    wait_state(&fleet, id, "1.0.0", "2.1.0", "failed", 30);
+    let (_, _, _, why) = report(&fleet, id);
+    assert!(why.contains("signature does not match"), "{why}");
+    assert!(!slot_b.exists(), "nothing was written to a slot");
+    paused_then_abort(&fleet, &r);
+
+    // A bundle corrupted on the way (here: on the server's disk after its upload).
+    let corrupt = k1.bundle("2.2.0", &good_app("2.2.0"));
+    upload(&fleet, &corrupt);
+    let stored = tmp.path().join("fleet/data/releases/2.2.0.bundle");
+    let mut bytes = std::fs::read(&stored).expect("stored bundle");
+    bytes[600] ^= 0x55;
+    std::fs::write(&stored, &bytes).expect("corrupted");
+    let r = roll(&fleet, "2.2.0", id);
+    wait_state(&fleet, id, "1.0.0", "2.2.0", "failed", 60);
+    let (_, _, _, why) = report(&fleet, id);
+    assert!(
+        why.contains("downloaded 3 times, never right") && why.contains("SHA-256"),
+        "{why}"
+    );
+    assert!(!slot_b.exists(), "nothing was written to a slot");
+    paused_then_abort(&fleet, &r);
+
+    // A download cut off part-way resumes where it stopped.
+    let big = tmp.path().join("kit/2.3.0.tar");
+    {
+        let file = std::fs::File::create(&big).expect("bundle");
+        let mut t = tar::Builder::new(file);
+        let mut add = |name: &str, body: &[u8], mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(body.len() as u64);
+            h.set_mode(mode);
+            h.set_cksum();
+            t.append_data(&mut h, name, body).expect("entry");
+        };
+        add("run", good_app("2.3.0").as_bytes(), 0o755);
+        let padding: Vec<u8> = (0..4_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        add("assets.bin", &padding, 0o644);
+        t.into_inner().expect("tar");
+    }
+    k1.sign(&big, "2.3.0");
+    upload(&fleet, &big);
+    let size = std::fs::metadata(&big).expect("size").len();
+    let before = proxy
+        .counters()
+        .reply_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    proxy.cut_next_reply_after(3_000_000);
+    let r = roll(&fleet, "2.3.0", id);
+    wait_state(&fleet, id, "2.3.0", "2.3.0", "succeeded", 60);
+    let c = proxy.counters();
+    assert_eq!(c.cut_replies.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let sent = c.reply_bytes.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(
+        sent < size + 500_000,
+        "{sent} bytes crossed for a {size}-byte bundle: the download restarted"
+    );
+    let log = agent.log();
+    let starts: Vec<u64> = log
+        .split("downloading the bundle version=2.3.0 from=")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(starts.len(), 2, "{log}");
+    assert_eq!(starts[0], 0);
+    assert!(
+        (2_900_000..3_000_000).contains(&starts[1]),
+        "the second request resumed where the first was cut: {starts:?}"
+    );
+    assert!(app_log(&dir).contains("2.3.0 started"));
+    // Another rollout cannot start while this one is open at less than 100 %.
+    let (ok, _, err) = fleetctl(
+        &["rollout", "create", "2.2.0", "--canary", id],
+        "",
+        &[
+            ("OKENKO_FLEET_URL", fleet.url().as_str()),
+            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
+        ],
+    );
+    assert!(!ok && err.contains("abort it first"), "{err}");
+    ctl(&fleet, &["rollout", "abort", &r]);
+
+    // Key rotation: `k1` endorses `k2`; the fleet hands the endorsement out with the release.
+    let (ok, endorsement, err) = fleetctl(
+        &["key", "endorse", &k1.key.to_string_lossy(), &k2.public],
+        "",
+        &[],
+    );
+    assert!(ok, "{err}");
+    std::fs::write(&endorsements, format!("[{endorsement}]")).expect("endorsements");
+    fleet.restart();
+    let rotated = k2.bundle("2.4.0", &good_app("2.4.0"));
+    upload(&fleet, &rotated);
+    roll(&fleet, "2.4.0", id);
+    wait_state(&fleet, id, "2.4.0", "2.4.0", "succeeded", 60);
+    let learned: String = agent
+        .db()
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'update_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("learned keys kept");
+    assert!(learned.contains(&k2.public), "{learned}");
+}
+
+#[test]
+fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
+    let tmp = TempDir::new("update-kills");
+    let kit = Kit::new(&tmp.path().join("kit"), "k");
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
+    );
+    fleet.publish(&demo_catalog());
+    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+    upload(&fleet, &v2);
+    let states = [
+        "downloading",
+        "verifying",
+        "waiting",
+        "installing",
+        "rebooting",
+        "trial",
+    ];
+    let mut agents: Vec<(String, Agent)> = states
+        .iter()
+        .map(|state| {
+            let id = format!("kill-{state}");
+            let dir = tmp.path().join(&id);
+            provision(&dir, &v1, "1.0.0");
+            let a = Agent::start_env(
+                &dir,
+                &fleet.url(),
+                &fleet.token(&id),
+                &format!("heartbeat_interval_s = 1\n{}", update_section(&kit.keyring)),
+                &[("OKENKO_UPDATE_HOLD", state)],
+            );
+            (id, a)
+        })
+        .collect();
+    for (id, _) in &agents {
+        wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    }
+    ctl(&fleet, &["rollout", "create", "1.1.0", "--percent", "100"]);
+    for ((id, agent), state) in agents.iter_mut().zip(states) {
+        assert!(
+            wait_until(Duration::from_secs(60), || agent
+                .log()
+                .contains("OKENKO_UPDATE_HOLD: holding here")),
+            "{id} never reached {state}: {}",
+            agent.log()
+        );
+        // Power cut.
+        agent.kill();
+        agent.env.clear();
+        agent.restart();
+    }
+    for (id, _) in &agents {
+        wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 90);
+        assert!(
+            app_log(&tmp.path().join(id)).contains("1.1.0 started"),
+            "{id}"
+        );
+    }
+    // Each stopped where it was told to.
+    for ((id, agent), state) in agents.iter().zip(states) {
+        assert!(
+            agent
+                .log()
+                .contains(&format!("holding here state=\"{state}\"")),
+            "{id}"
+        );
+    }
+}
