@@ -159,6 +159,23 @@ pub fn active(
             format!("kiosk clock {} s {dir} the server's", skew.abs() / 1000),
         ));
     }
+    if let Some(u) = &hb.update
+        && u.state.is_failure()
+    {
+        out.push((
+            "update_failed",
+            format!(
+                "{} {}: {}",
+                u.target.as_deref().unwrap_or("update"),
+                if u.state == protocol::fleet::UpdateState::RolledBack {
+                    "rolled back"
+                } else {
+                    "failed"
+                },
+                u.reason.as_deref().unwrap_or("no reason given")
+            ),
+        ));
+    }
     if !offline
         && let Some(age) = hb.outbox_oldest_age_s
         && age > r.outbox_max_age_s
@@ -482,6 +499,25 @@ mod tests {
             None,
         );
         assert!(active(&kiosk(Some(now - 10_000)), Some(&healthy), now, &r).is_empty());
+        // A release that failed its health check and went back.
+        let mut back = healthy.clone();
+        back.update = Some(protocol::fleet::UpdateReport {
+            running: "1.0.0".into(),
+            slot: "A".into(),
+            target: Some("1.1.0".into()),
+            rollout_id: Some(3),
+            state: protocol::fleet::UpdateState::RolledBack,
+            progress: None,
+            reason: Some("the app exited 3 times".into()),
+            since: now,
+        });
+        assert_eq!(
+            active(&kiosk(Some(now - 10_000)), Some(&back), now, &r),
+            [(
+                "update_failed",
+                "1.1.0 rolled back: the app exited 3 times".to_owned()
+            )]
+        );
         assert_eq!(
             kinds(&active(
                 &kiosk(Some(now - 181_000)),

@@ -273,6 +273,11 @@ impl Fleet {
 
     /// A GET on the admin API with the admin token: its JSON (`None` for a failed call).
     pub fn admin_get(&self, path: &str) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.admin_text(path)?).ok()
+    }
+
+    /// A GET with the admin token: the body (`None` for a failed call).
+    pub fn admin_text(&self, path: &str) -> Option<String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -287,7 +292,7 @@ impl Fleet {
             if !r.status().is_success() {
                 return None;
             }
-            r.json().await.ok()
+            r.text().await.ok()
         })
     }
 

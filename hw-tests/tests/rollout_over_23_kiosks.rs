@@ -135,6 +135,14 @@ fn a_release_goes_canary_quarter_all_and_a_crashing_one_comes_back_and_pauses() 
         "B",
         "the canary booted its slot B"
     );
+    let metrics = fleet.admin_text("/metrics").expect("metrics");
+    assert!(
+        metrics.contains(
+            "okenko_kiosk_release_info{kiosk=\"ostrava-07\",release=\"1.1.0\",slot=\"B\"} 1"
+        ) && metrics
+            .contains("okenko_kiosk_update_state{kiosk=\"ostrava-07\",state=\"succeeded\"} 1"),
+        "{metrics}"
+    );
     assert!(app_log(&tmp.path().join(&canary)).contains("1.1.0 started"));
     let others: Vec<String> = ids.iter().filter(|i| **i != canary).cloned().collect();
     assert!(

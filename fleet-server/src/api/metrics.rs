@@ -1,8 +1,8 @@
 //! `GET /metrics`: the fleet in Prometheus text format (version 0.0.4), every name prefixed
 //! `okenko_`. Per kiosk, from its newest heartbeat: up, last seen, version, each device's state
 //! (printer, card reader, touchscreen), the printer's paper and cover, temperature, disk use,
-//! outbox length and age. Fleet-wide: heartbeats received by this process, submissions held,
-//! open alerts by kind.
+//! outbox length and age, the release it runs and its update state. Fleet-wide: heartbeats
+//! received by this process, submissions held, open alerts by kind.
 //! Needs the admin token (`Authorization: Bearer …`, Prometheus' `authorization` setting).
 
 use std::fmt::Write as _;
@@ -272,6 +272,41 @@ pub fn render(
             if let Some(h) = hb {
                 let age = h.outbox_oldest_age_s.unwrap_or(0);
                 put(f, "kiosk_outbox_oldest_age_seconds", &kiosk(k), age as f64);
+            }
+        },
+    );
+    family(
+        "kiosk_release_info",
+        "gauge",
+        "The release the kiosk runs and its boot slot (always 1).",
+        &|k, hb, f| {
+            if let Some(u) = hb.and_then(|h| h.update.as_ref()) {
+                let labels = format!(
+                    "{},release=\"{}\",slot=\"{}\"",
+                    kiosk(k),
+                    label(&u.running),
+                    label(&u.slot)
+                );
+                put(f, "kiosk_release_info", &labels, 1.0);
+            }
+        },
+    );
+    family(
+        "kiosk_update_state",
+        "gauge",
+        "1 for the kiosk's update state (idle, downloading, verifying, waiting, installing, \
+         rebooting, trial, succeeded, failed, rolled_back).",
+        &|k, hb, f| {
+            if let Some(u) = hb.and_then(|h| h.update.as_ref()) {
+                for s in protocol::fleet::UpdateState::ALL {
+                    let labels = format!("{},state=\"{}\"", kiosk(k), s.as_str());
+                    put(
+                        f,
+                        "kiosk_update_state",
+                        &labels,
+                        f64::from(u8::from(u.state == s)),
+                    );
+                }
             }
         },
     );

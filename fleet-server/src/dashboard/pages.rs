@@ -80,6 +80,7 @@ pub fn kind_label(kind: &str) -> &str {
         "touchscreen_missing" => "Touchscreen missing",
         "touchscreen_silent" => "Touchscreen silent",
         "disk_full" => "Data partition full",
+        "update_failed" => "Update failed",
         "temperature_high" => "Too hot",
         "clock_skew" => "Clock wrong",
         "outbox_stuck" => "Submissions not sent",

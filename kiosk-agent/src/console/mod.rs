@@ -396,13 +396,7 @@ impl<'a> Console<'a> {
                 ("touch", Some("test")) => self.touch_test(port)?,
                 ("net", _) => say(port, &self.net())?,
                 ("logs", _) => self.logs(port, &words[1..])?,
-                ("update", Some("status")) => say(
-                    port,
-                    &format!(
-                        "installed: agent {}; no update in progress (signed updates arrive with the fleet's rollouts)",
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                )?,
+                ("update", Some("status")) => say(port, &self.update_status())?,
                 ("app", Some("restart")) => {
                     let r = crate::commands::execute(self.agent, &CommandAction::RestartApp);
                     say(port, &r.output)?;
@@ -580,6 +574,34 @@ impl<'a> Console<'a> {
                 )?;
             }
         }
+    }
+
+    fn update_status(&self) -> String {
+        let agent = format!("agent {}", env!("CARGO_PKG_VERSION"));
+        let Some(up) = &self.agent.updates else {
+            return format!(
+                "updates are not configured on this kiosk ([update] in agent.toml); {agent}"
+            );
+        };
+        let Some(r) = up.report() else {
+            return format!("the updater is starting; {agent}");
+        };
+        let mut out = format!("release: {} (slot {}); {agent}\n", r.running, r.slot);
+        let what = match (&r.target, r.rollout_id) {
+            (Some(t), Some(id)) => format!(" {t} (rollout {id})"),
+            (Some(t), None) => format!(" {t}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "update:  {}{what}{}, since {}",
+            r.state.as_str().replace('_', " "),
+            r.progress.map(|p| format!(", {p} %")).unwrap_or_default(),
+            protocol::time::format_czech(r.since)
+        ));
+        if let Some(why) = &r.reason {
+            out.push_str(&format!("\nreason:  {why}"));
+        }
+        out
     }
 
     fn net(&self) -> String {
