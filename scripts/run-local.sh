@@ -31,7 +31,34 @@ admin_token = "$ADMIN_TOKEN"
 [connector]
 url = "http://127.0.0.1:$AGENDA_PORT/submissions"
 inbound_token = "$AGENDA_TOKEN"
+
+[releases]
+keyring = "$RUN/release-keys"
 TOML
+
+# Releases: a signing key (made once) and two demo releases for the kiosks' `dir` slots. Their
+# app is a stand-in process (the kiosk app itself runs beside the agent, below).
+HW=okenko-x86_64
+mkdir -p "$RUN/releases"
+if [ ! -f "$RUN/release.key" ]; then
+  $BIN/fleetctl key new "$RUN/release.key" > "$RUN/release-keys"
+fi
+for v in 1.0.0 1.1.0; do
+  if [ ! -f "$RUN/releases/$v.tar" ]; then
+    d=$(mktemp -d)
+    printf '#!/bin/sh\n# Okénko demo release %s: stands in for the kiosk app.\nexec sleep 2147483647\n' "$v" > "$d/run"
+    chmod 755 "$d/run"; echo "$v" > "$d/VERSION"
+    tar -C "$d" -cf "$RUN/releases/$v.tar" run VERSION; rm -rf "$d"
+    $BIN/fleetctl release sign "$RUN/release.key" "$RUN/releases/$v.tar" --version "$v" --compatible "$HW" >/dev/null
+  fi
+done
+# The local kiosk comes from the factory with 1.0.0 in slot A.
+if [ ! -f "$RUN/agent/slots/a/.slot.json" ]; then
+  mkdir -p "$RUN/agent/slots/a"
+  tar -C "$RUN/agent/slots/a" -xf "$RUN/releases/1.0.0.tar"
+  printf '{"version":"1.0.0","sha256":"%s"}' "$(sha256sum "$RUN/releases/1.0.0.tar" | cut -d' ' -f1)" \
+    > "$RUN/agent/slots/a/.slot.json"
+fi
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -73,6 +100,15 @@ path = "$RUN/touch"
 
 [receipt]
 header = "Statutární město Ostrava"
+
+[update]
+backend = "dir"
+hardware = "$HW"
+keyring = "$RUN/release-keys"
+run = ["run"]
+idle_s = 60
+settle_s = 5
+health_timeout_s = 60
 TOML
 
 $BIN/fleet-server --config "$RUN/fleet.toml" serve 2>"$RUN/fleet.log" & pids+=($!)
@@ -80,6 +116,11 @@ $BIN/agenda-ref --listen "127.0.0.1:$AGENDA_PORT" --fleet "http://127.0.0.1:$POR
   --fleet-token "$AGENDA_TOKEN" --progress-after 20 2>"$RUN/agenda.log" & pids+=($!)
 $BIN/kiosk-agent --config "$RUN/agent.toml" 2>"$RUN/agent.log" & pids+=($!)
 sleep 1
+# Upload the demo releases (a release already there is refused, harmlessly).
+export OKENKO_FLEET_URL="http://127.0.0.1:$PORT" OKENKO_ADMIN_TOKEN="$ADMIN_TOKEN"
+for v in 1.0.0 1.1.0; do
+  $BIN/fleetctl release upload "$RUN/releases/$v.tar" >/dev/null 2>&1 || true
+done
 # 23 simulated kiosks beside the real one, so the fleet looks like a living city; a few of them
 # run into trouble on a schedule (every kiosk's fate repeats each run).
 SIM_COUNT=${OKENKO_SIM_KIOSKS:-23}
@@ -115,6 +156,11 @@ Okénko is running locally (logs in $RUN/*.log):
   metrics           curl -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$PORT/metrics
   alerts            curl -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$PORT/api/admin/v1/alerts
   SLA report        http://127.0.0.1:$PORT/api/admin/v1/sla?format=html (with the admin token)
+  releases          1.0.0 and 1.1.0 uploaded; roll 1.1.0 out on the dashboard's Releases page or:
+                    $BIN/fleetctl rollout create 1.1.0 --canary ostrava-01 --force
+                    $BIN/fleetctl rollout expand 1 --percent 100;  $BIN/fleetctl status
+                    (OKENKO_FLEET_URL and OKENKO_ADMIN_TOKEN as exported by this script; or
+                     $BIN/fleetctl login http://127.0.0.1:$PORT admin)
 
 Try it, as the kiosk app would:
   $BIN/kioskctl --socket $RUN/agent.sock catalog

@@ -548,6 +548,12 @@ impl Rollouts {
         };
         match action {
             Action::Expand(p) => {
+                if r.state == RolloutState::Paused {
+                    return Err(RolloutError::Conflict(format!(
+                        "rollout {id} is paused ({}); resume it before expanding it",
+                        r.reason.as_deref().unwrap_or("by hand")
+                    )));
+                }
                 if !r.state.is_open() {
                     return Err(refuse("expanded"));
                 }
@@ -563,8 +569,6 @@ impl Rollouts {
                     .filter(|k| new.targets(k.kiosk_id, k.group) && !r.targets(k.kiosk_id, k.group))
                     .map(|k| k.kiosk_id.to_owned())
                     .collect();
-                new.state = RolloutState::Active;
-                new.reason = None;
             }
             Action::Pause => {
                 if r.state != RolloutState::Active {
@@ -815,6 +819,135 @@ mod tests {
         assert!(r.targets("south-1", "south"), "a canary outside the group");
         let c = rollout(0, None, &["a"]);
         assert!(c.targets("a", "x") && !c.targets("b", "x"));
+    }
+
+    fn report(kiosk_running: &str, rollout: i64, state: UpdateState, at: i64) -> UpdateReport {
+        UpdateReport {
+            running: kiosk_running.into(),
+            slot: "A".into(),
+            target: Some("2.0.0".into()),
+            rollout_id: Some(rollout),
+            state,
+            progress: None,
+            reason: None,
+            since: at,
+        }
+    }
+
+    #[test]
+    fn a_rollout_pauses_on_failures_and_steers_kiosks_through_its_states() {
+        use crate::store::sqlite::SqliteStore;
+        let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+        let (key, _) = protocol::release::SigningKey::generate().unwrap();
+        let mut ring = Keyring::default();
+        ring.add(&key.public_hex()).unwrap();
+        let book = Rollouts::load(&store, Some(ring), Vec::new(), Window::Always, 20).unwrap();
+        let bundle = b"bundle".to_vec();
+        for v in ["1.0.0", "2.0.0"] {
+            let m = protocol::release::manifest_of(&mut bundle.as_slice(), v, &["hw".into()], 1)
+                .unwrap();
+            book.accept_manifest(&store, key.sign(&m).unwrap(), "rm", 1)
+                .unwrap();
+        }
+        let ids: Vec<String> = (1..=40).map(|i| format!("k{i:02}")).collect();
+        let members: Vec<Member<'_>> = ids
+            .iter()
+            .map(|k| Member {
+                kiosk_id: k,
+                group: "g",
+            })
+            .collect();
+        let new = NewRollout {
+            version: "2.0.0".into(),
+            canary: vec!["k01".into()],
+            ..NewRollout::default()
+        };
+        // Not before the bundle arrived.
+        assert!(matches!(
+            book.create(&store, new.clone(), &members, "rm", 2),
+            Err(RolloutError::Conflict(_))
+        ));
+        book.bundle_arrived(&store, "2.0.0", 2).unwrap();
+        book.bundle_arrived(&store, "1.0.0", 2).unwrap();
+        let r = book.create(&store, new.clone(), &members, "rm", 3).unwrap();
+        assert_eq!(r.wave, ["k01"]);
+        let k01 = members[0];
+        let (d, _) = book.on_heartbeat(k01, Some(&report("1.0.0", 1, UpdateState::Idle, 4)), 4);
+        assert_eq!(d.map(|d| d.version), Some("2.0.0".into()));
+        let (d, _) = book.on_heartbeat(members[1], None, 4);
+        assert!(d.is_none(), "only the canary");
+        // A second open rollout is refused.
+        assert!(book.create(&store, new.clone(), &members, "rm", 5).is_err());
+        // The canary fails: its whole wave failed, so the rollout pauses itself.
+        let (_, changed) = book.on_heartbeat(
+            k01,
+            Some(&report("1.0.0", 1, UpdateState::RolledBack, 6)),
+            6,
+        );
+        let paused = changed.paused.expect("paused");
+        assert_eq!(paused.state, RolloutState::Paused);
+        assert!(paused.reason.unwrap().contains("1 of the 1 kiosks"));
+        assert!(book.on_heartbeat(members[1], None, 7).0.is_none());
+        // Expanding needs an explicit resume first.
+        assert!(
+            book.act(&store, 1, Action::Expand(50), &members, "rm", 8)
+                .is_err()
+        );
+        book.act(&store, 1, Action::Resume, &members, "rm", 8)
+            .unwrap();
+        let r = book
+            .act(&store, 1, Action::Expand(50), &members, "rm", 9)
+            .unwrap();
+        assert!(!r.wave.is_empty() && !r.wave.contains(&"k01".to_owned()));
+        assert!(
+            book.act(&store, 1, Action::Expand(40), &members, "rm", 9)
+                .is_err(),
+            "no shrinking"
+        );
+        let in_wave = members
+            .iter()
+            .find(|m| r.wave.iter().any(|w| w == m.kiosk_id))
+            .unwrap();
+        // It updates; a replayed older report does not undo that.
+        book.on_heartbeat(
+            *in_wave,
+            Some(&report("1.0.0", 1, UpdateState::Downloading, 10)),
+            10,
+        );
+        let mut done = report("2.0.0", 1, UpdateState::Succeeded, 12);
+        done.slot = "B".into();
+        book.on_heartbeat(*in_wave, Some(&done), 12)
+            .1
+            .save(&store)
+            .unwrap();
+        book.on_heartbeat(
+            *in_wave,
+            Some(&report("1.0.0", 1, UpdateState::Downloading, 11)),
+            13,
+        );
+        let u = book.update_of(in_wave.kiosk_id).unwrap();
+        assert_eq!(
+            (u.report.running.as_str(), u.from_version.as_deref()),
+            ("2.0.0", Some("1.0.0"))
+        );
+        // Roll back: the updated kiosk is sent to 1.0.0, forced; the others get nothing.
+        let r = book
+            .act(&store, 1, Action::Rollback, &members, "rm", 14)
+            .unwrap();
+        assert_eq!(r.state, RolloutState::RolledBack);
+        let d = book.on_heartbeat(*in_wave, None, 15).0.unwrap();
+        assert_eq!(
+            (d.version.as_str(), d.force, d.install_now),
+            ("1.0.0", true, true)
+        );
+        assert!(book.on_heartbeat(members[39], None, 15).0.is_none());
+        // All of it survives a restart.
+        let again = Rollouts::load(&store, None, Vec::new(), Window::Always, 20).unwrap();
+        assert_eq!(again.rollout(1).unwrap().state, RolloutState::RolledBack);
+        assert_eq!(
+            again.update_of(in_wave.kiosk_id).unwrap().report.running,
+            "2.0.0"
+        );
     }
 
     #[test]

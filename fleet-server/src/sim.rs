@@ -2,7 +2,9 @@
 //! real HTTP. Each kiosk enrols with a bootstrap token it asks the admin API for, sends
 //! heartbeats with device states and system health, answers remote commands, and now and then
 //! uploads a submission. Scripted faults make the city come alive on the dashboard: paper runs
-//! out, a cover opens, a card reader disappears, a kiosk goes offline or runs hot.
+//! out, a cover opens, a card reader disappears, a kiosk goes offline or runs hot. They start
+//! on release 1.0.0 and follow rollouts through a real kiosk's update states, a step per
+//! heartbeat (simulated: no bundle is fetched; the proof of real updates is the agents').
 //!
 //! Fault script: comma-separated `KIND@START[+DURATION]:KIOSK`, seconds from the start, e.g.
 //! `paper_out@60:ostrava-sim-05,offline@120+90:ostrava-sim-09`. Kinds: `paper_out`,
@@ -18,7 +20,7 @@ use protocol::UnixMillis;
 use protocol::app::{DeviceKind, DeviceState, DeviceStatus, printer_detail};
 use protocol::fleet::{
     self, CommandAction, CommandResult, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatReply,
-    SubmissionBatch, SubmissionUpload, SystemHealth,
+    SubmissionBatch, SubmissionUpload, SystemHealth, UpdateReport, UpdateState,
 };
 use tokio::sync::Mutex;
 
@@ -164,6 +166,73 @@ struct Kiosk {
     seq: u32,
     rng: Rng,
     started: UnixMillis,
+    update: UpdateReport,
+}
+
+/// The release simulated kiosks start with.
+pub const FACTORY_RELEASE: &str = "1.0.0";
+
+fn factory_update(now: UnixMillis) -> UpdateReport {
+    UpdateReport {
+        running: FACTORY_RELEASE.into(),
+        slot: "A".into(),
+        target: None,
+        rollout_id: None,
+        state: UpdateState::Idle,
+        progress: None,
+        reason: None,
+        since: now,
+    }
+}
+
+/// A simulated update, one step per heartbeat: a quarter of the download each time, then
+/// verifying, installing, rebooting, the trial, and success (a real kiosk's states, without
+/// the bytes). A rollout that stops wanting the release before the install drops it.
+fn step_update(u: &mut UpdateReport, desired: Option<&fleet::DesiredRelease>, now: UnixMillis) {
+    use UpdateState as S;
+    let to = |u: &mut UpdateReport, s: UpdateState| {
+        u.state = s;
+        u.since = now;
+        u.progress = None;
+    };
+    match (u.state, desired) {
+        (S::Downloading | S::Verifying | S::Waiting, d)
+            if d.is_none_or(|d| Some(&d.version) != u.target.as_ref()) =>
+        {
+            u.target = None;
+            u.rollout_id = None;
+            to(u, S::Idle);
+        }
+        (S::Downloading, _) => {
+            let p = u.progress.unwrap_or(0).saturating_add(25);
+            if p >= 100 {
+                to(u, S::Verifying);
+            } else {
+                u.progress = Some(p);
+            }
+        }
+        (S::Verifying, _) => to(u, S::Waiting),
+        (S::Waiting, Some(d)) if d.install_now => to(u, S::Installing),
+        (S::Installing, _) => to(u, S::Rebooting),
+        (S::Rebooting, _) => {
+            u.slot = if u.slot == "A" {
+                "B".into()
+            } else {
+                "A".into()
+            };
+            u.running = u.target.clone().unwrap_or_default();
+            to(u, S::Trial);
+        }
+        (S::Trial, _) => to(u, S::Succeeded),
+        (S::Idle | S::Succeeded | S::Failed | S::RolledBack, Some(d)) if d.version != u.running => {
+            u.target = Some(d.version.clone());
+            u.rollout_id = Some(d.rollout_id);
+            u.reason = None;
+            to(u, S::Downloading);
+            u.progress = Some(0);
+        }
+        _ => {}
+    }
 }
 
 fn active(faults: &[ScriptedFault], kiosk: &str, elapsed_s: u64) -> Vec<Fault> {
@@ -258,7 +327,7 @@ fn heartbeat(k: &mut Kiosk, faults: &[Fault], now: UnixMillis) -> Heartbeat {
         last_interaction_at: Some(last_touch),
         sent_at: Some(now),
         console: Vec::new(),
-        update: None,
+        update: Some(k.update.clone()),
     }
 }
 
@@ -383,6 +452,7 @@ async fn run_kiosk(
                 continue;
             }
         };
+        step_update(&mut k.update, reply.release.as_ref(), now);
         for c in reply.commands {
             let result = command_output(&mut k, &c.action);
             let _ = http
@@ -468,6 +538,7 @@ pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
             seq: (now_ms() / 1000 % 100_000) as u32 * 100,
             rng: Rng(seed | 1),
             started: now_ms(),
+            update: factory_update(now_ms()),
         };
         tasks.push(tokio::spawn(run_kiosk(
             http.clone(),
@@ -489,6 +560,43 @@ pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn simulated_updates_walk_the_states_and_drop_a_withdrawn_release() {
+        use protocol::release::SignedManifest;
+        let d = fleet::DesiredRelease {
+            rollout_id: 4,
+            version: "1.1.0".into(),
+            manifest: SignedManifest {
+                manifest: String::new(),
+                key_id: String::new(),
+                signature: String::new(),
+            },
+            url: "/releases/1.1.0".into(),
+            install_now: true,
+            force: false,
+            endorsements: Vec::new(),
+        };
+        let mut u = factory_update(0);
+        let mut seen = Vec::new();
+        for t in 1..=12 {
+            step_update(&mut u, Some(&d), t);
+            seen.push(u.state);
+        }
+        assert_eq!((u.running.as_str(), u.slot.as_str()), ("1.1.0", "B"));
+        assert_eq!(u.state, UpdateState::Succeeded);
+        for s in [
+            UpdateState::Downloading,
+            UpdateState::Verifying,
+            UpdateState::Trial,
+        ] {
+            assert!(seen.contains(&s), "{s:?}");
+        }
+        let mut u = factory_update(0);
+        step_update(&mut u, Some(&d), 1);
+        step_update(&mut u, None, 2);
+        assert_eq!((u.state, u.running.as_str()), (UpdateState::Idle, "1.0.0"));
+    }
+
     use super::*;
 
     #[test]

@@ -182,6 +182,15 @@ fn changes(csrf: &str) -> Vec<(&'static str, String)> {
             "/dashboard/users/olga",
             format!("csrf={csrf}&op=role&role=admin"),
         ),
+        (
+            "/dashboard/rollouts",
+            format!("csrf={csrf}&version=2.0.0&percent=100&max_failure_percent=20"),
+        ),
+        ("/dashboard/rollouts/1/pause", format!("csrf={csrf}")),
+        (
+            "/dashboard/rollouts/1/expand",
+            format!("csrf={csrf}&percent=100"),
+        ),
     ]
 }
 
@@ -242,6 +251,7 @@ async fn a_viewer_sees_everything_and_can_change_nothing() {
         "/dashboard/catalog",
         "/dashboard/audit",
         "/dashboard/account",
+        "/dashboard/releases",
     ] {
         let r = send(&env, "GET", page, Some(&token), None).await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
@@ -286,6 +296,7 @@ async fn a_viewer_sees_everything_and_can_change_nothing() {
         "operator"
     );
     assert!(env.state.store.user("eve").unwrap().is_none());
+    assert!(env.state.store.rollouts().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -289,3 +289,119 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
         "not signed in"
     );
 }
+
+/// A release manager rolls a release out from the Releases page: the form starts it for a
+/// canary kiosk (a real agent with `dir` slots), the page shows the kiosk's progress live, and
+/// the buttons expand and pause it. A viewer sees the page without any of the controls.
+#[test]
+fn a_release_manager_rolls_out_from_the_dashboard() {
+    use hw_tests::releases::{Kit, fleetctl, good_app, provision, update_section};
+    assert!(
+        hw_tests::browser::chromium().is_some(),
+        "Chromium is needed"
+    );
+    let tmp = TempDir::new("dashboard-rollout");
+    let kit = Kit::new(&tmp.path().join("kit"), "release");
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
+    );
+    fleet.publish(&demo_catalog());
+    fleet.add_user("rita", "release_manager", PASSWORD);
+    fleet.add_user("vera", "viewer", PASSWORD);
+    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+    let url = fleet.url();
+    let (ok, _, err) = fleetctl(
+        &["release", "upload", &v2.to_string_lossy()],
+        "",
+        &[
+            ("OKENKO_FLEET_URL", url.as_str()),
+            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
+        ],
+    );
+    assert!(ok, "{err}");
+    let dir = tmp.path().join("agent");
+    provision(&dir, &v1, "1.0.0");
+    let _agent = Agent::start(
+        &dir,
+        &url,
+        &fleet.token("ostrava-09"),
+        &format!("heartbeat_interval_s = 1\n{}", update_section(&kit.keyring)),
+    );
+    assert!(wait_until(WAIT, || fleet
+        .admin_get("/api/admin/v1/updates")
+        .is_some_and(|u| u["by_version"]["1.0.0"] == 1)));
+
+    let b = Browser::start(1366, 768).unwrap();
+    sign_in(&b, &url, "rita", PASSWORD);
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.goto(&format!("{url}/dashboard/releases")).unwrap();
+    b.type_into("input[name=canary]", "ostrava-09").unwrap();
+    b.click("input[name=force]").unwrap();
+    b.click("form[action='/dashboard/rollouts'] button[type=submit]")
+        .unwrap();
+    b.wait_for(
+        "(document.querySelector('.flash.ok') || {}).textContent === \
+         'Rollout 1 of 1.1.0 started: 1 kiosks targeted.'",
+        WAIT,
+    )
+    .unwrap();
+    // The kiosk installs, reboots into slot B and passes its health check; the page follows
+    // live, without a reload.
+    b.wait_for(
+        "document.getElementById('live').textContent === 'live'",
+        WAIT,
+    )
+    .unwrap();
+    b.wait_for(
+        "(document.getElementById('rollout-1') || {textContent: ''}).textContent.includes('1 succeeded')",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let text = b.text().unwrap();
+    assert!(
+        text.contains("canary ostrava-09 + 0 % of all kiosks"),
+        "{text}"
+    );
+    // Expand, then pause, with the buttons.
+    b.click("#rollout-1 form[action$='/expand'] button")
+        .unwrap();
+    b.wait_for(
+        "(document.querySelector('.flash.ok') || {}).textContent === 'Rollout 1 is active at 25 %.'",
+        WAIT,
+    )
+    .unwrap();
+    b.click("#rollout-1 form[action$='/pause'] button").unwrap();
+    b.wait_for(
+        "(document.querySelector('.flash.ok') || {}).textContent === 'Rollout 1 is paused at 25 %.'",
+        WAIT,
+    )
+    .unwrap();
+    let r = fleet.admin_get("/api/admin/v1/rollouts/1").unwrap();
+    assert_eq!(
+        (r["state"].as_str(), r["percent"].as_u64()),
+        (Some("paused"), Some(25))
+    );
+    // The fleet overview shows the kiosk's new release.
+    b.goto(&format!("{url}/dashboard")).unwrap();
+    b.wait_for(
+        "(document.getElementById('tile-ostrava-09') || {textContent: ''}).textContent.includes('1.1.0')",
+        WAIT,
+    )
+    .unwrap();
+    drop(b);
+
+    // A viewer, on another computer, sees the rollout and no control.
+    let b = Browser::start(1366, 768).unwrap();
+    sign_in(&b, &url, "vera", PASSWORD);
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.goto(&format!("{url}/dashboard/releases")).unwrap();
+    let controls = b
+        .eval("document.querySelectorAll('#rollouts form, form[action=\"/dashboard/rollouts\"]').length")
+        .unwrap();
+    assert_eq!(controls.as_u64(), Some(0));
+    assert!(b.text().unwrap().contains("Rollout 1: 1.1.0"));
+}

@@ -47,9 +47,25 @@ rollout create VERSION [--group G] [--canary K,...] [--percent N] [--force] [--m
 rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | rollback ID | \
 rollout list | rollout show ID | status   (lists take --json)";
 
+/// `println!` that returns an error instead of panicking when standard output is closed
+/// (`fleetctl status | head`); `main` then ends quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?;
+    }};
+}
+
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read the output stopped reading (`| head`): nothing to complain about.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("fleetctl: {e:#}");
             ExitCode::FAILURE
@@ -84,17 +100,17 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             }
             let (key, doc) = SigningKey::generate()?;
             write_private(file, &doc)?;
-            println!("{}  # {}", key.public_hex(), key.id());
+            say!("{}  # {}", key.public_hex(), key.id());
         }
         ["key", "show", file] => {
             let key = load_key(file)?;
-            println!("{}  # {}", key.public_hex(), key.id());
+            say!("{}  # {}", key.public_hex(), key.id());
         }
         ["key", "endorse", file, new_key] => {
             let key = load_key(file)?;
             let mut probe = Keyring::default();
             probe.add(new_key).context("the new public key")?;
-            println!("{}", serde_json::to_string_pretty(&key.endorse(new_key))?);
+            say!("{}", serde_json::to_string_pretty(&key.endorse(new_key))?);
         }
         ["release", "sign", file, bundle, ..] => {
             let key = load_key(file)?;
@@ -118,7 +134,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             let out = manifest_path(bundle);
             std::fs::write(&out, serde_json::to_string_pretty(&signed)? + "\n")
                 .with_context(|| format!("cannot write {}", out.display()))?;
-            println!(
+            say!(
                 "{}: release {} for {}, {} bytes, SHA-256 {}, signed by {}",
                 out.display(),
                 m.version,
@@ -143,9 +159,10 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             let mut f =
                 std::fs::File::open(bundle).with_context(|| format!("cannot read {bundle}"))?;
             check_bundle(&m, &mut f)?;
-            println!(
+            say!(
                 "ok: release {} for {hw}, signed by {}",
-                m.version, signed.key_id
+                m.version,
+                signed.key_id
             );
         }
         ["login", url, user] => online::login(url, user)?,
@@ -433,7 +450,7 @@ mod online {
             &path.to_string_lossy(),
             (serde_json::to_string_pretty(&s)? + "\n").as_bytes(),
         )?;
-        println!("signed in to {base} as {} ({})", s.name, s.role);
+        say!("signed in to {base} as {} ({})", s.name, s.role);
         Ok(())
     }
 
@@ -447,8 +464,8 @@ mod online {
             let _ = api.rt.block_on(req.send());
         }
         match std::fs::remove_file(&path) {
-            Ok(()) => println!("signed out"),
-            Err(_) => println!("not signed in"),
+            Ok(()) => say!("signed out"),
+            Err(_) => say!("not signed in"),
         }
         Ok(())
     }
@@ -472,7 +489,7 @@ mod online {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(bytes),
         )?;
-        println!(
+        say!(
             "uploaded release {} ({} bytes, signed by {}) in {:.1} s",
             r.version,
             r.size,
@@ -491,15 +508,18 @@ mod online {
         let api = Api::open()?;
         let list: Vec<Release> = api.get("/api/admin/v1/releases")?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            say!("{}", serde_json::to_string_pretty(&list)?);
             return Ok(());
         }
-        println!(
+        say!(
             "{:<16} {:>12}  {:<18} {:<17} FOR",
-            "VERSION", "BYTES", "KEY", "UPLOADED"
+            "VERSION",
+            "BYTES",
+            "KEY",
+            "UPLOADED"
         );
         for r in list {
-            println!(
+            say!(
                 "{:<16} {:>12}  {:<18} {:<17} {}",
                 r.version,
                 r.size,
@@ -541,7 +561,7 @@ mod online {
                 .context("--max-failures: 0 to 100")?,
         };
         let v: RolloutView = api.post("/api/admin/v1/rollouts", &req)?;
-        println!("{}", describe(&v));
+        say!("{}", describe(&v));
         Ok(())
     }
 
@@ -554,7 +574,7 @@ mod online {
             None => serde_json::json!({}),
         };
         let v: RolloutView = api.post(&format!("/api/admin/v1/rollouts/{id}/{action}"), &body)?;
-        println!("{}", describe(&v));
+        say!("{}", describe(&v));
         Ok(())
     }
 
@@ -610,14 +630,14 @@ mod online {
             } else {
                 serde_json::to_value(&list)?
             };
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            say!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
         }
         if list.is_empty() {
-            println!("no rollouts");
+            say!("no rollouts");
         }
         for v in &list {
-            println!("{}", describe(v));
+            say!("{}", describe(v));
         }
         Ok(())
     }
@@ -627,28 +647,33 @@ mod online {
         let api = Api::open()?;
         let u: Updates = api.get("/api/admin/v1/updates")?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&u)?);
+            say!("{}", serde_json::to_string_pretty(&u)?);
             return Ok(());
         }
         let rollouts: Vec<RolloutView> = api.get("/api/admin/v1/rollouts")?;
         if let Some(v) = rollouts.first() {
-            println!("{}\n", describe(v));
+            say!("{}\n", describe(v));
         }
-        println!("{:<14} KIOSKS", "RELEASE");
+        say!("{:<14} KIOSKS", "RELEASE");
         for (v, n) in &u.by_version {
-            println!("{v:<14} {n}");
+            say!("{v:<14} {n}");
         }
-        println!("\n{:<14} KIOSKS", "UPDATE STATE");
+        say!("\n{:<14} KIOSKS", "UPDATE STATE");
         for (s, n) in &u.by_state {
-            println!("{s:<14} {n}");
+            say!("{s:<14} {n}");
         }
-        println!(
+        say!(
             "\n{:<20} {:<12} {:<10} {:<12} {:<10} {:>4}  REASON",
-            "KIOSK", "GROUP", "RUNNING", "STATE", "TARGET", "%"
+            "KIOSK",
+            "GROUP",
+            "RUNNING",
+            "STATE",
+            "TARGET",
+            "%"
         );
         for k in &u.kiosks {
             let r = k.update.as_ref().map(|x| &x.report);
-            println!(
+            say!(
                 "{:<20} {:<12} {:<10} {:<12} {:<10} {:>4}  {}",
                 k.kiosk_id,
                 k.group,

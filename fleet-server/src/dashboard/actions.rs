@@ -14,9 +14,11 @@ use crate::api::admin::{ack as ack_alert, audit, publish_catalog, queue};
 use crate::api::{AppError, AppState, blocking};
 use crate::staff::{self, Role, Staff};
 
-type Fields = Vec<(String, String)>;
+/// A posted form, as name/value pairs.
+pub(super) type Fields = Vec<(String, String)>;
 
-fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
+/// A form field, trimmed; empty when missing.
+pub(super) fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
     f.iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
@@ -24,7 +26,7 @@ fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
 }
 
 /// A change refused with its message, or done with one.
-fn outcome(to: &str, r: Result<String, AppError>) -> Response {
+pub(super) fn outcome(to: &str, r: Result<String, AppError>) -> Response {
     back(
         to,
         r.map_err(|e| match e {

@@ -42,6 +42,7 @@ impl LiveQuery {
             ("kiosk", Change::Alerts) => true,
             ("alerts", Change::Alerts) => true,
             ("audit", Change::Audit) => true,
+            ("releases", Change::Kiosk(_) | Change::Audit) => true,
             _ => false,
         }
     }
@@ -70,6 +71,10 @@ pub async fn render(
         }
         "alerts" => pages::alerts_regions(state, staff).await,
         "audit" => Ok(vec![("audit-log", pages::audit_region(state).await?)]),
+        "releases" => Ok(vec![(
+            "rollouts",
+            super::releases::rollouts_region(state, staff).await?,
+        )]),
         other => Err(AppError::BadRequest(format!("no live view {other:?}"))),
     }
 }

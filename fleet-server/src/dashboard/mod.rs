@@ -8,6 +8,8 @@
 //!   remote commands and their results.
 //! - `/dashboard/alerts`, `/dashboard/sla`, `/dashboard/catalog` (services per group, notices),
 //!   `/dashboard/users`, `/dashboard/audit`, `/dashboard/account`.
+//! - `/dashboard/releases`: rollouts and their progress, starting and steering them, the fleet
+//!   by release, the releases uploaded ([`releases`]).
 //!
 //! Each page names its live view in `<body data-live>`; `live.js` opens
 //! `/dashboard/events?view=…` and swaps in the regions the server sends after a change
@@ -22,6 +24,7 @@ mod actions;
 mod chart;
 mod live;
 mod pages;
+mod releases;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -70,6 +73,9 @@ pub fn routes() -> Router<AppState> {
             get(pages::account).post(actions::change_password),
         )
         .route("/dashboard/audit", get(pages::audit))
+        .route("/dashboard/releases", get(releases::releases))
+        .route("/dashboard/rollouts", post(releases::create))
+        .route("/dashboard/rollouts/{id}/{action}", post(releases::act))
         .route("/dashboard/events", get(live::events))
         .route("/dashboard/assets/dashboard.css", get(css))
         .route("/dashboard/assets/live.js", get(js))
@@ -148,6 +154,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/dashboard/alerts", "Alerts", Role::Viewer),
     ("/dashboard/sla", "Availability", Role::Viewer),
     ("/dashboard/catalog", "Catalog & notices", Role::Viewer),
+    ("/dashboard/releases", "Releases", Role::Viewer),
     ("/dashboard/users", "Users", Role::Admin),
     ("/dashboard/audit", "Audit log", Role::Viewer),
 ];

@@ -269,7 +269,7 @@ pub fn overview_regions(f: &Fleet, q: &OverviewQuery) -> Vec<(&'static str, Stri
             label = level.label(),
             id = esc(&k.kiosk_id),
             name = esc(&k.name),
-            ver = esc(k.agent_version.as_deref().unwrap_or("no version yet")),
+            ver = esc(&release_text(k, hb)),
             group = esc(&k.group),
             outbox = if outbox > 0 {
                 format!(" · {outbox} queued")
@@ -280,6 +280,31 @@ pub fn overview_regions(f: &Fleet, q: &OverviewQuery) -> Vec<(&'static str, Stri
     }
     tiles.push_str("</div>");
     vec![("summary", summary), ("tiles", tiles)]
+}
+
+/// What a tile says of a kiosk's software: its release (and an update under way or failed),
+/// or its agent's version where it reports no release.
+fn release_text(k: &KioskRecord, hb: Option<&Heartbeat>) -> String {
+    match hb.and_then(|h| h.update.as_ref()) {
+        Some(u) if u.state.in_progress() => format!(
+            "{} → {} {}{}",
+            u.running,
+            u.target.as_deref().unwrap_or("?"),
+            u.state.as_str(),
+            u.progress.map(|p| format!(" {p} %")).unwrap_or_default()
+        ),
+        Some(u) if u.state.is_failure() => format!(
+            "{} ({} {})",
+            u.running,
+            u.target.as_deref().unwrap_or("update"),
+            u.state.as_str().replace('_', " ")
+        ),
+        Some(u) => u.running.clone(),
+        None => k
+            .agent_version
+            .clone()
+            .unwrap_or_else(|| "no version yet".into()),
+    }
 }
 
 /// `GET /dashboard`
@@ -487,6 +512,25 @@ pub fn kiosk_state_region(d: &KioskData) -> String {
         ver = esc(k.agent_version.as_deref().unwrap_or("—")),
         enrolled = k.enrolled_at.map_or("not yet".into(), when),
     );
+    if let Some(u) = d.hb.as_ref().and_then(|h| h.update.as_ref()) {
+        let _ = write!(
+            s,
+            "<dt>Release</dt><dd>{} (slot {})</dd><dt>Update</dt><dd>{}{}{} since {}{}</dd>",
+            esc(&u.running),
+            esc(&u.slot),
+            esc(&u.state.as_str().replace('_', " ")),
+            u.target
+                .as_deref()
+                .map(|t| format!(" {}", esc(t)))
+                .unwrap_or_default(),
+            u.progress.map(|p| format!(", {p} %")).unwrap_or_default(),
+            when(u.since),
+            u.reason
+                .as_deref()
+                .map(|r| format!("<div class=\"small muted\">{}</div>", esc(r)))
+                .unwrap_or_default(),
+        );
+    }
     if let Some(hb) = &d.hb {
         let _ = write!(
             s,

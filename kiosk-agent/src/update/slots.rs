@@ -144,8 +144,13 @@ impl DirSlots {
     /// Starts a thread that restarts the app when it exits.
     pub fn new(dir: &Path, run: Vec<String>, attempts: u32) -> Result<DirSlots, SlotError> {
         std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        // Absolute: the app starts with its slot as the working directory, where a relative
+        // path to its program would no longer lead.
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| err(format!("{}: {e}", dir.display())))?;
         let s = DirSlots {
-            dir: dir.to_owned(),
+            dir,
             run,
             attempts,
             sup: Arc::default(),
