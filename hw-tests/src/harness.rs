@@ -239,6 +239,11 @@ impl Fleet {
         self.child = Some(child);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
