@@ -128,10 +128,16 @@ fn main() {
             format!("{id}:{secret}")
         })
         .collect();
-    ctl(&fleet, &["rollout", "create", "2.0.0", "--percent", "100", "--force"]);
+    ctl(
+        &fleet,
+        &["rollout", "create", "2.0.0", "--percent", "100", "--force"],
+    );
     std::thread::sleep(Duration::from_millis(500));
     let idle = rss_kb(pid);
-    println!("\nserver resident memory idle: {:.1} MiB", idle as f64 / 1024.0);
+    println!(
+        "\nserver resident memory idle: {:.1} MiB",
+        idle as f64 / 1024.0
+    );
     println!(
         "{:>3}  {:>8}  {:>12}  {:>13}  {:>14}",
         "N", "time s", "server MB/s", "peak RSS MiB", "growth MiB"
@@ -224,7 +230,11 @@ fn main() {
     // Each agent logs where each download request started: one request from 0 per kiosk.
     let requests: usize = agents
         .iter()
-        .map(|a| a.log().matches("downloading the bundle version=2.0.0").count())
+        .map(|a| {
+            a.log()
+                .matches("downloading the bundle version=2.0.0")
+                .count()
+        })
         .sum();
     println!(
         "\nrollout of {:.1} MB to 23 agents: {secs:.1} s from create to 23 succeeded \

@@ -336,3 +336,47 @@ fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
         );
     }
 }
+
+#[test]
+fn outside_the_maintenance_window_a_kiosk_waits_unless_the_rollout_is_forced() {
+    let tmp = TempDir::new("update-window");
+    let kit = Kit::new(&tmp.path().join("kit"), "k");
+    // Open round the clock: the default window (whenever the kiosks are closed) never opens.
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!(
+            "[releases]\nkeyring = \"{}\"\n[alerts]\nopening_hours = \"Mo-Su 00:00-24:00\"\n",
+            kit.keyring.display()
+        ),
+    );
+    fleet.publish(&demo_catalog());
+    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+    upload(&fleet, &v2);
+    let id = "plzen-01";
+    let dir = tmp.path().join(id);
+    provision(&dir, &v1, "1.0.0");
+    let _agent = Agent::start(
+        &dir,
+        &fleet.url(),
+        &fleet.token(id),
+        &format!("heartbeat_interval_s = 1\n{}", update_section(&kit.keyring)),
+    );
+    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    ctl(&fleet, &["rollout", "create", "1.1.0", "--canary", id]);
+    // Downloaded and verified, then it waits.
+    wait_state(&fleet, id, "1.0.0", "1.1.0", "waiting", 30);
+    std::thread::sleep(Duration::from_secs(3));
+    let (running, _, state, why) = report(&fleet, id);
+    assert_eq!((running.as_str(), state.as_str()), ("1.0.0", "waiting"));
+    assert!(why.contains("maintenance window"), "{why}");
+    // Aborted, the kiosk drops the download; forced, it installs at once.
+    ctl(&fleet, &["rollout", "abort", "1"]);
+    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    assert!(!dir.join("data/update/1.1.0.bundle").exists());
+    ctl(
+        &fleet,
+        &["rollout", "create", "1.1.0", "--canary", id, "--force"],
+    );
+    wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+}

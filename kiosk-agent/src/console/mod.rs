@@ -449,7 +449,12 @@ impl<'a> Console<'a> {
         if let Some(u) = health.uptime_s {
             let _ = writeln!(s, "uptime     {}", protocol::time::days_hours_minutes(u));
         }
-        let _ = writeln!(s, "boot slot  {}", boot_slot());
+        // The updater knows the slot it booted (either backend); the kernel's word otherwise.
+        let slot = match self.agent.updates.as_ref().and_then(|u| u.report()) {
+            Some(r) => format!("{} (release {})", r.slot, r.running),
+            None => boot_slot(),
+        };
+        let _ = writeln!(s, "boot slot  {slot}");
         let contact = self
             .agent
             .contact
