@@ -380,3 +380,39 @@ fn outside_the_maintenance_window_a_kiosk_waits_unless_the_rollout_is_forced() {
     );
     wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
 }
+
+#[test]
+fn without_its_keyring_a_kiosk_still_runs_its_release_and_says_why_it_takes_no_other() {
+    let tmp = TempDir::new("update-nokeyring");
+    let kit = Kit::new(&tmp.path().join("kit"), "k");
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
+    );
+    fleet.publish(&demo_catalog());
+    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+    upload(&fleet, &v2);
+    let id = "olomouc-01";
+    let dir = tmp.path().join(id);
+    provision(&dir, &v1, "1.0.0");
+    let _agent = Agent::start(
+        &dir,
+        &fleet.url(),
+        &fleet.token(id),
+        &format!(
+            "heartbeat_interval_s = 1\n{}",
+            update_section(&tmp.path().join("no-such-keyring"))
+        ),
+    );
+    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    assert!(wait_until(Duration::from_secs(10), || app_log(&dir)
+        .contains("1.0.0 started")));
+    ctl(
+        &fleet,
+        &["rollout", "create", "1.1.0", "--canary", id, "--force"],
+    );
+    wait_state(&fleet, id, "1.0.0", "1.1.0", "failed", 30);
+    let (_, _, _, why) = report(&fleet, id);
+    assert!(why.contains("updates are off: update.keyring"), "{why}");
+}

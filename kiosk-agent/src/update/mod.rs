@@ -155,7 +155,7 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
     let mut u = match Updater::start(&agent, up).await {
         Ok(u) => u,
         Err(e) => {
-            tracing::error!(error = %e, "updates are off: the slots cannot be read");
+            tracing::error!(error = %e, "updates are off: the slots cannot be booted");
             return;
         }
     };
@@ -188,6 +188,8 @@ struct Updater {
     doc: Doc,
     running: slots::Booted,
     keyring: Keyring,
+    /// Why the keyring could not be read: no new release is accepted then.
+    keyring_error: Option<String>,
     backend: Arc<dyn SlotBackend>,
     cfg: UpdateSection,
     dir: PathBuf,
@@ -203,9 +205,22 @@ impl Updater {
             .map_err(|e| e.to_string())?
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
-        let text = std::fs::read_to_string(&up.cfg.keyring)
-            .map_err(|e| format!("update.keyring {}: {e}", up.cfg.keyring.display()))?;
-        let mut keyring = Keyring::parse(&text).map_err(|e| format!("update.keyring: {e}"))?;
+        // Without its keyring the kiosk still boots and checks a release on trial; it only
+        // cannot accept new ones (and says so to the fleet).
+        let (mut keyring, keyring_error) = match std::fs::read_to_string(&up.cfg.keyring)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Keyring::parse(&t).map_err(|e| e.to_string()))
+        {
+            Ok(k) => (k, None),
+            Err(e) => {
+                let why = format!(
+                    "updates are off: update.keyring {}: {e}",
+                    up.cfg.keyring.display()
+                );
+                tracing::error!(%why);
+                (Keyring::default(), Some(why))
+            }
+        };
         // Keys learned from endorsements.
         if let Ok(Some(learned)) = agent.with_store(|s| s.get_setting("update_keys")).await {
             for line in learned.lines().filter(|l| !l.trim().is_empty()) {
@@ -224,6 +239,7 @@ impl Updater {
             doc,
             running,
             keyring,
+            keyring_error,
             backend,
             cfg: up.cfg.clone(),
             dir: up.dir.clone(),
@@ -392,6 +408,14 @@ impl Updater {
         let Some(d) = wanted.cloned() else {
             return Ok(());
         };
+        if let Some(why) = self.keyring_error.clone() {
+            // Not refused for good: with the keyring mended, the next start takes it.
+            if self.doc.reason.as_deref() != Some(why.as_str()) {
+                self.doc.job = Some(d.clone());
+                self.set(agent, S::Failed, Some(why)).await;
+            }
+            return Ok(());
+        }
         if let Some(d) = &desired {
             self.learn_keys(agent, d).await;
         }
