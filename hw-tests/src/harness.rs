@@ -283,17 +283,27 @@ impl Fleet {
 
     /// A GET with the admin token: the body (`None` for a failed call).
     pub fn admin_text(&self, path: &str) -> Option<String> {
+        self.admin_call(path, None)
+    }
+
+    /// A POST of `body` on the admin API with the admin token: its JSON (`None` for a failed
+    /// call).
+    pub fn admin_post(&self, path: &str, body: &serde_json::Value) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.admin_call(path, Some(body))?).ok()
+    }
+
+    fn admin_call(&self, path: &str, body: Option<&serde_json::Value>) -> Option<String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
         rt.block_on(async {
-            let r = http_client()
-                .get(format!("{}{path}", self.url()))
-                .bearer_auth(&self.admin_token)
-                .send()
-                .await
-                .ok()?;
+            let url = format!("{}{path}", self.url());
+            let req = match body {
+                Some(b) => http_client().post(url).json(b),
+                None => http_client().get(url),
+            };
+            let r = req.bearer_auth(&self.admin_token).send().await.ok()?;
             if !r.status().is_success() {
                 return None;
             }

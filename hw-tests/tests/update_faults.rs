@@ -379,6 +379,22 @@ fn outside_the_maintenance_window_a_kiosk_waits_unless_the_rollout_is_forced() {
         &["rollout", "create", "1.1.0", "--canary", id, "--force"],
     );
     wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+    // "Restart app" from the fleet restarts the slot's app, which the agent runs itself.
+    let queued = fleet
+        .admin_post(
+            &format!("/api/admin/v1/kiosks/{id}/commands"),
+            &serde_json::json!({ "action": { "kind": "restart_app" }, "by": "novak" }),
+        )
+        .expect("command queued");
+    assert!(queued["id"].is_i64(), "{queued}");
+    assert!(
+        wait_until(Duration::from_secs(30), || app_log(&dir)
+            .matches("1.1.0 started")
+            .count()
+            == 2),
+        "{}",
+        app_log(&dir)
+    );
 }
 
 #[test]

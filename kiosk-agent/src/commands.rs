@@ -28,7 +28,18 @@ pub fn execute(agent: &Agent, action: &CommandAction) -> CommandResult {
             output: crate::logging::last_lines(*lines as usize).join("\n"),
         },
         CommandAction::SelfTest => self_test(agent),
-        CommandAction::RestartApp => run_program("restart_app", &agent.config.commands.restart_app),
+        CommandAction::RestartApp => match agent.updates.as_ref().and_then(|u| u.restart_app()) {
+            // The `dir` slots run the app themselves.
+            Some(Ok(())) => CommandResult {
+                ok: true,
+                output: "the slot's app was restarted".into(),
+            },
+            Some(Err(e)) => CommandResult {
+                ok: false,
+                output: format!("the slot's app could not be restarted: {e}"),
+            },
+            None => run_program("restart_app", &agent.config.commands.restart_app),
+        },
         CommandAction::Reboot => CommandResult {
             ok: !agent.config.commands.reboot.is_empty(),
             output: if agent.config.commands.reboot.is_empty() {

@@ -132,6 +132,11 @@ impl Updates {
         });
     }
 
+    /// Restarts the app when the slot backend runs it itself (`dir`); `None` otherwise.
+    pub fn restart_app(&self) -> Option<Result<(), slots::SlotError>> {
+        self.backend.restart_app()
+    }
+
     /// Stops the supervised app (agent shutdown).
     pub fn stop(&self) {
         self.backend.stop();

@@ -75,6 +75,11 @@ pub trait SlotBackend: Send + Sync + std::fmt::Debug {
     fn app(&self, settle: Duration) -> AppHealth;
     /// Stops what it supervises (agent shutdown).
     fn stop(&self);
+    /// Restarts the app when the backend runs it itself; `None` when something else does
+    /// (systemd on the image).
+    fn restart_app(&self) -> Option<Result<(), SlotError>> {
+        None
+    }
 }
 
 /// `boot.json`: the boot loader's state.
@@ -392,6 +397,17 @@ impl SlotBackend for DirSlots {
         let mut g = self.sup.lock().unwrap_or_else(|p| p.into_inner());
         g.stopped = true;
         self.kill_app(&mut g);
+    }
+
+    fn restart_app(&self) -> Option<Result<(), SlotError>> {
+        let mut g = self.sup.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(dir) = g.slot_dir.clone() else {
+            return Some(Err(err("no slot has booted")));
+        };
+        // Asked for, so not a crash: the exit count stays.
+        self.kill_app(&mut g);
+        self.start(&mut g, &dir);
+        Some(Ok(()))
     }
 }
 
