@@ -137,6 +137,16 @@ impl Browser {
     }
 
     fn send(&self, method: &str, params: Value, in_tab: bool) -> anyhow::Result<Value> {
+        self.send_within(method, params, in_tab, Duration::from_secs(30))
+    }
+
+    fn send_within(
+        &self,
+        method: &str,
+        params: Value,
+        in_tab: bool,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let mut msg = json!({"id": id, "method": method, "params": params});
         if in_tab {
@@ -153,9 +163,15 @@ impl Browser {
             out.write_all(&[0])?;
             out.flush()?;
         }
-        let reply = rx
-            .recv_timeout(Duration::from_secs(30))
-            .with_context(|| format!("{method}: no answer from Chromium"))?;
+        let reply = rx.recv_timeout(timeout);
+        if reply.is_err() {
+            // A late answer finds no waiter and is dropped.
+            self.waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
+        let reply = reply.with_context(|| format!("{method}: no answer from Chromium"))?;
         if let Some(e) = reply.get("error") {
             bail!("{method}: {e}");
         }
@@ -182,9 +198,17 @@ impl Browser {
 
     /// Evaluates a JavaScript expression (promises awaited) and returns its value.
     pub fn eval(&self, js: &str) -> anyhow::Result<Value> {
-        let r = self.call(
+        self.eval_within(js, Duration::from_secs(30))
+    }
+
+    /// [`Browser::eval`] that gives up after `timeout`: an evaluation sent just as the page
+    /// navigates away can be dropped with its document, unanswered.
+    fn eval_within(&self, js: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let r = self.send_within(
             "Runtime.evaluate",
             json!({"expression": js, "returnByValue": true, "awaitPromise": true}),
+            true,
+            timeout,
         )?;
         if let Some(e) = r.get("exceptionDetails") {
             bail!("{js}: {}", e["exception"]["description"]);
@@ -196,7 +220,7 @@ impl Browser {
     pub fn wait_for(&self, js: &str, timeout: Duration) -> anyhow::Result<Value> {
         let end = Instant::now() + timeout;
         loop {
-            let last = match self.eval(js) {
+            let last = match self.eval_within(js, Duration::from_secs(2)) {
                 Ok(v) if !(v.is_null() || v == false || v == "" || v == 0) => return Ok(v),
                 Ok(v) => v.to_string(),
                 Err(e) => e.to_string(),

@@ -28,6 +28,11 @@
     parts.forEach(function (p) { apply(p.id, p.html); });
     document.body.setAttribute("data-updated", String(Date.now()));
   });
+  // The stream holds one of the browser's six connections to the server: give it back as the
+  // page is left (a page kept in the back/forward cache would otherwise keep it open), and
+  // load the page afresh if it is shown from that cache.
+  window.addEventListener("pagehide", function () { es.close(); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) location.reload(); });
 })();
 // Forms that ask first ("Reboot the kiosk?"), also inside regions replaced later.
 document.addEventListener("submit", function (e) {
