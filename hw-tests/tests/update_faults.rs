@@ -432,3 +432,54 @@ fn without_its_keyring_a_kiosk_still_runs_its_release_and_says_why_it_takes_no_o
     let (_, _, _, why) = report(&fleet, id);
     assert!(why.contains("updates are off: update.keyring"), "{why}");
 }
+
+#[test]
+fn a_kiosk_in_use_installs_only_once_nobody_has_touched_it_for_a_while() {
+    use hw_tests::touchsim::{InputFifo, Recording};
+    let tmp = TempDir::new("update-idle");
+    let kit = Kit::new(&tmp.path().join("kit"), "k");
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
+    );
+    fleet.publish(&demo_catalog());
+    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+    upload(&fleet, &v2);
+    let mut fifo = InputFifo::create(&tmp.path().join("touch")).expect("touch fifo");
+    let id = "brno-02";
+    let dir = tmp.path().join(id);
+    provision(&dir, &v1, "1.0.0");
+    let _agent = Agent::start(
+        &dir,
+        &fleet.url(),
+        &fleet.token(id),
+        &format!(
+            "heartbeat_interval_s = 1\n{}[touchscreen]\npath = \"{}\"\n",
+            update_section(&kit.keyring).replace("idle_s = 0", "idle_s = 5"),
+            fifo.path().display()
+        ),
+    );
+    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    // A citizen at the screen: a tap a second.
+    let tap = |fifo: &mut InputFifo| {
+        fifo.send(Recording::new().tap(4000, 3000, 40))
+            .expect("tap sent");
+    };
+    tap(&mut fifo);
+    ctl(&fleet, &["rollout", "create", "1.1.0", "--canary", id]);
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        tap(&mut fifo);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (running, _, state, why) = report(&fleet, id);
+    assert_eq!(
+        (running.as_str(), state.as_str()),
+        ("1.0.0", "waiting"),
+        "{why}"
+    );
+    assert!(why.contains("nobody has used the kiosk for 5 s"), "{why}");
+    // The citizen leaves: five quiet seconds later it installs.
+    wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+}
