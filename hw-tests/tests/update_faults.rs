@@ -266,18 +266,59 @@ fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
     assert!(learned.contains(&k2.public), "{learned}");
 }
 
+/// A fleet whose keyring trusts `kit`, releases 1.0.0 (the kiosks' factory release) and 1.1.0
+/// (uploaded), and kiosks started on demand.
+struct Lab {
+    tmp: TempDir,
+    kit: Kit,
+    fleet: Fleet,
+    v1: std::path::PathBuf,
+}
+
+impl Lab {
+    /// `fleet_extra`: more of the fleet's configuration, after `[releases]`'s keyring.
+    fn new(label: &str, fleet_extra: &str) -> Lab {
+        let tmp = TempDir::new(label);
+        let kit = Kit::new(&tmp.path().join("kit"), "k");
+        let fleet = Fleet::start(
+            &tmp.path().join("fleet"),
+            &format!(
+                "[releases]\nkeyring = \"{}\"\n{fleet_extra}",
+                kit.keyring.display()
+            ),
+        );
+        fleet.publish(&demo_catalog());
+        let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
+        let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
+        upload(&fleet, &v2);
+        Lab {
+            tmp,
+            kit,
+            fleet,
+            v1,
+        }
+    }
+
+    /// Kiosk `id` from the factory (1.0.0 in slot A) with `update` as its `[update]` section
+    /// (and any tables after it) and `env`; its directory and agent.
+    fn kiosk(&self, id: &str, update: &str, env: &[(&str, &str)]) -> (std::path::PathBuf, Agent) {
+        let dir = self.tmp.path().join(id);
+        provision(&dir, &self.v1, "1.0.0");
+        let agent = Agent::start_env(
+            &dir,
+            &self.fleet.url(),
+            &self.fleet.token(id),
+            &format!("heartbeat_interval_s = 1\n{update}"),
+            env,
+        );
+        (dir, agent)
+    }
+}
+
 #[test]
 fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
-    let tmp = TempDir::new("update-kills");
-    let kit = Kit::new(&tmp.path().join("kit"), "k");
-    let fleet = Fleet::start(
-        &tmp.path().join("fleet"),
-        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
-    );
-    fleet.publish(&demo_catalog());
-    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
-    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
-    upload(&fleet, &v2);
+    let lab = Lab::new("update-kills", "");
+    let fleet = &lab.fleet;
     let states = [
         "downloading",
         "verifying",
@@ -290,22 +331,18 @@ fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
         .iter()
         .map(|state| {
             let id = format!("kill-{state}");
-            let dir = tmp.path().join(&id);
-            provision(&dir, &v1, "1.0.0");
-            let a = Agent::start_env(
-                &dir,
-                &fleet.url(),
-                &fleet.token(&id),
-                &format!("heartbeat_interval_s = 1\n{}", update_section(&kit.keyring)),
+            let (_, a) = lab.kiosk(
+                &id,
+                &update_section(&lab.kit.keyring),
                 &[("OKENKO_UPDATE_HOLD", state)],
             );
             (id, a)
         })
         .collect();
     for (id, _) in &agents {
-        wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+        wait_state(fleet, id, "1.0.0", "", "idle", 30);
     }
-    ctl(&fleet, &["rollout", "create", "1.1.0", "--percent", "100"]);
+    ctl(fleet, &["rollout", "create", "1.1.0", "--percent", "100"]);
     for ((id, agent), state) in agents.iter_mut().zip(states) {
         assert!(
             wait_until(Duration::from_secs(60), || agent
@@ -320,9 +357,9 @@ fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
         agent.restart();
     }
     for (id, _) in &agents {
-        wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 90);
+        wait_state(fleet, id, "1.1.0", "1.1.0", "succeeded", 90);
         assert!(
-            app_log(&tmp.path().join(id)).contains("1.1.0 started"),
+            app_log(&lab.tmp.path().join(id)).contains("1.1.0 started"),
             "{id}"
         );
     }
@@ -339,46 +376,31 @@ fn a_kill_at_every_state_of_an_install_ends_on_a_working_release() {
 
 #[test]
 fn outside_the_maintenance_window_a_kiosk_waits_unless_the_rollout_is_forced() {
-    let tmp = TempDir::new("update-window");
-    let kit = Kit::new(&tmp.path().join("kit"), "k");
     // Open round the clock: the default window (whenever the kiosks are closed) never opens.
-    let fleet = Fleet::start(
-        &tmp.path().join("fleet"),
-        &format!(
-            "[releases]\nkeyring = \"{}\"\n[alerts]\nopening_hours = \"Mo-Su 00:00-24:00\"\n",
-            kit.keyring.display()
-        ),
+    let lab = Lab::new(
+        "update-window",
+        "[alerts]\nopening_hours = \"Mo-Su 00:00-24:00\"\n",
     );
-    fleet.publish(&demo_catalog());
-    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
-    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
-    upload(&fleet, &v2);
+    let fleet = &lab.fleet;
     let id = "plzen-01";
-    let dir = tmp.path().join(id);
-    provision(&dir, &v1, "1.0.0");
-    let _agent = Agent::start(
-        &dir,
-        &fleet.url(),
-        &fleet.token(id),
-        &format!("heartbeat_interval_s = 1\n{}", update_section(&kit.keyring)),
-    );
-    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
-    ctl(&fleet, &["rollout", "create", "1.1.0", "--canary", id]);
+    let (dir, _agent) = lab.kiosk(id, &update_section(&lab.kit.keyring), &[]);
+    wait_state(fleet, id, "1.0.0", "", "idle", 30);
+    ctl(fleet, &["rollout", "create", "1.1.0", "--canary", id]);
     // Downloaded and verified, then it waits.
-    wait_state(&fleet, id, "1.0.0", "1.1.0", "waiting", 30);
+    wait_state(fleet, id, "1.0.0", "1.1.0", "waiting", 30);
     std::thread::sleep(Duration::from_secs(3));
-    let (running, _, state, why) = report(&fleet, id);
+    let (running, _, state, why) = report(fleet, id);
     assert_eq!((running.as_str(), state.as_str()), ("1.0.0", "waiting"));
     assert!(why.contains("maintenance window"), "{why}");
     // Aborted, the kiosk drops the download; forced, it installs at once.
-    ctl(&fleet, &["rollout", "abort", "1"]);
-    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    ctl(fleet, &["rollout", "abort", "1"]);
+    wait_state(fleet, id, "1.0.0", "", "idle", 30);
     assert!(!dir.join("data/update/1.1.0.bundle").exists());
     ctl(
-        &fleet,
+        fleet,
         &["rollout", "create", "1.1.0", "--canary", id, "--force"],
     );
-    wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+    wait_state(fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
     // "Restart app" from the fleet restarts the slot's app, which the agent runs itself.
     let queued = fleet
         .admin_post(
@@ -399,81 +421,56 @@ fn outside_the_maintenance_window_a_kiosk_waits_unless_the_rollout_is_forced() {
 
 #[test]
 fn without_its_keyring_a_kiosk_still_runs_its_release_and_says_why_it_takes_no_other() {
-    let tmp = TempDir::new("update-nokeyring");
-    let kit = Kit::new(&tmp.path().join("kit"), "k");
-    let fleet = Fleet::start(
-        &tmp.path().join("fleet"),
-        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
-    );
-    fleet.publish(&demo_catalog());
-    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
-    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
-    upload(&fleet, &v2);
+    let lab = Lab::new("update-nokeyring", "");
+    let fleet = &lab.fleet;
     let id = "olomouc-01";
-    let dir = tmp.path().join(id);
-    provision(&dir, &v1, "1.0.0");
-    let _agent = Agent::start(
-        &dir,
-        &fleet.url(),
-        &fleet.token(id),
-        &format!(
-            "heartbeat_interval_s = 1\n{}",
-            update_section(&tmp.path().join("no-such-keyring"))
-        ),
+    let (dir, _agent) = lab.kiosk(
+        id,
+        &update_section(&lab.tmp.path().join("no-such-keyring")),
+        &[],
     );
-    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    wait_state(fleet, id, "1.0.0", "", "idle", 30);
     assert!(wait_until(Duration::from_secs(10), || app_log(&dir)
         .contains("1.0.0 started")));
     ctl(
-        &fleet,
+        fleet,
         &["rollout", "create", "1.1.0", "--canary", id, "--force"],
     );
-    wait_state(&fleet, id, "1.0.0", "1.1.0", "failed", 30);
-    let (_, _, _, why) = report(&fleet, id);
+    wait_state(fleet, id, "1.0.0", "1.1.0", "failed", 30);
+    let (_, _, _, why) = report(fleet, id);
     assert!(why.contains("updates are off: update.keyring"), "{why}");
 }
 
 #[test]
 fn a_kiosk_in_use_installs_only_once_nobody_has_touched_it_for_a_while() {
     use hw_tests::touchsim::{InputFifo, Recording};
-    let tmp = TempDir::new("update-idle");
-    let kit = Kit::new(&tmp.path().join("kit"), "k");
-    let fleet = Fleet::start(
-        &tmp.path().join("fleet"),
-        &format!("[releases]\nkeyring = \"{}\"\n", kit.keyring.display()),
-    );
-    fleet.publish(&demo_catalog());
-    let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
-    let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
-    upload(&fleet, &v2);
-    let mut fifo = InputFifo::create(&tmp.path().join("touch")).expect("touch fifo");
+    let lab = Lab::new("update-idle", "");
+    let fleet = &lab.fleet;
+    let mut fifo = InputFifo::create(&lab.tmp.path().join("touch")).expect("touch fifo");
     let id = "brno-02";
-    let dir = tmp.path().join(id);
-    provision(&dir, &v1, "1.0.0");
-    let _agent = Agent::start(
-        &dir,
-        &fleet.url(),
-        &fleet.token(id),
+    let (_, _agent) = lab.kiosk(
+        id,
         &format!(
-            "heartbeat_interval_s = 1\n{}[touchscreen]\npath = \"{}\"\n",
-            update_section(&kit.keyring).replace("idle_s = 0", "idle_s = 5"),
+            "{}[touchscreen]\npath = \"{}\"\n",
+            update_section(&lab.kit.keyring).replace("idle_s = 0", "idle_s = 5"),
             fifo.path().display()
         ),
+        &[],
     );
-    wait_state(&fleet, id, "1.0.0", "", "idle", 30);
+    wait_state(fleet, id, "1.0.0", "", "idle", 30);
     // A citizen at the screen: a tap a second.
     let tap = |fifo: &mut InputFifo| {
         fifo.send(Recording::new().tap(4000, 3000, 40))
             .expect("tap sent");
     };
     tap(&mut fifo);
-    ctl(&fleet, &["rollout", "create", "1.1.0", "--canary", id]);
+    ctl(fleet, &["rollout", "create", "1.1.0", "--canary", id]);
     let until = std::time::Instant::now() + Duration::from_secs(8);
     while std::time::Instant::now() < until {
         tap(&mut fifo);
         std::thread::sleep(Duration::from_secs(1));
     }
-    let (running, _, state, why) = report(&fleet, id);
+    let (running, _, state, why) = report(fleet, id);
     assert_eq!(
         (running.as_str(), state.as_str()),
         ("1.0.0", "waiting"),
@@ -481,5 +478,5 @@ fn a_kiosk_in_use_installs_only_once_nobody_has_touched_it_for_a_while() {
     );
     assert!(why.contains("nobody has used the kiosk for 5 s"), "{why}");
     // The citizen leaves: five quiet seconds later it installs.
-    wait_state(&fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+    wait_state(fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
 }
