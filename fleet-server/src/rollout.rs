@@ -365,11 +365,9 @@ impl Rollouts {
         self.book().rollouts.iter().find(|r| r.id == id).cloned()
     }
 
-    /// Every kiosk's update record.
-    pub fn updates(&self) -> Vec<KioskUpdate> {
-        let mut v: Vec<KioskUpdate> = self.book().updates.values().cloned().collect();
-        v.sort_by(|a, b| a.kiosk_id.cmp(&b.kiosk_id));
-        v
+    /// Every kiosk's update record, by kiosk (one lock for a whole page).
+    pub fn updates_by_kiosk(&self) -> HashMap<String, KioskUpdate> {
+        self.book().updates.clone()
     }
 
     /// One kiosk's update record.

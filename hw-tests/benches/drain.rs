@@ -14,18 +14,9 @@
 use std::time::{Duration, Instant};
 
 use hw_tests::harness::{
-    Agent, Fleet, TempDir, demo_catalog, sample_submission, submit, wait_until,
+    Agent, Fleet, TempDir, demo_catalog, proc_status_kb, sample_submission, submit, wait_until,
 };
 use hw_tests::netsim::{Faults, Proxy};
-
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
 
 fn main() {
     let n: usize = std::env::args()
@@ -62,7 +53,7 @@ fn main() {
     agent.restart();
     let pid = agent.pid().unwrap();
     std::thread::sleep(Duration::from_secs(1));
-    let idle_rss = status_kb(pid, "VmRSS:");
+    let idle_rss = proc_status_kb(pid, "VmRSS:");
     proxy.set_down(false);
     let start = Instant::now();
     assert!(
@@ -72,7 +63,7 @@ fn main() {
         fleet.submission_count()
     );
     let drained_in = start.elapsed();
-    let peak = status_kb(pid, "VmHWM:");
+    let peak = proc_status_kb(pid, "VmHWM:");
     println!(
         "queued {n} submissions through the socket in {:.1} s",
         queued_in.as_secs_f64()

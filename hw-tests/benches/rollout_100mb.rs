@@ -18,19 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, http_client, wait_until};
-use hw_tests::releases::{Kit, fleetctl, good_app, provision, update_section};
+use hw_tests::harness::{
+    Agent, Fleet, TempDir, demo_catalog, http_client, proc_status_kb, wait_until,
+};
+use hw_tests::releases::{Kit, ctl_admin, good_app, provision, update_section};
 
 fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_status_kb(pid, "VmRSS:")
 }
 
 /// Samples the process's resident memory every 20 ms until stopped; the peak.
@@ -43,40 +37,6 @@ fn sample_peak(pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> 
         }
         peak
     })
-}
-
-/// A bundle of `version` with `mb` megabytes of assets.
-fn big_bundle(kit: &Kit, dir: &std::path::Path, version: &str, mb: usize) -> std::path::PathBuf {
-    let path = dir.join(format!("{version}-big.tar"));
-    let file = std::fs::File::create(&path).unwrap();
-    let mut t = tar::Builder::new(std::io::BufWriter::new(file));
-    let mut add = |name: &str, body: &[u8], mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(body.len() as u64);
-        h.set_mode(mode);
-        h.set_cksum();
-        t.append_data(&mut h, name, body).unwrap();
-    };
-    add("run", good_app(version).as_bytes(), 0o755);
-    let assets: Vec<u8> = (0..mb * 1_000_000).map(|i| (i * 31 % 253) as u8).collect();
-    add("assets.bin", &assets, 0o644);
-    t.into_inner().unwrap();
-    kit.sign(&path, version);
-    path
-}
-
-fn ctl(fleet: &Fleet, args: &[&str]) -> String {
-    let url = fleet.url();
-    let (ok, out, err) = fleetctl(
-        args,
-        "",
-        &[
-            ("OKENKO_FLEET_URL", url.as_str()),
-            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
-        ],
-    );
-    assert!(ok, "fleetctl {args:?}: {err}");
-    out
 }
 
 fn main() {
@@ -93,10 +53,10 @@ fn main() {
     fleet.publish(&demo_catalog());
     let pid = fleet.pid().unwrap();
     let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
-    let big = big_bundle(&kit, tmp.path(), "2.0.0", mb);
+    let big = kit.bundle_with_assets("2.0.0", &good_app("2.0.0"), mb * 1_000_000);
     let size = std::fs::metadata(&big).unwrap().len();
     let t = Instant::now();
-    ctl(&fleet, &["release", "upload", &big.to_string_lossy()]);
+    ctl_admin(&fleet, &["release", "upload", &big.to_string_lossy()]);
     println!(
         "bundle {:.1} MB, uploaded (streamed to disk, SHA-256 checked) in {:.2} s",
         size as f64 / 1e6,
@@ -128,7 +88,7 @@ fn main() {
             format!("{id}:{secret}")
         })
         .collect();
-    ctl(
+    ctl_admin(
         &fleet,
         &["rollout", "create", "2.0.0", "--percent", "100", "--force"],
     );
@@ -183,7 +143,7 @@ fn main() {
             peak.saturating_sub(idle) as f64 / 1024.0
         );
     }
-    ctl(&fleet, &["rollout", "abort", "1"]);
+    ctl_admin(&fleet, &["rollout", "abort", "1"]);
 
     // Part 2: a rollout to 23 real agents.
     let agents: Vec<Agent> = (1..=23)
@@ -216,7 +176,7 @@ fn main() {
     let sampler = sample_peak(pid, Arc::clone(&stop));
     let idle = rss_kb(pid);
     let t = Instant::now();
-    ctl(
+    ctl_admin(
         &fleet,
         &["rollout", "create", "2.0.0", "--percent", "100", "--force"],
     );

@@ -27,6 +27,19 @@ pub fn bin(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A `kB` figure of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`); 0 when it cannot be read.
+pub fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Waits until `cond` holds, polling; `false` on time-out.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::harness::bin;
+use crate::harness::{Fleet, bin};
 
 /// The hardware the test kiosks are.
 pub const HARDWARE: &str = "okenko-test";
@@ -44,6 +44,26 @@ pub fn fleetctl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, Stri
     )
 }
 
+/// Runs `fleetctl` against `fleet` with its admin token: (success, stdout, stderr).
+pub fn fleetctl_admin(fleet: &Fleet, args: &[&str]) -> (bool, String, String) {
+    let url = fleet.url();
+    fleetctl(
+        args,
+        "",
+        &[
+            ("OKENKO_FLEET_URL", url.as_str()),
+            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
+        ],
+    )
+}
+
+/// [`fleetctl_admin`] that must succeed: its standard output.
+pub fn ctl_admin(fleet: &Fleet, args: &[&str]) -> String {
+    let (ok, out, err) = fleetctl_admin(fleet, args);
+    assert!(ok, "fleetctl {args:?}: {err}");
+    out
+}
+
 /// A release manager's signing key, its keyring file, and the bundles signed with it.
 #[derive(Debug)]
 pub struct Kit {
@@ -77,9 +97,15 @@ impl Kit {
     /// A bundle of `version` whose app is `script`, signed for [`HARDWARE`] (its manifest
     /// beside it).
     pub fn bundle(&self, version: &str, script: &str) -> PathBuf {
+        self.bundle_with_assets(version, script, 0)
+    }
+
+    /// [`Kit::bundle`] that also carries `assets` bytes of data (`assets.bin`), for a bundle of
+    /// a given size.
+    pub fn bundle_with_assets(&self, version: &str, script: &str, assets: usize) -> PathBuf {
         let path = self.dir.join(format!("{version}.tar"));
         let file = std::fs::File::create(&path).expect("bundle file");
-        let mut t = tar::Builder::new(file);
+        let mut t = tar::Builder::new(std::io::BufWriter::new(file));
         let mut add = |name: &str, body: &[u8], mode: u32| {
             let mut h = tar::Header::new_gnu();
             h.set_size(body.len() as u64);
@@ -90,7 +116,13 @@ impl Kit {
         };
         add("run", script.as_bytes(), 0o755);
         add("VERSION", format!("{version}\n").as_bytes(), 0o644);
-        t.into_inner().expect("tar written");
+        if assets > 0 {
+            let data: Vec<u8> = (0..assets).map(|i| (i * 31 % 253) as u8).collect();
+            add("assets.bin", &data, 0o644);
+        }
+        t.into_inner()
+            .and_then(|w| w.into_inner().map_err(std::io::IntoInnerError::into_error))
+            .expect("tar written");
         self.sign(&path, version);
         path
     }

@@ -295,7 +295,7 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
 /// the buttons expand and pause it. A viewer sees the page without any of the controls.
 #[test]
 fn a_release_manager_rolls_out_from_the_dashboard() {
-    use hw_tests::releases::{Kit, fleetctl, good_app, provision, update_section};
+    use hw_tests::releases::{Kit, ctl_admin, good_app, provision, update_section};
     assert!(
         hw_tests::browser::chromium().is_some(),
         "Chromium is needed"
@@ -312,15 +312,7 @@ fn a_release_manager_rolls_out_from_the_dashboard() {
     let v1 = kit.bundle("1.0.0", &good_app("1.0.0"));
     let v2 = kit.bundle("1.1.0", &good_app("1.1.0"));
     let url = fleet.url();
-    let (ok, _, err) = fleetctl(
-        &["release", "upload", &v2.to_string_lossy()],
-        "",
-        &[
-            ("OKENKO_FLEET_URL", url.as_str()),
-            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
-        ],
-    );
-    assert!(ok, "{err}");
+    ctl_admin(&fleet, &["release", "upload", &v2.to_string_lossy()]);
     let dir = tmp.path().join("agent");
     provision(&dir, &v1, "1.0.0");
     let _agent = Agent::start(

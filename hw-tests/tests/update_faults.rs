@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, wait_until};
 use hw_tests::netsim::{Faults, Proxy};
-use hw_tests::releases::{Kit, app_log, fleetctl, good_app, provision, update_section};
+use hw_tests::releases::{
+    Kit, app_log, ctl_admin as ctl, fleetctl, fleetctl_admin, good_app, provision, update_section,
+};
 
 /// The kiosk's (running, target, state, reason) as the fleet has it.
 fn report(fleet: &Fleet, id: &str) -> (String, String, String, String) {
@@ -38,21 +40,6 @@ fn wait_state(fleet: &Fleet, id: &str, running: &str, target: &str, state: &str,
     );
 }
 
-/// Runs fleetctl with the admin token.
-fn ctl(fleet: &Fleet, args: &[&str]) -> String {
-    let url = fleet.url();
-    let (ok, out, err) = fleetctl(
-        args,
-        "",
-        &[
-            ("OKENKO_FLEET_URL", url.as_str()),
-            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
-        ],
-    );
-    assert!(ok, "fleetctl {args:?}: {err}");
-    out
-}
-
 fn upload(fleet: &Fleet, bundle: &Path) {
     ctl(fleet, &["release", "upload", &bundle.to_string_lossy()]);
 }
@@ -64,6 +51,17 @@ fn roll(fleet: &Fleet, version: &str, canary: &str) -> String {
         &["rollout", "create", version, "--canary", canary, "--force"],
     );
     out.split_whitespace().nth(1).unwrap_or_default().to_owned()
+}
+
+/// Rolls `version` out to kiosk `id` alone, which must refuse it and stay on 1.0.0 with nothing
+/// written to `slot_b`; the rollout must pause by itself, and is aborted. The kiosk's reason.
+fn refused(fleet: &Fleet, id: &str, version: &str, slot_b: &Path, secs: u64) -> String {
+    let r = roll(fleet, version, id);
+    wait_state(fleet, id, "1.0.0", version, "failed", secs);
+    let (_, _, _, why) = report(fleet, id);
+    assert!(!slot_b.exists(), "nothing was written to a slot");
+    paused_then_abort(fleet, &r);
+    why
 }
 
 /// Waits for rollout `id` to pause by itself, then aborts it.
@@ -120,12 +118,8 @@ fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
     // A release signed by a key the kiosk does not know.
     let unknown = k2.bundle("2.0.0", &good_app("2.0.0"));
     upload(&fleet, &unknown);
-    let r = roll(&fleet, "2.0.0", id);
-    wait_state(&fleet, id, "1.0.0", "2.0.0", "failed", 30);
-    let (_, _, _, why) = report(&fleet, id);
+    let why = refused(&fleet, id, "2.0.0", &slot_b, 30);
     assert!(why.contains("signed by an unknown key"), "{why}");
-    assert!(!slot_b.exists(), "nothing was written to a slot");
-    paused_then_abort(&fleet, &r);
 
     // A manifest whose signature does not match (changed after signing, on the server).
     let bad = k1.bundle("2.1.0", &good_app("2.1.0"));
@@ -159,12 +153,8 @@ fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
         .expect("tampered");
     }
     fleet.restart();
-    let r = roll(&fleet, "2.1.0", id);
-    wait_state(&fleet, id, "1.0.0", "2.1.0", "failed", 30);
-    let (_, _, _, why) = report(&fleet, id);
+    let why = refused(&fleet, id, "2.1.0", &slot_b, 30);
     assert!(why.contains("signature does not match"), "{why}");
-    assert!(!slot_b.exists(), "nothing was written to a slot");
-    paused_then_abort(&fleet, &r);
 
     // A bundle corrupted on the way (here: on the server's disk after its upload).
     let corrupt = k1.bundle("2.2.0", &good_app("2.2.0"));
@@ -173,34 +163,14 @@ fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
     let mut bytes = std::fs::read(&stored).expect("stored bundle");
     bytes[600] ^= 0x55;
     std::fs::write(&stored, &bytes).expect("corrupted");
-    let r = roll(&fleet, "2.2.0", id);
-    wait_state(&fleet, id, "1.0.0", "2.2.0", "failed", 60);
-    let (_, _, _, why) = report(&fleet, id);
+    let why = refused(&fleet, id, "2.2.0", &slot_b, 60);
     assert!(
         why.contains("downloaded 3 times, never right") && why.contains("SHA-256"),
         "{why}"
     );
-    assert!(!slot_b.exists(), "nothing was written to a slot");
-    paused_then_abort(&fleet, &r);
 
     // A download cut off part-way resumes where it stopped.
-    let big = tmp.path().join("kit/2.3.0.tar");
-    {
-        let file = std::fs::File::create(&big).expect("bundle");
-        let mut t = tar::Builder::new(file);
-        let mut add = |name: &str, body: &[u8], mode: u32| {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(body.len() as u64);
-            h.set_mode(mode);
-            h.set_cksum();
-            t.append_data(&mut h, name, body).expect("entry");
-        };
-        add("run", good_app("2.3.0").as_bytes(), 0o755);
-        let padding: Vec<u8> = (0..4_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        add("assets.bin", &padding, 0o644);
-        t.into_inner().expect("tar");
-    }
-    k1.sign(&big, "2.3.0");
+    let big = k1.bundle_with_assets("2.3.0", &good_app("2.3.0"), 4_000_000);
     upload(&fleet, &big);
     let size = std::fs::metadata(&big).expect("size").len();
     let before = proxy
@@ -231,14 +201,7 @@ fn refusals_and_broken_downloads_leave_the_kiosk_on_a_working_release() {
     );
     assert!(app_log(&dir).contains("2.3.0 started"));
     // Another rollout cannot start while this one is open at less than 100 %.
-    let (ok, _, err) = fleetctl(
-        &["rollout", "create", "2.2.0", "--canary", id],
-        "",
-        &[
-            ("OKENKO_FLEET_URL", fleet.url().as_str()),
-            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
-        ],
-    );
+    let (ok, _, err) = fleetctl_admin(&fleet, &["rollout", "create", "2.2.0", "--canary", id]);
     assert!(!ok && err.contains("abort it first"), "{err}");
     ctl(&fleet, &["rollout", "abort", &r]);
 

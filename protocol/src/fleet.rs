@@ -396,11 +396,6 @@ impl UpdateState {
         UpdateState::RolledBack,
     ];
 
-    /// Parses a name as on the wire.
-    pub fn parse(name: &str) -> Option<UpdateState> {
-        UpdateState::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether the update ended badly.
     pub fn is_failure(self) -> bool {
         matches!(self, UpdateState::Failed | UpdateState::RolledBack)

@@ -395,8 +395,9 @@ pub async fn fleet_updates(state: &AppState) -> Result<Updates, AppError> {
         by_state: Default::default(),
         kiosks: Vec::new(),
     };
+    let mut updates = state.rollouts.updates_by_kiosk();
     for k in kiosks {
-        let update = state.rollouts.update_of(&k.kiosk_id);
+        let update = updates.remove(&k.kiosk_id);
         let (v, s) = update.as_ref().map_or(("unknown", "unknown"), |x| {
             (x.report.running.as_str(), x.report.state.as_str())
         });

@@ -182,8 +182,9 @@ pub async fn rollouts_region(state: &AppState, staff: &Staff) -> Result<String, 
     }
     // The fleet by release and state.
     let mut table: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let updates = state.rollouts.updates_by_kiosk();
     for k in &kiosks {
-        let u = state.rollouts.update_of(&k.kiosk_id);
+        let u = updates.get(&k.kiosk_id);
         let key = u
             .as_ref()
             .map_or(("unknown".into(), "not reported".into()), |u| {

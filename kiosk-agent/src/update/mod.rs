@@ -182,6 +182,19 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Runs `f` on the slot backend off the async thread: the RAUC backend runs `rauc`, and the
+/// `dir` backend waits for its app to stop.
+async fn on_backend<T: Send + 'static>(
+    backend: &Arc<dyn SlotBackend>,
+    f: impl FnOnce(&dyn SlotBackend) -> Result<T, slots::SlotError> + Send + 'static,
+) -> Result<T, Failure> {
+    let b = Arc::clone(backend);
+    tokio::task::spawn_blocking(move || f(b.as_ref()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// Checks a downloaded bundle against its manifest (size, SHA-256).
 fn check_file(path: &std::path::Path, m: &Manifest) -> Result<(), Failure> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -233,13 +246,7 @@ impl Updater {
             }
         }
         let backend = Arc::clone(&up.backend);
-        let running = tokio::task::spawn_blocking({
-            let b = Arc::clone(&backend);
-            move || b.boot()
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        let running = on_backend(&backend, |b| b.boot()).await?;
         let mut u = Updater {
             doc,
             running,
@@ -430,7 +437,10 @@ impl Updater {
             self.doc.corrupt = 0;
             self.doc.trial_started = None;
             // The other slot may hold it already (a rollback): no download then.
-            let other = self.backend.other().ok().flatten();
+            let other = on_backend(&self.backend, |b| b.other())
+                .await
+                .ok()
+                .flatten();
             let m = self.check_manifest(&d);
             match m {
                 Err(why) => {
@@ -510,15 +520,6 @@ impl Updater {
     async fn fail(&mut self, agent: &Arc<Agent>, why: String) {
         self.refuse_job();
         self.set(agent, UpdateState::Failed, Some(why)).await;
-    }
-
-    /// Reboots through the backend; the slot that runs then.
-    async fn reboot_backend(&self) -> Result<slots::Booted, Failure> {
-        let b = Arc::clone(&self.backend);
-        tokio::task::spawn_blocking(move || b.reboot())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
     }
 
     fn check_manifest(&self, d: &DesiredRelease) -> Result<Manifest, Failure> {
@@ -652,20 +653,22 @@ impl Updater {
         let Some(m) = self.manifest_or_fail(agent, d).await else {
             return Ok(());
         };
-        let other = self.backend.other().ok().flatten();
+        let other = on_backend(&self.backend, |b| b.other())
+            .await
+            .ok()
+            .flatten();
         let in_slot = other.as_ref().is_some_and(|o| {
             o.version == m.version && (o.sha256.is_empty() || o.sha256 == m.sha256)
         });
         if !in_slot {
             let path = self.bundle_path(&d.version);
             // Checked again: the file sat on disk while waiting.
-            let (b, p, mm) = (Arc::clone(&self.backend), path.clone(), m.clone());
-            let done = tokio::task::spawn_blocking(move || {
-                check_file(&p, &mm)?;
-                b.install(&p, &mm).map_err(|e| e.to_string())
+            let (p, mm) = (path.clone(), m.clone());
+            let done = on_backend(&self.backend, move |b| {
+                check_file(&p, &mm).map_err(slots::SlotError)?;
+                b.install(&p, &mm)
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
             if let Err(why) = done {
                 let _ = std::fs::remove_file(&path);
                 self.fail(agent, format!("install failed: {why}")).await;
@@ -673,7 +676,7 @@ impl Updater {
             }
             let _ = std::fs::remove_file(&path);
         }
-        if let Err(e) = self.backend.try_other() {
+        if let Err(e) = on_backend(&self.backend, |b| b.try_other()).await {
             self.fail(agent, format!("cannot switch slots: {e}")).await;
             return Ok(());
         }
@@ -682,7 +685,7 @@ impl Updater {
     }
 
     async fn reboot(&mut self, agent: &Arc<Agent>) -> Result<(), Failure> {
-        self.running = self.reboot_backend().await?;
+        self.running = on_backend(&self.backend, |b| b.reboot()).await?;
         self.after_boot(agent).await;
         Ok(())
     }
@@ -690,15 +693,8 @@ impl Updater {
     async fn trial(&mut self, agent: &Arc<Agent>) -> Result<(), Failure> {
         let started = self.doc.trial_started.unwrap_or(self.doc.since);
         let elapsed_ms = crate::store::now_ms() - started;
-        let app = {
-            let (b, settle) = (
-                Arc::clone(&self.backend),
-                Duration::from_secs(self.cfg.settle_s),
-            );
-            tokio::task::spawn_blocking(move || b.app(settle))
-                .await
-                .map_err(|e| e.to_string())?
-        };
+        let settle = Duration::from_secs(self.cfg.settle_s);
+        let app = on_backend(&self.backend, move |b| Ok(b.app(settle))).await?;
         let missing: Vec<String> = agent
             .devices
             .statuses()
@@ -733,17 +729,17 @@ impl Updater {
             let version = self.running.version.clone();
             let why = format!("release {version} failed its health check: {why}");
             tracing::warn!(%why, "going back to the previous release");
-            self.backend.mark_bad().map_err(|e| e.to_string())?;
+            on_backend(&self.backend, |b| b.mark_bad()).await?;
             // Kept before the reboot, so the next boot reports it.
             self.doc.reason = Some(why.clone());
             self.refuse_job();
             self.set(agent, UpdateState::Trial, Some(why.clone())).await;
-            self.running = self.reboot_backend().await?;
+            self.running = on_backend(&self.backend, |b| b.reboot()).await?;
             self.set(agent, UpdateState::RolledBack, Some(why)).await;
             return Ok(());
         }
         if app == AppHealth::Up && missing.is_empty() && fleet_ok {
-            self.backend.mark_good().map_err(|e| e.to_string())?;
+            on_backend(&self.backend, |b| b.mark_good()).await?;
             self.set(agent, UpdateState::Succeeded, None).await;
         }
         Ok(())

@@ -434,8 +434,6 @@ pub struct RaucStatus {
 pub struct RaucSlot {
     /// `rootfs`, `appfs`…
     pub class: Option<String>,
-    /// `booted`, `inactive`, `active`.
-    pub state: Option<String>,
     /// Its boot name.
     pub bootname: Option<String>,
     /// What was installed into it.
@@ -447,8 +445,6 @@ pub struct RaucSlot {
 pub struct RaucSlotStatus {
     /// The bundle.
     pub bundle: Option<RaucBundle>,
-    /// Its checksum.
-    pub checksum: Option<RaucChecksum>,
 }
 
 /// The bundle a slot came from.
@@ -456,13 +452,6 @@ pub struct RaucSlotStatus {
 pub struct RaucBundle {
     /// Its version.
     pub version: Option<String>,
-}
-
-/// A slot image's checksum.
-#[derive(Debug, Deserialize)]
-pub struct RaucChecksum {
-    /// The digest, hex.
-    pub digest: Option<String>,
 }
 
 impl RaucStatus {
