@@ -85,8 +85,12 @@ impl Editor {
         if b == b'\n' && was_cr {
             return Event::None;
         }
+        // A control byte inside an escape sequence ends the sequence and counts as itself
+        // (Ctrl-C in the middle of an arrow key still interrupts); an ASCII byte ends an
+        // unfinished UTF-8 character and counts as itself.
+        let control = b < 0x20 || b == 0x7f;
         match self.esc {
-            Esc::Start => {
+            Esc::Start if !control => {
                 self.esc = match b {
                     b'[' => Esc::Csi,
                     b'O' => Esc::Ss3,
@@ -95,7 +99,7 @@ impl Editor {
                 self.csi.clear();
                 return Event::None;
             }
-            Esc::Csi => {
+            Esc::Csi if !control => {
                 if (0x40..=0x7e).contains(&b) {
                     self.esc = Esc::No;
                     let params = std::mem::take(&mut self.csi);
@@ -107,12 +111,19 @@ impl Editor {
                 }
                 return Event::None;
             }
-            Esc::Ss3 => {
+            Esc::Ss3 if !control => {
                 self.esc = Esc::No;
                 self.sequence("", b, out);
                 return Event::None;
             }
             Esc::No => {}
+            Esc::Start | Esc::Csi | Esc::Ss3 => {
+                self.esc = Esc::No;
+                self.csi.clear();
+            }
+        }
+        if b < 0x80 {
+            self.utf8.clear();
         }
         match b {
             b'\r' | b'\n' => {
@@ -266,8 +277,10 @@ impl Editor {
         }
     }
 
+    /// Moves the cursor; only an ANSI terminal is told (a dumb one only ever edits at the end).
     fn move_to(&mut self, to: usize, out: &mut Vec<u8>) {
         if !self.ansi {
+            self.cursor = to;
             return;
         }
         if to < self.cursor {
@@ -441,6 +454,67 @@ mod tests {
         assert_eq!(typed(&mut e, b"h\xc3\xa9\r").0, [Event::Line("hé".into())]);
         assert_eq!(typed(&mut e, b"x\x03").0, [Event::Interrupt]);
         assert_eq!(typed(&mut e, b"\x04").0, [Event::Eof]);
+    }
+
+    #[test]
+    fn ctrl_u_on_a_dumb_terminal_clears_the_line_without_panicking() {
+        let mut e = Editor::new(vec![]);
+        e.ansi = false;
+        let (ev, out) = typed(&mut e, b"abc\x15xy\r");
+        assert_eq!(ev, [Event::Line("xy".into())]);
+        assert!(out.contains("\x08 \x08\x08 \x08\x08 \x08"), "{out:?}");
+    }
+
+    /// Every control byte (and DEL, and ESC sequences) after every short prefix, on both
+    /// terminal kinds and in secret mode: no panic, the cursor stays inside the line, and the
+    /// editor still takes a clean line afterwards.
+    #[test]
+    fn every_control_byte_keeps_the_editor_consistent() {
+        let controls: Vec<u8> = (0u8..0x20).chain([0x7f]).collect();
+        let prefixes: [&[u8]; 5] = [b"", b"a", b"ab c", b"x\x1b[D", b"\xc3"];
+        for ansi in [true, false] {
+            for secret in [false, true] {
+                for p in prefixes {
+                    for &a in &controls {
+                        for &b in &controls {
+                            let mut e = Editor::new(vec!["status", "selftest"]);
+                            e.ansi = ansi;
+                            e.secret = secret;
+                            let mut out = Vec::new();
+                            for &byte in p.iter().chain([a, b'q', b, b'z'].iter()) {
+                                e.feed(byte, &mut out);
+                                assert!(e.cursor <= e.line.len(), "{ansi} {p:?} {a:#x} {b:#x}");
+                            }
+                            let _ = typed(&mut e, b"\x03");
+                            assert_eq!(typed(&mut e, b"ok\r").0, [Event::Line("ok".into())]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any byte string, on either terminal kind: no panic, the cursor stays in the line,
+        /// the line never outgrows the limit, and the editor recovers after Ctrl-C.
+        #[test]
+        fn any_bytes_keep_the_editor_consistent(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            ansi in proptest::bool::ANY,
+            secret in proptest::bool::ANY,
+        ) {
+            let mut e = Editor::new(vec!["status", "selftest", "net"]);
+            e.ansi = ansi;
+            e.secret = secret;
+            let mut out = Vec::new();
+            for b in bytes {
+                e.feed(b, &mut out);
+                proptest::prop_assert!(e.cursor <= e.line.len());
+                proptest::prop_assert!(e.line.len() <= MAX_LINE);
+            }
+            let _ = typed(&mut e, b"\x03");
+            proptest::prop_assert_eq!(typed(&mut e, b"ok\r").0, [Event::Line("ok".into())]);
+        }
     }
 
     #[test]
