@@ -27,6 +27,8 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Held until the agent returns: a second agent on this data directory refuses to start.
+    let _lock = lock_data_dir(&config.agent.data_dir)?;
     let db = config.db_path();
     let mut store = Store::open(&db)?;
     store.code_key(crate::tracking::fresh_key)?;
@@ -72,6 +74,45 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// Takes the data directory's lock file (`agent.lock`, an exclusive `flock` the kernel drops
+/// when the process ends, however it ends) and writes this process's id into it. Two agents on
+/// one data directory would sync the same outbox and fight over the socket.
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join("agent.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() { "unknown" } else { holder };
+            anyhow::bail!(
+                "another kiosk-agent (pid {holder}) is already running on the data directory {}; \
+                 stop it first",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
