@@ -330,7 +330,26 @@ impl Store {
             }
         }
         tx.commit().map_err(err)?;
+        if acked > 0 {
+            self.scrub_wal();
+        }
         Ok(acked)
+    }
+
+    /// `secure_delete` overwrites what a delete frees in the database file, but the frames that
+    /// first wrote the values stay in the `-wal` file until a checkpoint overwrites them. A
+    /// `TRUNCATE` checkpoint copies the current pages into the database and empties the WAL, so
+    /// an acknowledged submission's values are on disk nowhere. A busy checkpoint (a reader in
+    /// the way) is retried at the next ack; it never fails the ack itself.
+    fn scrub_wal(&self) {
+        let busy: Result<i64, _> =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0));
+        match busy {
+            Ok(0) => {}
+            Ok(_) => tracing::debug!("WAL checkpoint busy; it is retried at the next ack"),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
     }
 
     /// Notes a failed upload attempt on the given items.
