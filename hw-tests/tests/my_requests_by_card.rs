@@ -1,12 +1,15 @@
 //! "My requests": a citizen presents their card and sees the requests they submitted with it, at
 //! this kiosk and at any other of the fleet, with their states; another card's requests never
 //! show; offline, the kiosk answers from what it last knew, marked with that time, including a
-//! request still waiting in its outbox.
+//! request still waiting in its outbox. The app holds only the token of a card read (the
+//! card's hash stays in the agent): a forged token is refused for "my requests" and for a
+//! submission.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
 use std::time::Duration;
 
+use hw_tests::cardsim::{CardReaderSim, SimFraming};
 use hw_tests::harness::{
     Agent, Fleet, TempDir, demo_catalog, sample_submission, submit, wait_until,
 };
@@ -27,6 +30,32 @@ fn my_requests(
     }
 }
 
+/// The kiosks' card readers and the deployment's card key.
+fn reader_config(sim: &CardReaderSim, key: &std::path::Path) -> String {
+    format!(
+        "[card_reader]\npath = \"{}\"\nkey_file = \"{}\"\n",
+        sim.path().display(),
+        key.display()
+    )
+}
+
+/// Presents a card at `agent`'s reader; the token the app gets for it.
+fn read_card(agent: &Agent, sim: &CardReaderSim, number: &str) -> String {
+    let mut c = agent.client().unwrap();
+    let track = format!(";{number}=2512?");
+    let presented = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            sim.present(&track).unwrap();
+        });
+        c.call(RequestBody::ReadCard { timeout_ms: 10_000 })
+    });
+    match presented {
+        Ok(ResponseBody::Card { identity, .. }) => identity,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn with_card(marker: &str, identity: &str) -> protocol::app::SubmitRequest {
     let mut req = sample_submission(uuid::Uuid::new_v4(), marker);
     req.identity = Some(identity.to_owned());
@@ -38,23 +67,34 @@ fn a_card_lists_its_requests_from_every_kiosk_and_offline_from_what_was_known() 
     let tmp = TempDir::new("my-requests");
     let mut fleet = Fleet::start(&tmp.path().join("fleet"), "");
     fleet.publish(&demo_catalog());
+    let key = tmp.path().join("card-key");
+    std::fs::write(&key, "deployment-secret-key-0123456789\n").unwrap();
+    let (reader_a, reader_b) = (
+        CardReaderSim::start(SimFraming::StxEtx).unwrap(),
+        CardReaderSim::start(SimFraming::StxEtx).unwrap(),
+    );
     let a = Agent::start(
         &tmp.path().join("a"),
         &fleet.url(),
         &fleet.token("kiosk-a"),
-        "",
+        &reader_config(&reader_a, &key),
     );
     let b = Agent::start(
         &tmp.path().join("b"),
         &fleet.url(),
         &fleet.token("kiosk-b"),
-        "",
+        &reader_config(&reader_b, &key),
     );
     assert!(a.wait_ready(Duration::from_secs(30)) && b.wait_ready(Duration::from_secs(30)));
 
-    let (jana, petr) = ("a1".repeat(32), "b2".repeat(32));
+    // Jana presents her card at both kiosks, Petr his at kiosk A.
+    let (jana_card, petr_card) = ("4111111111111111", "5500000000000004");
+    let jana = read_card(&a, &reader_a, jana_card);
+    let jana_at_b = read_card(&b, &reader_b, jana_card);
+    let petr = read_card(&a, &reader_a, petr_card);
+    assert_ne!(jana, jana_at_b, "each read gets its own token");
     let at_a = submit(&a, &with_card("first", &jana)).unwrap();
-    let at_b = submit(&b, &with_card("second", &jana)).unwrap();
+    let at_b = submit(&b, &with_card("second", &jana_at_b)).unwrap();
     let petrs = submit(&a, &with_card("other", &petr)).unwrap();
     let anonymous = submit(&a, &sample_submission(uuid::Uuid::new_v4(), "anon")).unwrap();
     assert!(wait_until(Duration::from_secs(30), || fleet
@@ -74,23 +114,36 @@ fn a_card_lists_its_requests_from_every_kiosk_and_offline_from_what_was_known() 
         ));
         assert_eq!(r.service_name.as_ref().unwrap().cs, "Podnět nebo stížnost");
     }
-    let theirs = my_requests(&b, &petr).unwrap();
+    let petr_at_b = read_card(&b, &reader_b, petr_card);
+    let theirs = my_requests(&b, &petr_at_b).unwrap();
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].tracking_code, petrs.tracking_code);
+    let unknown = read_card(&a, &reader_a, "4000000000000002");
     assert!(
-        my_requests(&a, &"c3".repeat(32)).unwrap().is_empty(),
+        my_requests(&a, &unknown).unwrap().is_empty(),
         "an unknown card has none"
     );
 
-    // Not a keyed hash: refused, and nothing is asked of the fleet.
-    for bad in ["", "4111111111111111", &"zz".repeat(32), &"a".repeat(65)] {
+    // Not a token this agent issued (a card's hash, another kiosk's token, a guess): refused,
+    // for "my requests" and for a submission, and nothing is asked of the fleet or stored.
+    let hash = kiosk_agent::devices::card::Card::parse(&format!(";{jana_card}=2512?"))
+        .unwrap()
+        .keyed_hash(b"deployment-secret-key-0123456789");
+    for bad in [
+        "",
+        jana_card,
+        hash.as_str(),
+        jana_at_b.as_str(),
+        "card-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         assert_eq!(
             my_requests(&a, bad).unwrap_err().code,
-            ErrorCode::BadRequest,
+            ErrorCode::CardExpired,
             "{bad}"
         );
+        let refused = submit(&a, &with_card("forged", bad)).unwrap_err();
+        assert!(refused.contains("presented again"), "{bad}: {refused}");
     }
-
     // The fleet goes away; a new request with the card waits in the outbox.
     fleet.kill();
     let queued = submit(&a, &with_card("while-offline", &jana)).unwrap();

@@ -21,6 +21,8 @@ pub struct Agent {
     pub wake: Notify,
     /// The kiosk's devices.
     pub devices: crate::devices::Devices,
+    /// The cards read, behind the tokens the UI holds.
+    pub cards: crate::card_tokens::CardTokens,
     /// The last heartbeat the fleet answered, and the last failure since.
     pub contact: Mutex<Contact>,
     /// Serial console events for the next heartbeat.
@@ -63,6 +65,7 @@ impl Agent {
             fleet,
             wake: Notify::new(),
             contact: Mutex::new(Contact::default()),
+            cards: crate::card_tokens::CardTokens::default(),
             console_events: Mutex::new(Vec::new()),
         })
     }

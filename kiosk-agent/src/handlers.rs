@@ -108,8 +108,12 @@ fn catalog(agent: &Agent) -> Result<CatalogView, ApiError> {
     })
 }
 
-fn submit(agent: &Agent, req: SubmitRequest) -> Result<SubmitAck, ApiError> {
+fn submit(agent: &Agent, mut req: SubmitRequest) -> Result<SubmitAck, ApiError> {
     let id = req.submission_id;
+    // The UI sends the card's token; the store gets the card's keyed hash.
+    if let Some(token) = req.identity.take() {
+        req.identity = Some(card_hash(agent, &token)?);
+    }
     // One trip to the blocking pool: look-up, validation and the durable write together.
     let ack = agent
         .store_now(|s| Ok(check_and_store(s, &req)))
@@ -207,13 +211,18 @@ fn online_answer(
 
 /// "My requests": asks the fleet (every kiosk's submissions with this card); when it cannot be
 /// reached, answers from what this kiosk knows, each answer marked offline with its time.
-fn my_requests(agent: &Agent, rt: &Handle, identity: &str) -> Result<ResponseBody, ApiError> {
-    if identity.len() != 64 || !identity.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "identity must be the card's keyed hash from ReadCard",
-        ));
-    }
+/// The card's keyed hash behind a token from [`read_card`]; a token the agent did not issue, or
+/// an expired one, is refused (the UI never holds the hash).
+fn card_hash(agent: &Agent, token: &str) -> Result<String, ApiError> {
+    agent
+        .cards
+        .resolve(token)
+        .ok_or_else(|| ApiError::new(ErrorCode::CardExpired, "the card must be presented again"))
+}
+
+fn my_requests(agent: &Agent, rt: &Handle, token: &str) -> Result<ResponseBody, ApiError> {
+    let hash = card_hash(agent, token)?;
+    let identity = hash.as_str();
     let enrolled = agent.store_now(|s| s.identity()).map_err(store_error)?;
     let name_of = service_names(agent);
     let known = {
@@ -412,7 +421,11 @@ fn read_card(agent: &Agent, timeout_ms: u32) -> Result<ResponseBody, ApiError> {
     };
     let timeout = Duration::from_millis(u64::from(timeout_ms.min(60_000)));
     match reader.read(timeout) {
-        Ok(Some((identity, masked))) => Ok(ResponseBody::Card { identity, masked }),
+        // The hash stays here: the UI gets a token that stands for this read.
+        Ok(Some((hash, masked))) => Ok(ResponseBody::Card {
+            identity: agent.cards.issue(hash),
+            masked,
+        }),
         Ok(None) => Ok(ResponseBody::NoCard),
         Err(e) => Err(ApiError::new(
             ErrorCode::CardReaderUnavailable,

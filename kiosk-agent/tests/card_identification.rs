@@ -1,6 +1,7 @@
-//! Identification by card through the socket: the app gets the card's keyed hash and a masked
-//! number, never the card data; no card in time is `NoCard`; a missing or short key stops the
-//! agent at start with an error naming the key.
+//! Identification by card through the socket: the app gets an opaque token for the read and a
+//! masked number, never the card data nor its keyed hash; "my requests" takes only a live token
+//! (a forged one, or a hash, is refused); no card in time is `NoCard`; a missing or short key
+//! stops the agent at start with an error naming the key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
@@ -47,15 +48,42 @@ fn a_presented_card_gives_its_keyed_hash_and_a_masked_number() {
         panic!("{reply:?}")
     };
     assert_eq!(masked, "••••••••••••1111");
-    assert_eq!(identity.len(), 64);
     assert!(!identity.contains("4111111111111111"));
-    let expected = kiosk_agent::devices::card::Card::parse(";4111111111111111=2512?")
+    let hash = kiosk_agent::devices::card::Card::parse(";4111111111111111=2512?")
         .unwrap()
         .keyed_hash(b"deployment-secret-key-0123456789");
-    assert_eq!(
-        identity, expected,
-        "the same account gives the same identity on either track"
+    assert!(identity.starts_with("card-"), "{identity}");
+    assert!(
+        !identity.contains(&hash),
+        "the UI never sees the card's hash"
     );
+    // The token works for "my requests" (answered from what the kiosk knows: it is offline).
+    let mine = |client: &mut Client, identity: &str| {
+        client.call(RequestBody::MyRequests {
+            identity: identity.to_owned(),
+        })
+    };
+    assert!(
+        matches!(
+            mine(&mut client, &identity),
+            Ok(ResponseBody::MyRequests { .. })
+        ),
+        "a live token is taken"
+    );
+    // A forged token, the hash itself, or anything else is refused.
+    for forged in [
+        hash.as_str(),
+        "card-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+        "",
+    ] {
+        match mine(&mut client, forged) {
+            Err(agent_client::ClientError::Agent(e)) => {
+                assert_eq!(e.code, protocol::app::ErrorCode::CardExpired, "{forged}");
+            }
+            other => panic!("{forged}: {other:?}"),
+        }
+    }
     let ResponseBody::Devices { devices } = client.call(RequestBody::Devices).unwrap() else {
         panic!()
     };

@@ -58,10 +58,10 @@ pub enum RequestBody {
         /// The code the agent answered with.
         tracking_code: String,
     },
-    /// The requests submitted with this card (its keyed hash from [`ResponseBody::Card`]),
-    /// newest first: "my requests".
+    /// The requests submitted with this card (its token from [`ResponseBody::Card`]), newest
+    /// first: "my requests".
     MyRequests {
-        /// The card's keyed hash.
+        /// The card's token.
         identity: String,
     },
     /// Device state changes after `after` (a [`DeviceEvent::seq`]; 0 for all that are kept).
@@ -183,7 +183,9 @@ pub enum ResponseBody {
     },
     /// Answer to [`RequestBody::ReadCard`]: the card, as the agent lets it out.
     Card {
-        /// Keyed hash of the card, for [`SubmitRequest::identity`] and "my requests".
+        /// An opaque token standing for this card read (the card's keyed hash stays in the
+        /// agent), for [`SubmitRequest::identity`] and "my requests"; it expires after a few
+        /// minutes.
         identity: String,
         /// The number with all but its last four characters hidden, for the screen.
         masked: String,
@@ -392,6 +394,8 @@ pub enum ErrorCode {
     PrinterUnavailable,
     /// The card reader is missing or not configured.
     CardReaderUnavailable,
+    /// The card token is not one the agent issued, or it expired: read the card again.
+    CardExpired,
     /// The kiosk has no touchscreen configured.
     TouchscreenUnavailable,
     /// Anything else.
