@@ -81,11 +81,18 @@ fn value<'a>(rule: &'a [Term], key: &str, op: &str) -> Option<&'a str> {
 }
 
 #[test]
-fn every_rule_parses_and_hands_the_device_to_the_kiosk_group() {
+fn every_rule_parses_and_hands_the_device_to_its_group() {
     let rules = rules();
     assert!(rules.len() >= 8);
     for r in &rules {
-        assert_eq!(value(r, "GROUP", "="), Some("kiosk"), "{r:?}");
+        // The touchscreen is read by the app (libinput) and the agent; everything else is the
+        // agent's alone.
+        let group = if value(r, "SYMLINK", "+=") == Some("input/kiosk-touch") {
+            "input"
+        } else {
+            "kiosk"
+        };
+        assert_eq!(value(r, "GROUP", "="), Some(group), "{r:?}");
         assert_eq!(value(r, "MODE", "="), Some("0660"), "{r:?}");
         assert_eq!(value(r, "TAG", "+="), Some("systemd"), "{r:?}");
         assert!(value(r, "SUBSYSTEM", "==").is_some(), "{r:?}");
@@ -142,6 +149,51 @@ fn every_rule_parses_and_hands_the_device_to_the_kiosk_group() {
         .find(|r| value(r, "SYMLINK", "+=") == Some("input/kiosk-touch"))
         .unwrap();
     assert_eq!(value(touch, "ENV{ID_INPUT_TOUCHSCREEN}", "=="), Some("1"));
+}
+
+/// The groups docs/hardware.md gives a user, from its row in the users table.
+fn documented_groups(user: &str) -> Vec<String> {
+    let doc = include_str!("../../docs/hardware.md");
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{user}` |")))
+        .unwrap_or_else(|| panic!("docs/hardware.md has no row for {user}"));
+    let groups = row.split('|').nth(2).unwrap();
+    groups
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The UI is untrusted: its user reaches the screen and the touchscreen, never the card reader
+/// (raw card numbers) or the printer; only the agent's user does.
+#[test]
+fn only_the_agents_user_reaches_the_printer_and_card_reader() {
+    let rules = rules();
+    let app = documented_groups("okenko-app");
+    let agent = documented_groups("okenko-agent");
+    assert!(
+        app.contains(&"video".to_owned()) && app.contains(&"input".to_owned()),
+        "{app:?}"
+    );
+    for r in &rules {
+        let link = value(r, "SYMLINK", "+=").unwrap();
+        let group = value(r, "GROUP", "=").unwrap().to_owned();
+        if link.starts_with("kiosk/") {
+            assert!(
+                !app.contains(&group),
+                "the app's groups {app:?} reach {link}"
+            );
+            assert!(
+                agent.contains(&group),
+                "the agent's groups {agent:?} miss {link}"
+            );
+        } else {
+            assert!(app.contains(&group), "the app cannot read {link}");
+        }
+    }
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! A frame that is not a valid request gets an error reply and the connection stays usable; a
 //! frame over the size limit gets an error reply and the connection is closed (it cannot be
 //! resynchronised). One connection's garbage never touches another connection or stored data.
-//! The socket is created with mode 0660 so that only the agent's group (the app) can connect.
+//! The socket is created with mode 0660 so that only the agent's primary group (`okenko-ui`,
+//! which the app's user is in; docs/hardware.md) can connect.
 //!
 //! Each connection is served by its own thread (at most `agent.max_clients`; a kiosk has one or
 //! two local clients): it reads a request, validates and commits it, and writes the reply,
