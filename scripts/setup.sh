@@ -15,7 +15,7 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
    && [ -z "${CHROMIUM:-}" ]; then
   need_apt+=(chromium)
 fi
-for lib_pkg in libinput:libinput-dev xkbcommon:libxkbcommon-dev; do
+for lib_pkg in libinput:libinput-dev libudev:libudev-dev xkbcommon:libxkbcommon-dev; do
   lib=${lib_pkg%%:*}; pkg=${lib_pkg#*:}
   pkg-config --exists "$lib" 2>/dev/null || need_apt+=("$pkg")
 done

@@ -73,6 +73,19 @@ fn duration(ms: i64) -> String {
     }
 }
 
+/// The longest detail a kiosk's device report puts into an alert (and its e-mail), characters.
+pub const MAX_DETAIL: usize = 200;
+
+/// A kiosk-reported detail as an alert keeps it: control characters (line ends included)
+/// become spaces, and it is cut at [`MAX_DETAIL`] characters.
+pub fn bounded_detail(detail: &str) -> String {
+    detail
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_DETAIL)
+        .collect()
+}
+
 /// The conditions that hold for a kiosk now: `(kind, detail)`.
 pub fn active(
     k: &KioskRecord,
@@ -92,7 +105,7 @@ pub fn active(
         return out;
     };
     for d in &hb.devices {
-        let detail = d.detail.clone().unwrap_or_default();
+        let detail = bounded_detail(d.detail.as_deref().unwrap_or_default());
         match (d.device, d.state) {
             (DeviceKind::Printer, DeviceState::Missing) => {
                 out.push(("printer_missing", detail));
@@ -475,6 +488,25 @@ mod tests {
             [("resolved", "printer_missing".to_owned())]
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_kiosks_alert_detail_is_bounded_and_on_one_line() {
+        let long = format!("paper out\n.\nforged\r\n{}", "x".repeat(100_000));
+        let out = active(
+            &kiosk(Some(0)),
+            Some(&hb(
+                vec![dev(DeviceKind::Printer, DeviceState::Missing, &long)],
+                SystemHealth::default(),
+                None,
+            )),
+            0,
+            &rules(),
+        );
+        let (_, detail) = &out[0];
+        assert_eq!(detail.chars().count(), MAX_DETAIL);
+        assert!(!detail.contains(['\r', '\n']), "{detail:?}");
+        assert!(detail.starts_with("paper out . forged"), "{detail:?}");
     }
 
     fn kinds(v: &[(&'static str, String)]) -> Vec<&'static str> {

@@ -24,6 +24,20 @@ pub fn bearer(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// HMAC-SHA256 of `msg` under `key`, hex, cut to 128 bits: a tag the server checks on what it
+/// sent through a browser (a redirect's message).
+pub fn mac(key: &str, msg: &str) -> String {
+    use hmac::Mac;
+    let Ok(mut m) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    m.update(msg.as_bytes());
+    m.finalize().into_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A fresh random secret (`bytes` bytes, Crockford base32).
 pub fn fresh_secret(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];

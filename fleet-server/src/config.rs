@@ -215,7 +215,17 @@ pub struct ServerSection {
     /// File holding the admin token.
     #[serde(default)]
     pub admin_token_file: Option<PathBuf>,
+    /// Read-only token for `GET /metrics` (Prometheus), or use `metrics_token_file`. It opens
+    /// nothing else: no admin API, no dashboard.
+    #[serde(default)]
+    pub metrics_token: Option<String>,
+    /// File holding the metrics token.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
 }
+
+/// The shortest token the server accepts, inline or from a file.
+pub const MIN_TOKEN_LEN: usize = 16;
 
 /// `[connector]`
 #[derive(Debug, Clone, Deserialize)]
@@ -260,6 +270,18 @@ pub struct LimitsSection {
     /// account after 5 wrong passwords). Default 10.
     #[serde(default = "default_login_rate")]
     pub logins_per_minute: u32,
+    /// Status look-ups (by tracking code or by card) one kiosk may make per minute, as the
+    /// public page allows one address. Default 30.
+    #[serde(default = "default_public_rate")]
+    pub kiosk_lookups_per_minute: u32,
+    /// Console events (sign-ins, commands) one kiosk may add to the audit log per minute; more
+    /// are counted in one entry instead. Default 60.
+    #[serde(default = "default_console_rate")]
+    pub console_events_per_minute: u32,
+}
+
+fn default_console_rate() -> u32 {
+    60
 }
 
 fn default_login_rate() -> u32 {
@@ -272,6 +294,8 @@ impl Default for LimitsSection {
             public_per_minute: default_public_rate(),
             max_body_bytes: default_max_body(),
             logins_per_minute: default_login_rate(),
+            kiosk_lookups_per_minute: default_public_rate(),
+            console_events_per_minute: default_console_rate(),
         }
     }
 }
@@ -405,18 +429,25 @@ impl Config {
             }
             _ => {}
         }
-        if s.admin_token.is_some() && s.admin_token_file.is_some() {
-            return Err(invalid(
-                "server.admin_token",
-                "give admin_token or admin_token_file, not both",
-            ));
+        for (key, inline, file) in [
+            ("server.admin_token", &s.admin_token, &s.admin_token_file),
+            (
+                "server.metrics_token",
+                &s.metrics_token,
+                &s.metrics_token_file,
+            ),
+        ] {
+            if inline.is_some() && file.is_some() {
+                return Err(invalid(key, "give the token or its file, not both"));
+            }
+            if inline.as_ref().is_some_and(|t| t.len() < MIN_TOKEN_LEN) {
+                return Err(invalid(key, "must be at least 16 characters"));
+            }
         }
-        if let Some(t) = &s.admin_token
-            && t.len() < 16
-        {
+        if s.metrics_token.is_some() && s.metrics_token == s.admin_token {
             return Err(invalid(
-                "server.admin_token",
-                "must be at least 16 characters",
+                "server.metrics_token",
+                "must differ from the admin token",
             ));
         }
         if !(s.public_url.starts_with("https://") || s.public_url.starts_with("http://")) {
@@ -466,18 +497,20 @@ impl Config {
 
     /// The admin token, read from its file when configured so.
     pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
-        if let Some(t) = &self.server.admin_token {
-            return Ok(Some(t.clone()));
-        }
-        match &self.server.admin_token_file {
-            None => Ok(None),
-            Some(p) => std::fs::read_to_string(p)
-                .map(|t| Some(t.trim().to_owned()))
-                .map_err(|source| ConfigError::Read {
-                    path: p.clone(),
-                    source,
-                }),
-        }
+        token(
+            "server.admin_token_file",
+            &self.server.admin_token,
+            &self.server.admin_token_file,
+        )
+    }
+
+    /// The metrics-only token, inline or read from `metrics_token_file`.
+    pub fn metrics_token(&self) -> Result<Option<String>, ConfigError> {
+        token(
+            "server.metrics_token_file",
+            &self.server.metrics_token,
+            &self.server.metrics_token_file,
+        )
     }
 
     /// The server's database file.
@@ -486,9 +519,76 @@ impl Config {
     }
 }
 
+/// A token given inline or in a file (trimmed); a file's token is held to the same minimum
+/// length as an inline one.
+fn token(
+    key: &'static str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(t) = inline {
+        return Ok(Some(t.clone()));
+    }
+    let Some(p) = file else {
+        return Ok(None);
+    };
+    let t = std::fs::read_to_string(p)
+        .map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?
+        .trim()
+        .to_owned();
+    if t.len() < MIN_TOKEN_LEN {
+        return Err(ConfigError::Invalid {
+            key,
+            problem: format!(
+                "{} holds {} characters; a token needs at least {MIN_TOKEN_LEN}",
+                p.display(),
+                t.len()
+            ),
+        });
+    }
+    Ok(Some(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_files_are_held_to_the_minimum_length() {
+        let dir = std::env::temp_dir().join(format!("okenko-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let short = dir.join("short");
+        let long = dir.join("long");
+        std::fs::write(&short, "abc\n").unwrap();
+        std::fs::write(&long, "0123456789abcdef-metrics\n").unwrap();
+        let with = |key: &str, path: &std::path::Path| {
+            Config::from_toml(&format!("[server]\n{key} = \"{}\"\n", path.display())).unwrap()
+        };
+        let e = with("admin_token_file", &short).admin_token().unwrap_err();
+        assert!(e.to_string().contains("at least 16"), "{e}");
+        let e = with("metrics_token_file", &short)
+            .metrics_token()
+            .unwrap_err();
+        assert!(e.to_string().contains("at least 16"), "{e}");
+        assert_eq!(
+            with("metrics_token_file", &long)
+                .metrics_token()
+                .unwrap()
+                .as_deref(),
+            Some("0123456789abcdef-metrics")
+        );
+        assert!(Config::from_toml("[server]\nmetrics_token = \"short\"\n").is_err());
+        assert!(
+            Config::from_toml(
+                "[server]\nadmin_token = \"same-token-0123456789\"\nmetrics_token = \"same-token-0123456789\"\n"
+            )
+            .is_err()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_example_file_parses_and_shows_the_defaults() {

@@ -160,23 +160,19 @@ fn user(config: &Config, args: &[String]) -> anyhow::Result<()> {
             println!("created {name} ({})", role.label());
         }
         "password" => {
-            let mut u = store
-                .user(&name)?
-                .with_context(|| format!("no user {name:?}"))?;
             let password = read_password()?;
             staff::check_password(&password)?;
-            u.password_hash = staff::hash_password(&password)?;
-            store.save_user(&u, true)?;
+            let hash = staff::hash_password(&password)?;
+            store
+                .change_user(&name, &fleet_server::store::UserChange::Password(hash))
+                .with_context(|| format!("no user {name:?}"))?;
             audit("user.password", "password set".into())?;
             println!("password of {name} set; their sessions ended");
         }
         "unlock" => {
-            let mut u = store
-                .user(&name)?
+            store
+                .change_user(&name, &fleet_server::store::UserChange::Unlock)
                 .with_context(|| format!("no user {name:?}"))?;
-            u.locked_until = None;
-            u.failed_logins = 0;
-            store.save_user(&u, false)?;
             audit("user.unlock", "unlocked".into())?;
             println!("{name} unlocked");
         }

@@ -167,18 +167,7 @@ async fn send_mail(smtp: &Smtp, subject: &str, body: &str) -> Result<(), String>
         send(format!("RCPT TO:<{}>", header_safe(to)), 250, "RCPT").await?;
     }
     send("DATA".into(), 354, "DATA").await?;
-    // Lines starting with a dot are doubled (RFC 5321 §4.5.2).
-    let body: String = body
-        .split("\r\n")
-        .map(|l| {
-            if l.starts_with('.') {
-                format!(".{l}")
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
+    let body = smtp_body(body);
     let message = format!(
         "From: {}\r\nTo: {}\r\nSubject: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n.",
@@ -188,4 +177,46 @@ async fn send_mail(smtp: &Smtp, subject: &str, body: &str) -> Result<(), String>
     );
     send(message, 250, "message").await?;
     send("QUIT".into(), 221, "QUIT").await
+}
+
+/// A message body as SMTP's DATA carries it: every line end (`\r\n`, a bare `\n` or `\r`)
+/// becomes `\r\n`, and lines starting with a dot are doubled (RFC 5321 §4.5.2), so no text,
+/// whatever its line ends, can end the message early or smuggle a second one.
+fn smtp_body(body: &str) -> String {
+    body.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .split('\n')
+        .map(|l| {
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_line_end_in_a_body_can_end_the_smtp_message() {
+        for hostile in [
+            "paper out\n.\nMAIL FROM:<x>",
+            "paper out\r.\rRCPT",
+            "paper out\r\n.\r\nQUIT",
+            "a\n\r.\n\rb",
+            ".",
+        ] {
+            let body = smtp_body(hostile);
+            // Every line end is CRLF, and no line is a lone dot.
+            assert!(!body.replace("\r\n", "").contains(['\r', '\n']), "{body:?}");
+            assert!(body.split("\r\n").all(|l| l != "."), "{body:?}");
+            // The text survives (with its dots doubled).
+            assert!(body.contains(".."), "{body:?}");
+        }
+        assert_eq!(smtp_body("one\ntwo"), "one\r\ntwo");
+    }
 }

@@ -1,36 +1,38 @@
-//! A per-client-address token bucket for the public endpoints (status page, enrolment), so that
-//! tracking codes and tokens cannot be guessed at speed.
+//! A token bucket per key: per client address for the public endpoints (status page, enrolment,
+//! sign-in), so that tracking codes and tokens cannot be guessed at speed; per kiosk for what a
+//! kiosk credential can ask or write (status look-ups, console audit entries).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Buckets by address.
+/// Buckets by key (a client address unless said otherwise).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     per_minute: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
 /// Addresses tracked before idle ones are forgotten.
 const MAX_TRACKED: usize = 100_000;
 
-impl RateLimiter {
-    /// A limiter allowing `per_minute` requests per minute per address, in bursts of as many.
-    pub fn new(per_minute: u32) -> RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
+    /// A limiter allowing `per_minute` requests per minute per key, in bursts of as many.
+    pub fn new(per_minute: u32) -> RateLimiter<K> {
         RateLimiter {
             per_minute: f64::from(per_minute),
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one token for `ip`; `false` when its bucket is empty.
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        self.allow_at(ip, Instant::now())
+    /// Takes one token for `key`; `false` when its bucket is empty.
+    pub fn allow(&self, key: K) -> bool {
+        self.allow_at(key, Instant::now())
     }
 
-    fn allow_at(&self, ip: IpAddr, now: Instant) -> bool {
+    fn allow_at(&self, ip: K, now: Instant) -> bool {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_TRACKED {
             let cap = self.per_minute;

@@ -24,6 +24,9 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         kiosk_auth: Arc::default(),
         store,
         admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),
+        metrics_token_hash: config
+            .metrics_token()?
+            .map(|t| crate::auth::hash_secret(&t)),
         agenda_token_hash: config
             .connector
             .inbound_token
@@ -35,6 +38,8 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         heartbeats: Arc::default(),
         changes: tokio::sync::broadcast::channel(1024).0,
         login_limiter: Arc::new(RateLimiter::new(config.limits.logins_per_minute)),
+        kiosk_lookups: Arc::new(RateLimiter::new(config.limits.kiosk_lookups_per_minute)),
+        console_audit: Arc::new(RateLimiter::new(config.limits.console_events_per_minute)),
         sla: Arc::new((
             config.sla.target_percent / 100.0,
             config.sla.city.clone(),

@@ -5,9 +5,14 @@
 //!   catalog and notices (and releases); an **admin** also manages accounts and kiosk tokens.
 //! - Passwords are kept as argon2id PHC strings ([`hash_password`]). A sign-in with an unknown
 //!   name still runs argon2, so the time does not tell which names exist.
-//! - [`MAX_FAILURES`] wrong passwords lock an account for [`LOCK_MS`]. While locked, even the
-//!   right password is refused; an admin can unlock it earlier. Addresses are throttled apart
-//!   from accounts (see `api::dashboard`).
+//! - Wrong sign-ins are counted in the database, per name *and* source address (whether or not
+//!   the name exists): [`MAX_FAILURES`] in a row from one address lock that name for that
+//!   address for [`LOCK_MS`], so a stranger cannot lock an admin out of the office; and
+//!   [`MAX_NAME_FAILURES`] from all addresses together (NIST SP 800-63B's ceiling of 100 for
+//!   online guessing) lock the name everywhere. While locked, even the right password is
+//!   refused; an admin can unlock earlier. Every answer, for a name that exists or not, locked
+//!   or not, takes one argon2 verification, and the locked answer is the same for any name.
+//!   Addresses are also throttled apart from names (see `dashboard`).
 //! - A session is a random token in a `__Host-` cookie (`Secure`, `HttpOnly`,
 //!   `SameSite=Strict`); the store keeps only its SHA-256 and a CSRF token that every change
 //!   made from the session must carry. Sessions end after [`IDLE_MS`] without a request or
@@ -18,10 +23,19 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use protocol::UnixMillis;
 
 use crate::auth;
-use crate::store::{StaffSession, StaffUser, Store, StoreError};
+use crate::store::{LoginLimits, StaffSession, StaffUser, Store, StoreError};
 
-/// Wrong passwords in a row that lock an account.
+/// The sign-in lock-out limits.
+pub const LIMITS: LoginLimits = LoginLimits {
+    per_source: MAX_FAILURES,
+    per_name: MAX_NAME_FAILURES,
+    lock_ms: LOCK_MS,
+};
+
+/// Wrong sign-ins in a row to one name from one address that lock the name for that address.
 pub const MAX_FAILURES: u32 = 5;
+/// Wrong sign-ins in a row to one name from all addresses that lock it everywhere.
+pub const MAX_NAME_FAILURES: u32 = 100;
 /// How long a lock lasts.
 pub const LOCK_MS: i64 = 15 * 60 * 1000;
 /// A session unused this long has ended.
@@ -211,65 +225,106 @@ pub struct NewSession {
     pub role: Role,
 }
 
-/// Checks a name and password, counts failures, locks, and opens a session.
+/// Checks a name and password from `source` (the client's address), counts failures, locks,
+/// and opens a session.
 pub fn login(
     store: &dyn Store,
     username: &str,
     password: &str,
+    source: &str,
     now: UnixMillis,
 ) -> Result<NewSession, LoginError> {
-    let user = store.user(username).map_err(|_| LoginError::Store)?;
-    let Some(mut user) = user else {
-        verify_password(password, decoy_hash());
-        return Err(LoginError::Wrong);
+    // Names are kept lower-case; what a stranger types is bounded before it is stored.
+    let username: String = username.chars().take(64).collect::<String>().to_lowercase();
+    let user = store.user(&username).map_err(|_| LoginError::Store)?;
+    // One argon2 run whatever happens next: the time tells nothing.
+    let right = verify_password(
+        password,
+        user.as_ref()
+            .map_or(decoy_hash(), |u| u.password_hash.as_str()),
+    );
+    let locked = |until: UnixMillis| LoginError::Locked {
+        minutes: (until - now + 59_999) / 60_000,
     };
-    if let Some(until) = user.locked_until.filter(|&u| u > now) {
-        return Err(LoginError::Locked {
-            minutes: (until - now + 59_999) / 60_000,
-        });
+    if let Some(until) = store
+        .login_lock(&username, source, now)
+        .map_err(|_| LoginError::Store)?
+    {
+        return Err(locked(until));
     }
-    let role = Role::parse(&user.role);
-    if !verify_password(password, &user.password_hash) || user.disabled || role.is_none() {
-        user.failed_logins = user.failed_logins.saturating_add(1);
-        let locks = user.failed_logins >= MAX_FAILURES;
-        if locks {
-            user.locked_until = Some(now + LOCK_MS);
-            user.failed_logins = 0;
-            tracing::warn!(user = %user.username, "account locked after wrong passwords");
-        }
-        store
-            .save_user(&user, false)
-            .map_err(|_| LoginError::Store)?;
-        return Err(if locks {
-            LoginError::Locked {
-                minutes: LOCK_MS / 60_000,
+    let role = user.as_ref().and_then(|u| Role::parse(&u.role));
+    let usable = user.filter(|u| right && !u.disabled);
+    let (Some(user), Some(role)) = (usable, role) else {
+        return match store
+            .login_failed(&username, source, now, LIMITS)
+            .map_err(|_| LoginError::Store)?
+        {
+            Some(until) => {
+                tracing::warn!(user = %username, "sign-in locked after wrong passwords");
+                Err(locked(until))
             }
-        } else {
-            LoginError::Wrong
-        });
-    }
-    user.failed_logins = 0;
-    user.locked_until = None;
-    user.last_login = Some(now);
-    store
-        .save_user(&user, false)
-        .map_err(|_| LoginError::Store)?;
+            None => Err(LoginError::Wrong),
+        };
+    };
     let token = auth::fresh_secret(32);
     let session = StaffSession {
         id_hash: auth::hash_secret(&token),
-        username: user.username,
+        username: user.username.clone(),
         csrf: auth::fresh_secret(20),
         created_at: now,
         last_seen: now,
     };
-    store
-        .create_session(&session)
-        .map_err(|_| LoginError::Store)?;
+    // The account may have been disabled, or given a new password or role, while argon2 ran:
+    // the session opens only if it is still as checked.
+    if !store
+        .login_succeeded(&user, &session, source)
+        .map_err(|_| LoginError::Store)?
+    {
+        return Err(LoginError::Wrong);
+    }
     Ok(NewSession {
         token,
         session,
-        role: role.unwrap_or(Role::Viewer),
+        role,
     })
+}
+
+/// Checks the current password of a signed-in user before a change to their account, counted
+/// as a sign-in is (a stolen session cannot guess it at leisure). `Ok(hash)` is the hash it
+/// was checked against, for [`UserChange::PasswordFrom`].
+pub fn check_current_password(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    source: &str,
+    now: UnixMillis,
+) -> Result<String, LoginError> {
+    let user = store.user(username).map_err(|_| LoginError::Store)?;
+    let right = verify_password(
+        password,
+        user.as_ref()
+            .map_or(decoy_hash(), |u| u.password_hash.as_str()),
+    );
+    if let Some(until) = store
+        .login_lock(username, source, now)
+        .map_err(|_| LoginError::Store)?
+    {
+        return Err(LoginError::Locked {
+            minutes: (until - now + 59_999) / 60_000,
+        });
+    }
+    match user {
+        Some(u) if right => Ok(u.password_hash),
+        _ => match store
+            .login_failed(username, source, now, LIMITS)
+            .map_err(|_| LoginError::Store)?
+        {
+            Some(until) => Err(LoginError::Locked {
+                minutes: (until - now + 59_999) / 60_000,
+            }),
+            None => Err(LoginError::Wrong),
+        },
+    }
 }
 
 /// A signed-in member of staff (or the admin token, which acts as an admin).
@@ -304,7 +359,24 @@ pub fn resume(
     now: UnixMillis,
 ) -> Result<Option<Staff>, StoreError> {
     let id_hash = auth::hash_secret(token);
-    let Some(session) = store.session(&id_hash)? else {
+    let Some((staff, session)) = current(store, &id_hash, now)? else {
+        return Ok(None);
+    };
+    if now - session.last_seen > 60_000 {
+        store.touch_session(&id_hash, now)?;
+    }
+    Ok(Some(staff))
+}
+
+/// The session with the token hash `id_hash`, if it is current and its account may still sign
+/// in, without noting any activity (a live page's stream must not keep a session alive);
+/// with it, when it ends if nothing touches it. Ended sessions are deleted.
+pub fn current(
+    store: &dyn Store,
+    id_hash: &str,
+    now: UnixMillis,
+) -> Result<Option<(Staff, StaffSession)>, StoreError> {
+    let Some(session) = store.session(id_hash)? else {
         return Ok(None);
     };
     let user = store.user(&session.username)?;
@@ -312,19 +384,23 @@ pub fn resume(
         .as_ref()
         .filter(|u| !u.disabled)
         .and_then(|u| Role::parse(&u.role));
-    let expired = now - session.last_seen > IDLE_MS || now - session.created_at > MAX_AGE_MS;
-    let Some(role) = role.filter(|_| !expired) else {
-        store.delete_session(&id_hash)?;
+    let Some(role) = role.filter(|_| now < session_end(&session)) else {
+        store.delete_session(id_hash)?;
         return Ok(None);
     };
-    if now - session.last_seen > 60_000 {
-        store.touch_session(&id_hash, now)?;
-    }
-    Ok(Some(Staff {
-        name: session.username,
-        role,
-        csrf: session.csrf,
-    }))
+    Ok(Some((
+        Staff {
+            name: session.username.clone(),
+            role,
+            csrf: session.csrf.clone(),
+        },
+        session,
+    )))
+}
+
+/// When a session ends unless it is used again: idle for [`IDLE_MS`], or [`MAX_AGE_MS`] old.
+pub fn session_end(session: &StaffSession) -> UnixMillis {
+    (session.last_seen + IDLE_MS).min(session.created_at + MAX_AGE_MS)
 }
 
 /// The `Set-Cookie` value that gives a browser its session.
@@ -355,6 +431,7 @@ pub fn cookie_token(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::UserChange;
     use crate::store::sqlite::SqliteStore;
 
     fn store() -> ((), SqliteStore) {
@@ -397,6 +474,9 @@ mod tests {
         assert!(!verify_password("x", "not a phc string"));
     }
 
+    const HERE: &str = "10.0.0.1";
+    const ELSEWHERE: &str = "10.0.0.2";
+
     #[test]
     fn lock_out_holds_even_for_the_right_password_and_ends() {
         let (_d, s) = store();
@@ -404,25 +484,186 @@ mod tests {
         create_user(&s, "jana", Role::Operator, "correct horse battery", now).unwrap();
         for i in 1..MAX_FAILURES {
             assert_eq!(
-                login(&s, "jana", "wrong password!", now + i as i64).unwrap_err(),
+                login(&s, "jana", "wrong password!", HERE, now + i as i64).unwrap_err(),
                 LoginError::Wrong
             );
         }
         assert!(matches!(
-            login(&s, "jana", "wrong password!", now + 10),
+            login(&s, "jana", "wrong password!", HERE, now + 10),
             Err(LoginError::Locked { minutes: 15 })
         ));
         assert!(matches!(
-            login(&s, "jana", "correct horse battery", now + 120_000),
+            login(&s, "jana", "correct horse battery", HERE, now + 120_000),
             Err(LoginError::Locked { minutes: 14 })
         ));
-        let ok = login(&s, "jana", "correct horse battery", now + LOCK_MS + 11).unwrap();
+        // The lock is for the name from that address: Jana at her own desk still gets in.
+        login(
+            &s,
+            "jana",
+            "correct horse battery",
+            ELSEWHERE,
+            now + 120_001,
+        )
+        .unwrap();
+        let ok = login(
+            &s,
+            "jana",
+            "correct horse battery",
+            HERE,
+            now + LOCK_MS + 11,
+        )
+        .unwrap();
         assert_eq!(ok.role, Role::Operator);
         assert_eq!(s.user("jana").unwrap().unwrap().failed_logins, 0);
         assert_eq!(
-            login(&s, "nobody", "whatever it is", now).unwrap_err(),
+            login(&s, "nobody", "whatever it is", HERE, now).unwrap_err(),
             LoginError::Wrong
         );
+    }
+
+    #[test]
+    fn a_name_that_does_not_exist_locks_as_one_that_does() {
+        let (_d, s) = store();
+        let now = 1_800_000_000_000;
+        create_user(&s, "jana", Role::Operator, "correct horse battery", now).unwrap();
+        let answers = |name: &str| {
+            (0..=MAX_FAILURES)
+                .map(|i| login(&s, name, "wrong password!", HERE, now + i as i64).unwrap_err())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(answers("jana"), answers("nobody"));
+        assert!(matches!(
+            answers("nobody").last(),
+            Some(LoginError::Locked { .. })
+        ));
+    }
+
+    #[test]
+    fn guesses_from_many_addresses_lock_the_name_everywhere() {
+        let (_d, s) = store();
+        let now = 1_800_000_000_000;
+        create_user(&s, "admin", Role::Admin, "correct horse battery", now).unwrap();
+        for i in 0..MAX_NAME_FAILURES {
+            let source = format!("10.1.{}.{}", i / 4, i % 4);
+            let _ = login(&s, "admin", "wrong password!", &source, now + i64::from(i));
+        }
+        assert!(matches!(
+            login(
+                &s,
+                "admin",
+                "correct horse battery",
+                "192.0.2.1",
+                now + 1000
+            ),
+            Err(LoginError::Locked { .. })
+        ));
+        s.change_user("admin", &UserChange::Unlock).unwrap();
+        login(
+            &s,
+            "admin",
+            "correct horse battery",
+            "192.0.2.1",
+            now + 1001,
+        )
+        .unwrap();
+    }
+
+    /// Parallel wrong guesses each count: the counter is incremented in the database, not
+    /// written back from a row read before argon2 ran.
+    #[test]
+    fn parallel_wrong_guesses_each_count() {
+        let (_d, s) = store();
+        let now = 1_800_000_000_000;
+        create_user(&s, "jana", Role::Operator, "correct horse battery", now).unwrap();
+        let s = std::sync::Arc::new(s);
+        let threads: Vec<_> = (0..20)
+            .map(|_| {
+                let s = std::sync::Arc::clone(&s);
+                std::thread::spawn(move || login(&*s, "jana", "wrong password!", HERE, now))
+            })
+            .collect();
+        let answers: Vec<_> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap_err())
+            .collect();
+        assert!(
+            answers
+                .iter()
+                .any(|a| matches!(a, LoginError::Locked { .. })),
+            "{answers:?}"
+        );
+        assert!(matches!(
+            login(&*s, "jana", "correct horse battery", HERE, now + 1),
+            Err(LoginError::Locked { .. })
+        ));
+        // Every guess before the lock was counted in the name's total too.
+        assert!(s.user("jana").unwrap().unwrap().failed_logins >= MAX_FAILURES);
+    }
+
+    /// A sign-in whose password check is under way when an admin disables the account (or sets
+    /// a new password) gets no session, and leaves the account disabled.
+    #[test]
+    fn a_disable_racing_a_sign_in_wins() {
+        let (_d, s) = store();
+        let now = 1_800_000_000_000;
+        create_user(&s, "petr", Role::Admin, "correct horse battery", now).unwrap();
+        let s = std::sync::Arc::new(s);
+        for round in 0..6 {
+            s.change_user("petr", &UserChange::Disabled(false)).unwrap();
+            let t = {
+                let s = std::sync::Arc::clone(&s);
+                std::thread::spawn(move || {
+                    login(&*s, "petr", "correct horse battery", HERE, now + round)
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(round as u64 * 4));
+            s.change_user("petr", &UserChange::Disabled(true)).unwrap();
+            let r = t.join().unwrap();
+            let u = s.user("petr").unwrap().unwrap();
+            assert!(u.disabled, "round {round}: the disable stands");
+            if let Ok(session) = r {
+                // It finished before the disable: the disable ended its session.
+                assert!(s.session(&session.session.id_hash).unwrap().is_none());
+            }
+        }
+        // A password reset racing a sign-in with the old password.
+        s.change_user("petr", &UserChange::Disabled(false)).unwrap();
+        let checked = s.user("petr").unwrap().unwrap();
+        s.change_user(
+            "petr",
+            &UserChange::Password(hash_password("a brand new password").unwrap()),
+        )
+        .unwrap();
+        let session = StaffSession {
+            id_hash: "x".repeat(64),
+            username: "petr".into(),
+            csrf: "c".into(),
+            created_at: now,
+            last_seen: now,
+        };
+        assert!(!s.login_succeeded(&checked, &session, HERE).unwrap());
+        assert!(s.session(&session.id_hash).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_current_password_check_is_counted() {
+        let (_d, s) = store();
+        let now = 1_800_000_000_000;
+        create_user(&s, "jana", Role::Operator, "correct horse battery", now).unwrap();
+        for _ in 1..MAX_FAILURES {
+            assert_eq!(
+                check_current_password(&s, "jana", "guess", HERE, now),
+                Err(LoginError::Wrong)
+            );
+        }
+        assert!(matches!(
+            check_current_password(&s, "jana", "guess", HERE, now),
+            Err(LoginError::Locked { .. })
+        ));
+        assert!(matches!(
+            check_current_password(&s, "jana", "correct horse battery", HERE, now),
+            Err(LoginError::Locked { .. })
+        ));
     }
 
     #[test]
@@ -430,7 +671,7 @@ mod tests {
         let (_d, s) = store();
         let now = 1_800_000_000_000;
         create_user(&s, "petr", Role::Viewer, "correct horse battery", now).unwrap();
-        let a = login(&s, "petr", "correct horse battery", now).unwrap();
+        let a = login(&s, "petr", "correct horse battery", HERE, now).unwrap();
         let staff = resume(&s, &a.token, now + 1000).unwrap().unwrap();
         assert_eq!((staff.name.as_str(), staff.role), ("petr", Role::Viewer));
         assert_eq!(staff.csrf, a.session.csrf);
@@ -439,13 +680,11 @@ mod tests {
         assert!(resume(&s, &a.token, now + IDLE_MS + 1).unwrap().is_none());
         assert!(s.session(&a.session.id_hash).unwrap().is_none(), "deleted");
         // Disabled account.
-        let b = login(&s, "petr", "correct horse battery", now).unwrap();
-        let mut u = s.user("petr").unwrap().unwrap();
-        u.disabled = true;
-        s.save_user(&u, true).unwrap();
+        let b = login(&s, "petr", "correct horse battery", HERE, now).unwrap();
+        s.change_user("petr", &UserChange::Disabled(true)).unwrap();
         assert!(resume(&s, &b.token, now + 1).unwrap().is_none());
         assert_eq!(
-            login(&s, "petr", "correct horse battery", now + 2).unwrap_err(),
+            login(&s, "petr", "correct horse battery", HERE, now + 2).unwrap_err(),
             LoginError::Wrong
         );
     }

@@ -17,6 +17,7 @@ use protocol::tracking::TrackingCode;
 use tower::ServiceExt;
 
 const ADMIN: &str = "admin-token-for-tests-0123";
+const METRICS: &str = "metrics-token-for-tests-0123";
 
 struct Env {
     state: AppState,
@@ -38,7 +39,7 @@ fn env() -> Env {
         protocol::tracking::crockford(&b)
     ));
     let config = fleet_server::config::Config::from_toml(&format!(
-        "[server]\ndata_dir = \"{}\"\nadmin_token = \"{ADMIN}\"\n[connector]\ninbound_token = \"agenda-token-0123456789\"\n",
+        "[server]\ndata_dir = \"{}\"\nadmin_token = \"{ADMIN}\"\nmetrics_token = \"{METRICS}\"\n[connector]\ninbound_token = \"agenda-token-0123456789\"\n",
         dir.display()
     ))
     .unwrap();
@@ -536,21 +537,16 @@ async fn metrics_show_each_kiosks_newest_heartbeat_to_the_admin_only() {
     };
     let heartbeat = |sampled_at, devices, outbox_len| protocol::fleet::Heartbeat {
         sampled_at,
-        agent_version: "0.1.0".into(),
         outbox_len,
         outbox_oldest_age_s: Some(42),
         devices,
-        catalog_version: 1,
         system: Some(protocol::fleet::SystemHealth {
             temperature_c: Some(48.5),
             disk_total_kb: Some(1000),
             disk_free_kb: Some(250),
             ..Default::default()
         }),
-        last_interaction_at: None,
-        sent_at: None,
-        console: Vec::new(),
-        update: None,
+        ..quiet_heartbeat(Vec::new())
     };
     let send = |cred: String, hb: protocol::fleet::Heartbeat| {
         let env = &env;
@@ -611,6 +607,17 @@ async fn metrics_show_each_kiosks_newest_heartbeat_to_the_admin_only() {
         get(Some("wrong-token-0123456789".into())).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // The metrics-only token reads the metrics, and opens nothing else.
+    let (s, _, by_token) = get(Some(METRICS.into())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(by_token.contains("okenko_kiosk_up"), "{by_token}");
+    for uri in ["/api/admin/v1/submissions", "/api/admin/v1/kiosks"] {
+        assert_eq!(
+            call(&env, "GET", uri, Some(METRICS), None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{uri}"
+        );
+    }
     let (s, ctype, text) = get(Some(ADMIN.into())).await;
     assert_eq!(s, StatusCode::OK);
     assert!(ctype.unwrap().starts_with("text/plain; version=0.0.4"));
@@ -698,20 +705,7 @@ async fn a_command_reaches_only_its_kiosk_and_takes_one_result() {
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let id = r["id"].as_i64().unwrap();
-    let hb = serde_json::to_string(&protocol::fleet::Heartbeat {
-        sampled_at: fleet_server::now_ms(),
-        agent_version: "t".into(),
-        outbox_len: 0,
-        outbox_oldest_age_s: None,
-        devices: Vec::new(),
-        catalog_version: 1,
-        system: None,
-        last_interaction_at: None,
-        sent_at: None,
-        console: Vec::new(),
-        update: None,
-    })
-    .unwrap();
+    let hb = serde_json::to_string(&quiet_heartbeat(Vec::new())).unwrap();
     let beat = |cred: String| {
         let (env, hb) = (&env, hb.clone());
         async move {
@@ -953,4 +947,134 @@ async fn availability_report_and_history_downsampling() {
     .await;
     assert_eq!(s, StatusCode::OK);
     assert!(r.as_array().unwrap().len() >= 2, "{r}");
+}
+
+fn quiet_heartbeat(console: Vec<protocol::fleet::ConsoleEvent>) -> protocol::fleet::Heartbeat {
+    protocol::fleet::Heartbeat {
+        sampled_at: fleet_server::now_ms(),
+        agent_version: "0.1.0".into(),
+        outbox_len: 0,
+        outbox_oldest_age_s: None,
+        devices: Vec::new(),
+        catalog_version: 1,
+        system: None,
+        last_interaction_at: None,
+        sent_at: None,
+        console,
+        update: None,
+    }
+}
+
+#[tokio::test]
+async fn a_kiosk_credential_cannot_enumerate_tracking_codes() {
+    let env = env();
+    let (a, na) = enrolled(&env, "kiosk-enum-a").await;
+    let (b, _) = enrolled(&env, "kiosk-enum-b").await;
+    let mut statuses = Vec::new();
+    for seq in 1..=31 {
+        let code = TrackingCode::from_parts(na, seq).unwrap();
+        let uri = format!("/api/kiosk/v1/status/{}", code.as_str());
+        statuses.push(call(&env, "GET", &uri, Some(&a), None).await.0);
+    }
+    assert!(
+        statuses[..30].iter().all(|s| *s == StatusCode::NOT_FOUND),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[30], StatusCode::TOO_MANY_REQUESTS);
+    // Look-ups by card share the kiosk's budget.
+    let (s, e) = call(
+        &env,
+        "POST",
+        "/api/kiosk/v1/requests/by-identity",
+        Some(&a),
+        Some(format!(r#"{{"identity":"{}"}}"#, "0f".repeat(32))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{e}");
+    assert_eq!(e["error"], "rate_limited");
+    // Another kiosk has its own budget.
+    let code = TrackingCode::from_parts(na, 1).unwrap();
+    let uri = format!("/api/kiosk/v1/status/{}", code.as_str());
+    assert_eq!(
+        call(&env, "GET", &uri, Some(&b), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_submission_against_an_unpublished_form_version_is_refused() {
+    let env = env();
+    publish_demo(&env).await;
+    let (a, na) = enrolled(&env, "kiosk-unpublished").await;
+    let mut item = upload(na, 1, uuid::Uuid::new_v4());
+    item.form_version = 99;
+    // Values that would never validate against any published form.
+    item.values.clear();
+    let out = send(&env, &a, vec![item]).await;
+    assert!(
+        matches!(&out[0], ItemOutcome::Rejected { reason } if reason.contains("never published")),
+        "{out:?}"
+    );
+    let mut item = upload(na, 2, uuid::Uuid::new_v4());
+    item.service_id = "made-up-service".into();
+    assert!(matches!(
+        &send(&env, &a, vec![item]).await[0],
+        ItemOutcome::Rejected { .. }
+    ));
+    assert_eq!(env.state.store.submission_count().unwrap(), 0);
+    // The published version is accepted.
+    assert!(matches!(
+        &send(&env, &a, vec![upload(na, 3, uuid::Uuid::new_v4())]).await[0],
+        ItemOutcome::Accepted { .. }
+    ));
+}
+
+#[tokio::test]
+async fn console_audit_entries_are_bounded_and_marked_as_the_kiosks_word() {
+    let env = env();
+    let (a, _) = enrolled(&env, "kiosk-console").await;
+    let forged = |n: usize| {
+        (0..n)
+            .map(|i| protocol::fleet::ConsoleEvent {
+                at: fleet_server::now_ms() + 86_400_000,
+                what: format!("admin alice disabled the alarm {i}\r\nforged line"),
+            })
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..4 {
+        let body = serde_json::to_string(&quiet_heartbeat(forged(50))).unwrap();
+        let (s, r) = call(
+            &env,
+            "POST",
+            "/api/kiosk/v1/heartbeat",
+            Some(&a),
+            Some(body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let log = env.state.store.audit_log(1000).unwrap();
+    let console: Vec<_> = log
+        .iter()
+        .filter(|e| e.actor == "console@kiosk-console")
+        .collect();
+    // The minute's budget (60, plus a token refilled every second on a slow machine) and one
+    // count per heartbeat over it, not 200.
+    assert!((63..=68).contains(&console.len()), "{console:#?}");
+    let now = fleet_server::now_ms();
+    for e in &console {
+        assert_eq!(e.action, "kiosk.console");
+        assert!(e.detail.starts_with("reported by the kiosk: "), "{e:?}");
+        assert!(
+            !e.detail.contains('\n') && !e.detail.contains('\r'),
+            "{e:?}"
+        );
+        assert!(e.at <= now, "not dated in the future: {e:?}");
+    }
+    assert!(
+        console
+            .iter()
+            .any(|e| e.detail.contains("40 more console events")),
+        "{console:#?}"
+    );
 }

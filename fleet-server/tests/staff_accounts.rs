@@ -89,28 +89,7 @@ async fn send(
         }
         None => Body::empty(),
     };
-    let resp = app(env.state.clone())
-        .oneshot(req.body(body).unwrap())
-        .await
-        .unwrap();
-    let h = |n| {
-        resp.headers()
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (location, set_cookie) = (h(header::LOCATION), h(header::SET_COOKIE));
-    let csp = h(header::CONTENT_SECURITY_POLICY);
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        location,
-        set_cookie,
-        csp,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    raw(env, req.body(body).unwrap()).await
 }
 
 async fn login(env: &Env, user: &str, password: &str) -> Reply {
@@ -214,7 +193,7 @@ async fn sign_in_sets_a_secure_session_and_wrong_passwords_do_not() {
     }
     let r = login(&env, "olga", "wrong password here").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.set_cookie.is_empty());
+    assert!(!r.set_cookie.contains(staff::COOKIE), "{}", r.set_cookie);
     assert!(r.body.contains("wrong user name or password"));
     // An unknown name gets the very same answer.
     let r = login(&env, "nobody", PASSWORD).await;
@@ -360,7 +339,7 @@ async fn a_locked_account_stays_locked() {
         "locked: the right password is refused"
     );
     assert!(r.body.contains("locked"), "{}", r.body);
-    assert!(r.set_cookie.is_empty());
+    assert!(!r.set_cookie.contains(staff::COOKIE));
     restart(&mut env);
     let r = login(&env, "olga", PASSWORD).await;
     assert_eq!(
@@ -474,4 +453,371 @@ async fn pages_escape_what_the_store_holds() {
         assert!(!r.body.contains(evil), "{page} shows raw markup");
         assert!(r.body.contains("&lt;script&gt;"), "{page}");
     }
+}
+
+/// A request with any headers and body; the reply.
+async fn raw(env: &Env, req: Request<Body>) -> Reply {
+    let resp = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app(env.state.clone()).oneshot(req),
+    )
+    .await
+    .expect("answered without waiting for the body")
+    .unwrap();
+    let h = |n| {
+        resp.headers()
+            .get_all(n)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (location, set_cookie) = (h(header::LOCATION), h(header::SET_COOKIE));
+    let csp = h(header::CONTENT_SECURITY_POLICY);
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        location,
+        set_cookie,
+        csp,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Every dashboard page, swept with a hostile value in every query field any page reads: none
+/// of the value's `<`, `"` or `>` reaches the HTML raw.
+#[tokio::test]
+async fn hostile_query_values_never_reach_a_page_raw() {
+    let env = env();
+    env.state
+        .store
+        .create_bootstrap_token(
+            "h",
+            "k-1",
+            "Kiosk",
+            "default",
+            fleet_server::now_ms() + 60_000,
+        )
+        .unwrap();
+    let (token, _) = session(&env, "adam").await;
+    let hostile = "Q\"W<E>R'T";
+    let enc = "Q%22W%3CE%3ER%27T";
+    let pages = [
+        "/dashboard",
+        "/dashboard/kiosks/k-1",
+        "/dashboard/alerts",
+        "/dashboard/sla",
+        "/dashboard/catalog",
+        "/dashboard/users",
+        "/dashboard/audit",
+        "/dashboard/account",
+        "/dashboard/releases",
+        "/login",
+    ];
+    let fields = [
+        "state", "group", "wall", "days", "month", "ok", "err", "sig", "next", "msg", "view", "id",
+    ];
+    for page in pages {
+        for field in fields {
+            for value in [enc.to_owned(), format!("/dashboard?state={enc}")] {
+                let uri = format!("{page}?{field}={value}");
+                let r = send(&env, "GET", &uri, Some(&token), None).await;
+                assert!(
+                    r.status.is_success()
+                        || r.status.is_redirection()
+                        || r.status.is_client_error(),
+                    "{uri}: {}",
+                    r.status
+                );
+                for raw in ["Q\"W", "W<E", "E>R", "R'T"] {
+                    assert!(!r.body.contains(raw), "{uri} shows {raw:?} raw");
+                    assert!(!r.location.contains(raw), "{uri} redirects with {raw:?}");
+                }
+            }
+        }
+    }
+    // The way in the review found: a sign-in link whose `next` carries the markup.
+    let sign_in_to = |next: String| {
+        let env = &env;
+        async move {
+            let form = format!(
+                "username=adam&password={}&next={}",
+                PASSWORD.replace(' ', "+"),
+                next.replace('%', "%25")
+            );
+            send(env, "POST", "/login", None, Some(form)).await
+        }
+    };
+    let r = sign_in_to(format!("/dashboard?state={enc}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let after = send(&env, "GET", &r.location, Some(&token), None).await;
+    assert!(!after.body.contains(hostile) && !after.body.contains("W<E"));
+    // `next` is checked after decoding: an encoded `//` does not leave the dashboard.
+    for next in [
+        "/dashboard%2F%2Fevil.example",
+        "/dashboard/%5C%5Cevil",
+        "%2F%2Fevil.example",
+    ] {
+        let r = sign_in_to(next.to_owned()).await;
+        assert_eq!(r.location, "/dashboard", "{next}");
+    }
+}
+
+/// A message in the address is shown only if the server wrote it for this session; the sign-in
+/// page shows only its own coded messages.
+#[tokio::test]
+async fn pages_show_only_messages_the_server_wrote() {
+    let env = env();
+    let (token, csrf) = session(&env, "adam").await;
+    let forged = "Your+account+is+compromised%3B+call+555+0100";
+    for uri in [
+        format!("/dashboard?err={forged}"),
+        format!("/dashboard/audit?ok={forged}&sig=00112233445566778899aabbccddeeff"),
+    ] {
+        let r = send(&env, "GET", &uri, Some(&token), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(!r.body.contains("call 555"), "{uri}");
+    }
+    for uri in [
+        format!("/login?err={forged}"),
+        format!("/login?ok={forged}"),
+    ] {
+        let r = send(&env, "GET", &uri, None, None).await;
+        assert!(!r.body.contains("call 555"), "{uri}");
+    }
+    let r = send(&env, "GET", "/login?msg=signed_out", None, None).await;
+    assert!(r.body.contains("Signed out."));
+    // A real change's message is shown, to its session only.
+    let r = send(
+        &env,
+        "POST",
+        "/dashboard/users/olga",
+        Some(&token),
+        Some(format!("csrf={csrf}&op=role&role=release_manager")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let shown = send(&env, "GET", &r.location, Some(&token), None).await;
+    assert!(shown.body.contains("olga: role"), "{}", shown.body);
+    let (other, _) = session(&env, "vera").await;
+    let elsewhere = send(&env, "GET", &r.location, Some(&other), None).await;
+    assert!(!elsewhere.body.contains("olga: role"));
+}
+
+/// Login CSRF: another site cannot sign a browser in (to an account of the attacker's).
+#[tokio::test]
+async fn a_sign_in_posted_from_another_site_is_refused() {
+    let env = env();
+    let form = format!("username=olga&password={}", PASSWORD.replace(' ', "+"));
+    let post = |headers: &[(&str, &str)], body: String| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "fleet.example");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        // A browser's post without the sign-in page's token.
+        vec![
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "https://fleet.example"),
+        ],
+    ] {
+        let r = raw(&env, post(&headers, form.clone())).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(!r.set_cookie.contains(staff::COOKIE), "{headers:?}");
+    }
+    // The sign-in page sets the token in a cookie and in its form: then it works.
+    let page = send(&env, "GET", "/login", None, None).await;
+    let token = page
+        .body
+        .split("name=\"login_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        page.set_cookie
+            .contains(&format!("__Host-okenko_login={token}"))
+    );
+    assert!(page.set_cookie.contains("SameSite=Strict"));
+    let cookie = format!("__Host-okenko_login={token}");
+    let r = raw(
+        &env,
+        post(
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://fleet.example"),
+                ("cookie", &cookie),
+            ],
+            format!("{form}&login_csrf={token}"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.set_cookie.contains(staff::COOKIE));
+    // A token of another page is not enough.
+    let r = raw(
+        &env,
+        post(
+            &[("sec-fetch-site", "same-origin"), ("cookie", &cookie)],
+            format!("{form}&login_csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// The sign-in and enrolment routes take their rate limit before reading a body, and read
+/// only small bodies.
+#[tokio::test]
+async fn public_routes_limit_before_reading_and_read_small_bodies() {
+    let mut env = env();
+    env.config.limits.logins_per_minute = 1;
+    env.config.limits.public_per_minute = 1;
+    restart(&mut env);
+    for (path, kind) in [
+        ("/login", "application/x-www-form-urlencoded"),
+        ("/api/kiosk/v1/enrol", "application/json"),
+    ] {
+        let big = "a".repeat(64 * 1024);
+        let body = if path == "/login" {
+            format!("username={big}")
+        } else {
+            format!(r#"{{"bootstrap_token":"{big}"}}"#)
+        };
+        let r = raw(
+            &env,
+            Request::builder()
+                .method("POST")
+                .uri(path)
+                .header(header::CONTENT_TYPE, kind)
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{path}: {}",
+            r.body
+        );
+        // The address's one attempt is spent: the next is refused without its body being read
+        // (it never comes).
+        let never = Body::from_stream(futures_util::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >());
+        let r = raw(
+            &env,
+            Request::builder()
+                .method("POST")
+                .uri(path)
+                .header(header::CONTENT_TYPE, kind)
+                .header(header::CONTENT_LENGTH, "1000000")
+                .body(never)
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+}
+
+/// The live event stream checks its session before every event and ends when it expires.
+#[tokio::test]
+async fn the_live_stream_ends_when_the_session_does() {
+    let env = env();
+    let (token, _) = session(&env, "vera").await;
+    let req = Request::builder()
+        .uri("/dashboard/events?view=audit")
+        .header(header::COOKIE, format!("{}={token}", staff::COOKIE))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app(env.state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    // The session idles out (as if 31 minutes had passed without a request).
+    let db = rusqlite::Connection::open(env.config.db_path()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute(
+        "UPDATE staff_sessions SET last_seen = last_seen - ?1",
+        [staff::IDLE_MS + 60_000],
+    )
+    .unwrap();
+    env.state.changed(fleet_server::api::Change::Audit);
+    let mut events = 0;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_ok_and(|f| f.data_ref().is_some_and(|d| d.starts_with(b"event"))) {
+                events += 1;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended with the session");
+    assert_eq!(events, 0, "nothing was sent after the session ended");
+}
+
+#[tokio::test]
+async fn viewing_a_console_code_is_audited() {
+    let env = env();
+    let s = env.state.store.as_ref();
+    let boot = fleet_server::auth::hash_secret("boot-token-0123456789");
+    s.create_bootstrap_token(
+        &boot,
+        "k-1",
+        "Kiosk",
+        "default",
+        fleet_server::now_ms() + 60_000,
+    )
+    .unwrap();
+    s.enrol(
+        &boot,
+        &fleet_server::auth::hash_secret("kiosk-credential-0123456789-0123456789"),
+        "t",
+        fleet_server::now_ms(),
+    )
+    .unwrap();
+    let (olga, csrf) = session(&env, "olga").await;
+    let page = send(&env, "GET", "/dashboard/kiosks/k-1", Some(&olga), None).await;
+    assert!(
+        !page.body.contains("id=\"console-code\""),
+        "not shown unasked"
+    );
+    assert!(page.body.contains("/dashboard/kiosks/k-1/console-code"));
+    let r = send(
+        &env,
+        "POST",
+        "/dashboard/kiosks/k-1/console-code",
+        Some(&olga),
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("id=\"console-code\""));
+    let log = env.state.store.audit_log(10).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "kiosk.console_code" && e.actor == "olga" && e.target == "k-1"),
+        "{log:?}"
+    );
+    // A viewer may not, and nothing is logged for the try.
+    let (vera, vcsrf) = session(&env, "vera").await;
+    let r = send(
+        &env,
+        "POST",
+        "/dashboard/kiosks/k-1/console-code",
+        Some(&vera),
+        Some(format!("csrf={vcsrf}")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains("id=\"console-code\""));
 }

@@ -152,7 +152,13 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
         WAIT,
     )
     .unwrap();
-    // The serial console's code, as the kiosk computes it offline.
+    // The serial console's code, as the kiosk computes it offline, shown when asked for.
+    b.click("form[action$='/console-code'] button").unwrap();
+    b.wait_for(
+        "document.getElementById('console-code') !== null && document.getElementById('live').textContent === 'live'",
+        WAIT,
+    )
+    .unwrap();
     let shown = b
         .eval("document.getElementById('console-code').innerText.replace(' ', '')")
         .unwrap();
@@ -217,6 +223,12 @@ fn staff_work_the_fleet_from_the_dashboard_in_chromium() {
             .unwrap(),
         true,
         "viewers do not get the console code"
+    );
+    assert_eq!(
+        b.eval("document.querySelector(\"form[action$='/console-code']\") === null")
+            .unwrap(),
+        true,
+        "nor the button that shows it"
     );
     let forged = b
         .eval(

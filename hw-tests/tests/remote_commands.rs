@@ -34,6 +34,15 @@ impl Admin {
         })
     }
 
+    fn cancel(&self, id: i64) -> u16 {
+        self.call(
+            "POST",
+            &format!("/api/admin/v1/kiosks/ostrava-03/commands/{id}/cancel"),
+            Some(json!({ "by": "novak" })),
+        )
+        .0
+    }
+
     fn queue(&self, action: Value) -> i64 {
         let (s, r) = self.call(
             "POST",
@@ -171,4 +180,104 @@ fn commands_reach_the_kiosk_run_once_and_report_back() {
         Some(json!({ "action": { "kind": "self_test" }, "by": "novak" })),
     );
     assert_eq!(s, 404);
+}
+
+/// Fills the agent's in-memory log with `n` long lines: malformed requests on its socket, each
+/// logged with the decoder's message (which names the unknown kind).
+fn long_log_lines(agent: &Agent, n: usize) {
+    use std::io::{Read, Write};
+    let mut sock = std::os::unix::net::UnixStream::connect(&agent.socket).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for i in 0..n {
+        let kind = format!("no-such-request-{i:05}-{}", "x".repeat(150));
+        let body =
+            json!({ "v": protocol::app::VERSION, "id": i, "body": { "type": kind } }).to_string();
+        sock.write_all(&protocol::frame::encode(body.as_bytes()))
+            .unwrap();
+        let mut len = [0u8; 4];
+        sock.read_exact(&mut len).unwrap();
+        let mut reply = vec![0u8; u32::from_be_bytes(len) as usize];
+        sock.read_exact(&mut reply).unwrap();
+    }
+}
+
+/// 2000 log lines over the fleet's 256 KiB: the kiosk sends the newest lines that fit, marked as
+/// cut, and its sync round goes on (later commands run); staff can cancel a command the kiosk
+/// has not answered, and it is never delivered.
+#[test]
+fn a_long_log_upload_arrives_cut_and_never_stalls_the_kiosk() {
+    let tmp = TempDir::new("long-logs");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let mut agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("ostrava-03"),
+        "heartbeat_interval_s = 1\n",
+    );
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+    let admin = Admin {
+        rt: tokio::runtime::Runtime::new().unwrap(),
+        url: fleet.url(),
+        token: fleet.admin_token.clone(),
+    };
+    long_log_lines(&agent, 2100);
+
+    let logs = admin.queue(json!({ "kind": "upload_logs", "lines": 2000 }));
+    let r = admin.result(logs);
+    assert_eq!(r["ok"], true, "{r}");
+    let text = r["output"].as_str().unwrap();
+    assert!(
+        text.len() <= protocol::fleet::MAX_COMMAND_OUTPUT,
+        "{}",
+        text.len()
+    );
+    assert!(
+        text.starts_with("[truncated: ") && text.lines().count() < 2000,
+        "{}",
+        &text[..200]
+    );
+    // The newest lines are the ones kept.
+    assert!(
+        text.contains("no-such-request-02099"),
+        "the newest line is there: {}",
+        &text[text.len().saturating_sub(1500)..]
+    );
+    assert!(
+        !text.contains("no-such-request-00100-"),
+        "the oldest are cut"
+    );
+
+    // The round goes on: a later command runs.
+    let test = admin.queue(json!({ "kind": "self_test" }));
+    assert!(admin.result(test)["output"].is_string());
+
+    // A command queued while the kiosk is away can be cancelled and is never delivered.
+    agent.stop();
+    let reboot = admin.queue(json!({ "kind": "reboot" }));
+    assert_eq!(admin.cancel(reboot), 204);
+    assert_eq!(admin.cancel(reboot), 404, "only a pending command");
+    agent.restart();
+    let after = admin.queue(json!({ "kind": "self_test" }));
+    admin.result(after);
+    let (_, list) = admin.call("GET", "/api/admin/v1/kiosks/ostrava-03/commands", None);
+    let cancelled = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == reboot)
+        .cloned()
+        .unwrap();
+    assert_eq!(cancelled["ok"], false, "{cancelled}");
+    assert_eq!(cancelled["output"], "cancelled by novak");
+    assert!(cancelled["delivered_at"].is_null(), "{cancelled}");
+    let log = admin.call("GET", "/api/admin/v1/audit?limit=50", None).1;
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "command.cancel" && e["actor"] == "novak"),
+        "{log}"
+    );
 }

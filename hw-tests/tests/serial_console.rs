@@ -298,7 +298,11 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default()
             .iter()
-            .any(|e| e["actor"] == "console@ostrava-09" && e["detail"] == what)
+            .any(|e| {
+                e["actor"] == "console@ostrava-09"
+                    && e["action"] == "kiosk.console"
+                    && e["detail"] == format!("reported by the kiosk: {what}")
+            })
     };
     for what in [
         "session opened",

@@ -25,7 +25,7 @@ pub fn execute(agent: &Agent, action: &CommandAction) -> CommandResult {
         CommandAction::PrintTestReceipt => print_test_receipt(agent),
         CommandAction::UploadLogs { lines } => CommandResult {
             ok: true,
-            output: crate::logging::last_lines(*lines as usize).join("\n"),
+            output: protocol::fleet::fit_output(&crate::logging::last_lines(*lines as usize)),
         },
         CommandAction::SelfTest => self_test(agent),
         CommandAction::RestartApp => match agent.updates.as_ref().and_then(|u| u.restart_app()) {

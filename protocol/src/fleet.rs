@@ -528,6 +528,45 @@ pub enum CommandAction {
 /// Most log lines one command uploads.
 pub const MAX_LOG_LINES: u32 = 2000;
 
+/// The longest command output the fleet keeps, bytes; a kiosk cuts a longer one to fit
+/// ([`fit_output`]).
+pub const MAX_COMMAND_OUTPUT: usize = 256 * 1024;
+
+/// `lines` as one output of at most [`MAX_COMMAND_OUTPUT`] bytes: the newest lines (the last)
+/// that fit, after a first line that says how many older ones were cut. A single line longer
+/// than the limit is cut at a character boundary.
+pub fn fit_output(lines: &[String]) -> String {
+    let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    if total <= MAX_COMMAND_OUTPUT {
+        return lines.join("\n");
+    }
+    // Room for the marker line.
+    let budget = MAX_COMMAND_OUTPUT - 100;
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for line in lines.iter().rev() {
+        if used + line.len() + 1 > budget {
+            if kept.is_empty() {
+                let mut end = budget.min(line.len());
+                while !line.is_char_boundary(end) {
+                    end -= 1;
+                }
+                kept.push(&line[..end]);
+            }
+            break;
+        }
+        used += line.len() + 1;
+        kept.push(line.as_str());
+    }
+    kept.reverse();
+    format!(
+        "[truncated: {} older lines cut to fit {} KiB]\n{}",
+        lines.len() - kept.len(),
+        MAX_COMMAND_OUTPUT / 1024,
+        kept.join("\n")
+    )
+}
+
 impl CommandAction {
     /// Its name, e.g. `print_test_receipt`.
     pub fn name(&self) -> &'static str {
@@ -597,4 +636,27 @@ pub struct AgendaDelivery {
     pub created_at: UnixMillis,
     /// When the fleet received it.
     pub received_at: UnixMillis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_over_the_limit_keeps_the_newest_lines_and_says_so() {
+        let lines: Vec<String> = (0..2000)
+            .map(|i| format!("{i:04} {}", "é".repeat(100)))
+            .collect();
+        let out = fit_output(&lines);
+        assert!(out.len() <= MAX_COMMAND_OUTPUT);
+        assert!(out.starts_with("[truncated: "), "{}", &out[..80]);
+        assert!(out.ends_with(&lines[1999]));
+        assert!(!out.contains(&lines[0]));
+        let short = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(fit_output(&short), "a\nb");
+        // One line over the limit is cut at a character boundary.
+        let huge = vec!["ž".repeat(MAX_COMMAND_OUTPUT)];
+        let out = fit_output(&huge);
+        assert!(out.len() <= MAX_COMMAND_OUTPUT && out.starts_with("[truncated: 0 older"));
+    }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::fleet::Catalog;
@@ -33,6 +33,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/admin/v1/kiosks/{id}/commands",
             get(kiosk_commands).post(queue_command),
+        )
+        .route(
+            "/api/admin/v1/kiosks/{id}/commands/{command}/cancel",
+            post(cancel_command),
         )
         .route("/api/admin/v1/alerts/{id}/ack", post(ack_alert))
 }
@@ -346,6 +350,48 @@ async fn queue_command(
     super::require(&staff, Role::Operator)?;
     let id = queue(&state, &actor(&staff, &req.by)?, &kiosk, req.action).await?;
     Ok(Json(serde_json::json!({ "id": id })))
+}
+
+async fn cancel_command(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Path((kiosk, id)): axum::extract::Path<(String, i64)>,
+    JsonBody(req): JsonBody<ByRequest>,
+) -> Result<StatusCode, AppError> {
+    super::require(&staff, Role::Operator)?;
+    cancel(&state, &actor(&staff, &req.by)?, &kiosk, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who asks, for a change through the admin token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByRequest {
+    /// The person acting with the admin token.
+    #[serde(default)]
+    pub by: String,
+}
+
+/// Cancels a command the kiosk has not answered (a long `upload_logs` a kiosk cannot send, a
+/// reboot no longer wanted), and logs it.
+pub async fn cancel(state: &AppState, actor: &str, kiosk: &str, id: i64) -> Result<(), AppError> {
+    let now = crate::now_ms();
+    let (k, by) = (kiosk.to_owned(), actor.to_owned());
+    if !blocking(state, move |s| s.cancel_command(&k, id, &by, now)).await? {
+        return Err(AppError::NotFound(
+            "this kiosk has no pending command with this id".into(),
+        ));
+    }
+    audit(
+        state,
+        actor,
+        "command.cancel",
+        kiosk,
+        format!("command {id}"),
+    )
+    .await;
+    state.changed(super::Change::Kiosk(kiosk.into()));
+    Ok(())
 }
 
 /// Queues a remote command for a kiosk's next heartbeat reply, and logs it.

@@ -19,9 +19,17 @@ use crate::auth;
 use crate::store::{Enrolment, KioskRecord};
 
 /// The kiosk routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // Enrolment is open to anyone: throttled per address before its body is read, and the
+    // body is small.
+    let enrol_route = post(enrol)
+        .layer(axum::extract::DefaultBodyLimit::max(super::PUBLIC_MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle_enrolment,
+        ));
     Router::new()
-        .route(&format!("{}/enrol", fleet::PREFIX), post(enrol))
+        .route(&format!("{}/enrol", fleet::PREFIX), enrol_route)
         .route(&format!("{}/submissions", fleet::PREFIX), post(submissions))
         .route(&format!("{}/catalog", fleet::PREFIX), get(catalog))
         .route(&format!("{}/status/{{code}}", fleet::PREFIX), get(status))
@@ -99,14 +107,23 @@ pub fn forget(state: &AppState, kiosk_id: &str) {
         .remove(kiosk_id);
 }
 
-async fn enrol(
+/// The public rate limit on enrolment, taken before the body is read.
+async fn throttle_enrolment(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !state.limiter.allow(ip) {
+        return axum::response::IntoResponse::into_response(AppError::RateLimited);
+    }
+    next.run(req).await
+}
+
+async fn enrol(
+    State(state): State<AppState>,
     JsonBody(req): JsonBody<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>, AppError> {
-    if !state.limiter.allow(ip) {
-        return Err(AppError::RateLimited);
-    }
     if req.credential.len() < 40 || req.credential.len() > 200 {
         return Err(AppError::BadRequest(
             "the credential must be 40-200 characters".into(),
@@ -210,9 +227,12 @@ fn etag_hash(c: &Catalog) -> String {
 
 async fn status(
     State(state): State<AppState>,
-    Kiosk(_): Kiosk,
+    Kiosk(kiosk): Kiosk,
     Path(code): Path<String>,
 ) -> Result<Json<fleet::StatusRecord>, AppError> {
+    if !state.kiosk_lookups.allow(kiosk.kiosk_id.clone()) {
+        return Err(AppError::RateLimited);
+    }
     let code = TrackingCode::parse(&code).map_err(|e| AppError::BadRequest(e.to_string()))?;
     blocking(&state, move |s| s.status(code.as_str()))
         .await?
@@ -224,9 +244,14 @@ async fn status(
 /// the card, which the citizen has just presented to this kiosk; the answer has no personal data.
 async fn by_identity(
     State(state): State<AppState>,
-    Kiosk(_): Kiosk,
+    Kiosk(kiosk): Kiosk,
     JsonBody(q): JsonBody<fleet::IdentityQuery>,
 ) -> Result<Json<fleet::IdentityRequests>, AppError> {
+    // One budget with the look-ups by code: a kiosk credential cannot enumerate either faster
+    // than the public page lets one address.
+    if !state.kiosk_lookups.allow(kiosk.kiosk_id.clone()) {
+        return Err(AppError::RateLimited);
+    }
     if q.identity.len() != 64 || !q.identity.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest(
             "identity must be a card's keyed hash (64 hex digits)".into(),
@@ -237,6 +262,52 @@ async fn by_identity(
     })
     .await?;
     Ok(Json(fleet::IdentityRequests { requests }))
+}
+
+/// The audit entries a heartbeat's console events make: the technician's sessions and commands
+/// as the kiosk reports them. What a kiosk reports is its own word, so each entry says so
+/// (action `kiosk.console`, detail `reported by the kiosk: …`), is bounded in length and dated
+/// no later than its arrival, and a kiosk gets a budget of entries per minute
+/// (`limits.console_events_per_minute`); events over it are counted in one entry, not stored.
+fn console_audit_entries(
+    state: &AppState,
+    kiosk_id: &str,
+    console: Vec<fleet::ConsoleEvent>,
+    now: i64,
+) -> Vec<crate::store::AuditEntry> {
+    let entry = |at: i64, detail: String| crate::store::AuditEntry {
+        at,
+        actor: format!("console@{kiosk_id}"),
+        action: "kiosk.console".into(),
+        target: kiosk_id.to_owned(),
+        detail,
+    };
+    let mut entries = Vec::new();
+    let mut dropped = 0;
+    for e in console {
+        if state.console_audit.allow(kiosk_id.to_owned()) {
+            let what: String = e
+                .what
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect();
+            entries.push(entry(
+                e.at.min(now),
+                format!("reported by the kiosk: {what}"),
+            ));
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(kiosk = %kiosk_id, dropped, "console events over the kiosk's budget");
+        entries.push(entry(
+            now,
+            format!("reported by the kiosk: {dropped} more console events, over the budget, not recorded"),
+        ));
+    }
+    entries
 }
 
 async fn heartbeat(
@@ -285,18 +356,7 @@ async fn heartbeat(
     }
     let console = std::mem::take(&mut hb.console);
     if !console.is_empty() {
-        // The technician's console sessions and commands go into the audit log.
-        let kiosk_id = kiosk.kiosk_id.clone();
-        let entries: Vec<crate::store::AuditEntry> = console
-            .into_iter()
-            .map(|e| crate::store::AuditEntry {
-                at: e.at.min(now),
-                actor: format!("console@{kiosk_id}"),
-                action: "console".into(),
-                target: kiosk_id.clone(),
-                detail: e.what.chars().take(200).collect(),
-            })
-            .collect();
+        let entries = console_audit_entries(&state, &kiosk.kiosk_id, console, now);
         blocking(&state, move |s| entries.iter().try_for_each(|e| s.audit(e))).await?;
         state.changed(super::Change::Audit);
     }
@@ -433,7 +493,7 @@ fn parse_range(text: &str, size: u64) -> Option<(u64, u64)> {
 }
 
 /// Largest command output kept.
-const MAX_OUTPUT: usize = 256 * 1024;
+const MAX_OUTPUT: usize = fleet::MAX_COMMAND_OUTPUT;
 
 /// A command's result, from the kiosk it was for.
 async fn command_result(

@@ -3,13 +3,14 @@
 //! (printer, card reader, touchscreen), the printer's paper and cover, temperature, disk use,
 //! outbox length and age, the release it runs and its update state. Fleet-wide: heartbeats
 //! received by this process, submissions held, open alerts by kind.
-//! Needs the admin token (`Authorization: Bearer …`, Prometheus' `authorization` setting).
+//! Needs the metrics-only token (`server.metrics_token`, read-only, for Prometheus'
+//! `authorization` setting), or what the admin API takes (the admin token, a session).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -26,7 +27,34 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(state): State<AppState>, _: Staff) -> Result<impl IntoResponse, AppError> {
+/// Who may read the metrics: the bearer of the metrics token, or staff.
+#[derive(Debug)]
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, AppError> {
+        if let (Some(token), Some(expected)) = (
+            crate::auth::bearer(parts.headers.get(header::AUTHORIZATION)),
+            &state.metrics_token_hash,
+        ) && crate::auth::constant_time_eq(&crate::auth::hash_secret(token), expected)
+        {
+            return Ok(MetricsReader);
+        }
+        Staff::from_request_parts(parts, state)
+            .await
+            .map(|_| MetricsReader)
+    }
+}
+
+async fn metrics(
+    State(state): State<AppState>,
+    _: MetricsReader,
+) -> Result<impl IntoResponse, AppError> {
     let (kiosks, submissions, alerts) = blocking(&state, |s| {
         Ok((
             s.kiosk_health()?,

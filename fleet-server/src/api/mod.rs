@@ -54,6 +54,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Hash of the admin token, when the admin API is enabled.
     pub admin_token_hash: Option<String>,
+    /// Hash of the metrics-only token (`GET /metrics`), when enabled.
+    pub metrics_token_hash: Option<String>,
     /// Hash of the agenda system's inbound token, when enabled.
     pub agenda_token_hash: Option<String>,
     /// Limits abuse of the public endpoints.
@@ -82,6 +84,10 @@ pub struct Shared {
     pub changes: tokio::sync::broadcast::Sender<Change>,
     /// Sign-in attempts per address.
     pub login_limiter: Arc<RateLimiter>,
+    /// Status look-ups (by code and by card) per kiosk.
+    pub kiosk_lookups: Arc<RateLimiter<String>>,
+    /// Console events a kiosk may add to the audit log, per kiosk.
+    pub console_audit: Arc<RateLimiter<String>>,
     /// Releases, rollouts and kiosks' updates.
     pub rollouts: Arc<crate::rollout::Rollouts>,
     /// Where release bundles are kept.
@@ -356,17 +362,20 @@ where
         .map_err(AppError::from)
 }
 
+/// The largest body a route open to anyone (sign-in, enrolment) reads.
+pub const PUBLIC_MAX_BODY: usize = 16 * 1024;
+
 /// The whole router.
 pub fn app(state: AppState) -> Router {
     let max_body = state.max_body;
     Router::new()
-        .merge(kiosk::routes())
+        .merge(kiosk::routes(&state))
         .merge(admin::routes())
         .merge(releases::routes())
         .merge(agenda::routes())
         .merge(public::routes())
         .merge(metrics::routes())
-        .merge(crate::dashboard::routes())
+        .merge(crate::dashboard::routes(&state))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })

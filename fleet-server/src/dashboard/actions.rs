@@ -5,14 +5,15 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use protocol::fleet::{CommandAction, Notice};
 use protocol::{Text, UnixMillis};
 
 use super::{Page, back, forbidden, groups_text, urlencode};
 use crate::api::admin::{ack as ack_alert, audit, publish_catalog, queue};
-use crate::api::{AppError, AppState, blocking};
+use crate::api::{AppError, AppState, ClientIp, blocking};
 use crate::staff::{self, Role, Staff};
+use crate::store::UserChange;
 
 /// A posted form, as name/value pairs.
 pub(super) type Fields = Vec<(String, String)>;
@@ -26,8 +27,9 @@ pub(super) fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
 }
 
 /// A change refused with its message, or done with one.
-pub(super) fn outcome(to: &str, r: Result<String, AppError>) -> Response {
+pub(super) fn outcome(staff: &Staff, to: &str, r: Result<String, AppError>) -> Response {
     back(
+        staff,
         to,
         r.map_err(|e| match e {
             AppError::Internal(_) => "The change could not be saved; see the server log.".into(),
@@ -54,14 +56,30 @@ pub async fn command(
         "reboot" => CommandAction::Reboot,
         "upload_logs" => match field(&f, "lines").parse() {
             Ok(lines) => CommandAction::UploadLogs { lines },
-            Err(_) => return back(&to, Err("Give the number of log lines.".into())),
+            Err(_) => return back(&staff, &to, Err("Give the number of log lines.".into())),
         },
-        other => return back(&to, Err(format!("Unknown command {other:?}."))),
+        other => return back(&staff, &to, Err(format!("Unknown command {other:?}."))),
     };
     let r = queue(&state, &staff.name, &id, action)
         .await
         .map(|n| format!("Command {n} queued; the kiosk gets it with its next heartbeat."));
-    outcome(&to, r)
+    outcome(&staff, &to, r)
+}
+
+/// `POST /dashboard/kiosks/{id}/commands/{command}/cancel`
+pub async fn cancel_command(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path((id, command)): Path<(String, i64)>,
+) -> Response {
+    if !staff.may(Role::Operator) {
+        return forbidden(&staff, Role::Operator);
+    }
+    let to = format!("/dashboard/kiosks/{}", urlencode(&id));
+    let r = crate::api::admin::cancel(&state, &staff.name, &id, command)
+        .await
+        .map(|()| format!("Command {command} cancelled."));
+    outcome(&staff, &to, r)
 }
 
 /// `POST /dashboard/alerts/{id}/ack`
@@ -89,7 +107,7 @@ pub async fn ack(
     let r = ack_alert(&state, &staff.name, id, field(&f, "comment"))
         .await
         .map(|()| format!("Alert {id} acknowledged."));
-    outcome(&to, r)
+    outcome(&staff, &to, r)
 }
 
 /// Changes the current catalog with `edit` and publishes it.
@@ -155,12 +173,12 @@ pub async fn publish_notice(
         parse_local(field(&f, "until")),
     ) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return back(to, Err(e)),
+        (Err(e), _) | (_, Err(e)) => return back(&staff, to, Err(e)),
     };
     if let (Some(a), Some(b)) = (from, until)
         && b <= a
     {
-        return back(to, Err("A notice must end after it starts.".into()));
+        return back(&staff, to, Err("A notice must end after it starts.".into()));
     }
     let title = field(&f, "title_cs");
     if title.is_empty()
@@ -168,6 +186,7 @@ pub async fn publish_notice(
         || field(&f, "body_cs").chars().count() > 2000
     {
         return back(
+            &staff,
             to,
             Err(
                 "A notice needs a Czech title (up to 200 characters) and a text of up to 2000."
@@ -211,7 +230,7 @@ pub async fn publish_notice(
             "Notice published (catalog version {v}); kiosks show it after their next heartbeat."
         )
     });
-    outcome(to, r)
+    outcome(&staff, to, r)
 }
 
 /// `POST /dashboard/notices/{id}/withdraw`
@@ -235,7 +254,7 @@ pub async fn withdraw_notice(
     })
     .await
     .map(|v| format!("Notice withdrawn (catalog version {v})."));
-    outcome("/dashboard/catalog", r)
+    outcome(&staff, "/dashboard/catalog", r)
 }
 
 /// `POST /dashboard/services/{id}/groups`
@@ -256,6 +275,7 @@ pub async fn service_groups(
         .collect();
     if let Some(bad) = groups.iter().find(|g| !protocol::form::is_valid_id(g)) {
         return back(
+            &staff,
             "/dashboard/catalog",
             Err(format!("{bad:?} is not a group name (a-z, 0-9, '-', '_').")),
         );
@@ -276,7 +296,7 @@ pub async fn service_groups(
     })
     .await
     .map(|v| format!("Groups saved (catalog version {v})."));
-    outcome("/dashboard/catalog", r)
+    outcome(&staff, "/dashboard/catalog", r)
 }
 
 /// `POST /dashboard/catalog`
@@ -292,7 +312,7 @@ pub async fn upload_catalog(
     let catalog: protocol::fleet::Catalog =
         match protocol::json::decode(field(&f, "catalog").as_bytes(), state.max_body) {
             Ok(c) => c,
-            Err(e) => return back(to, Err(format!("The catalog is not valid: {e}"))),
+            Err(e) => return back(&staff, to, Err(format!("The catalog is not valid: {e}"))),
         };
     let r = publish_catalog(
         &state,
@@ -302,7 +322,7 @@ pub async fn upload_catalog(
     )
     .await
     .map(|v| format!("Catalog version {v} published."));
-    outcome(to, r)
+    outcome(&staff, to, r)
 }
 
 /// `POST /dashboard/users`
@@ -316,7 +336,7 @@ pub async fn create_user(
     }
     let to = "/dashboard/users";
     let Some(role) = Role::parse(field(&f, "role")) else {
-        return back(to, Err("Choose a role.".into()));
+        return back(&staff, to, Err("Choose a role.".into()));
     };
     let name = field(&f, "username").to_ascii_lowercase();
     let password = f
@@ -343,7 +363,7 @@ pub async fn create_user(
         Ok(Err(e)) => Err(AppError::BadRequest(e.to_string())),
         Err(e) => Err(e),
     };
-    outcome(to, r)
+    outcome(&staff, to, r)
 }
 
 /// `POST /dashboard/users/{name}`: `op` = role, disable, enable, unlock or password.
@@ -360,6 +380,7 @@ pub async fn update_user(
     let op = field(&f, "op").to_owned();
     if name == staff.name && matches!(op.as_str(), "role" | "disable") {
         return back(
+            &staff,
             to,
             Err("You cannot change your own role or disable yourself; another admin can.".into()),
         );
@@ -372,43 +393,29 @@ pub async fn update_user(
     let n = name.clone();
     let op2 = op.clone();
     let r = blocking(&state, move |s| {
-        let Some(mut u) = s.user(&n)? else {
-            return Ok(Err(format!("There is no account {n:?}.")));
-        };
-        let (detail, end_sessions) = match op2.as_str() {
+        let (change, detail) = match op2.as_str() {
             "role" => match role {
-                Some(r) => {
-                    u.role = r.as_str().to_owned();
-                    (format!("role {r}"), true)
-                }
+                Some(r) => (UserChange::Role(r.as_str().to_owned()), format!("role {r}")),
                 None => return Ok(Err("Choose a role.".into())),
             },
-            "disable" => {
-                u.disabled = true;
-                ("disabled".to_owned(), true)
-            }
-            "enable" => {
-                u.disabled = false;
-                ("enabled".to_owned(), false)
-            }
-            "unlock" => {
-                u.locked_until = None;
-                u.failed_logins = 0;
-                ("unlocked".to_owned(), false)
-            }
+            "disable" => (UserChange::Disabled(true), "disabled".to_owned()),
+            "enable" => (UserChange::Disabled(false), "enabled".to_owned()),
+            "unlock" => (UserChange::Unlock, "unlocked".to_owned()),
             "password" => match staff::check_password(&password)
                 .and_then(|()| staff::hash_password(&password))
             {
-                Ok(h) => {
-                    u.password_hash = h;
-                    ("password set".to_owned(), true)
-                }
+                Ok(h) => (UserChange::Password(h), "password set".to_owned()),
                 Err(e) => return Ok(Err(e.to_string())),
             },
             other => return Ok(Err(format!("Unknown change {other:?}."))),
         };
-        s.save_user(&u, end_sessions)?;
-        Ok(Ok(detail))
+        match s.change_user(&n, &change) {
+            Ok(()) => Ok(Ok(detail)),
+            Err(crate::store::StoreError::NotFound(_)) => {
+                Ok(Err(format!("There is no account {n:?}.")))
+            }
+            Err(e) => Err(e),
+        }
     })
     .await;
     let r = match r {
@@ -426,13 +433,14 @@ pub async fn update_user(
         Ok(Err(msg)) => Err(AppError::BadRequest(msg)),
         Err(e) => Err(e),
     };
-    outcome(to, r)
+    outcome(&staff, to, r)
 }
 
 /// `POST /dashboard/account`: a user changes their own password.
 pub async fn change_password(
     State(state): State<AppState>,
     Page(staff): Page,
+    ClientIp(ip): ClientIp,
     Form(f): Form<Fields>,
 ) -> Response {
     let to = "/dashboard/account";
@@ -443,20 +451,24 @@ pub async fn change_password(
     };
     let (current, new, repeat) = (get("current"), get("password"), get("repeat"));
     if new != repeat {
-        return back(to, Err("The two new passwords differ.".into()));
+        return back(&staff, to, Err("The two new passwords differ.".into()));
     }
     let name = staff.name.clone();
+    let source = ip.to_string();
     let r = blocking(&state, move |s| {
-        let Some(mut u) = s.user(&name)? else {
-            return Ok(Err("Your account is gone.".to_owned()));
+        // The current password is checked as a sign-in is, and counted with them: a session
+        // left open on a desk cannot be used to guess it.
+        let old = match staff::check_current_password(s, &name, &current, &source, crate::now_ms())
+        {
+            Ok(old) => old,
+            Err(staff::LoginError::Wrong) => {
+                return Ok(Err("The current password is wrong.".to_owned()));
+            }
+            Err(e) => return Ok(Err(format!("{e}."))),
         };
-        if !staff::verify_password(&current, &u.password_hash) {
-            return Ok(Err("The current password is wrong.".to_owned()));
-        }
         match staff::check_password(&new).and_then(|()| staff::hash_password(&new)) {
-            Ok(h) => {
-                u.password_hash = h;
-                s.save_user(&u, true)?;
+            Ok(new) => {
+                s.change_user(&name, &UserChange::PasswordFrom { old, new })?;
                 Ok(Ok(()))
             }
             Err(e) => Ok(Err(e.to_string())),
@@ -473,13 +485,10 @@ pub async fn change_password(
                 "own password changed".into(),
             )
             .await;
-            back(
-                "/login",
-                Ok("Password changed; sign in with the new one.".into()),
-            )
+            Redirect::to("/login?msg=password_changed").into_response()
         }
-        Ok(Err(msg)) => back(to, Err(msg)),
-        Err(e) => outcome(to, Err(e)),
+        Ok(Err(msg)) => back(&staff, to, Err(msg)),
+        Err(e) => outcome(&staff, to, Err(e)),
     }
 }
 

@@ -4,7 +4,10 @@
 //! audit log), lets more changes gather for a second, then renders its regions once and sends
 //! them as one `replace` event: `[{"id": …, "html": …}, …]`. It also sends them every 15 s, so
 //! that "seen 2 min ago" and offline kiosks stay true without a change. A stream that falls
-//! behind the change feed just renders anew. It ends when the session does.
+//! behind the change feed just renders anew. Before every event it checks the session again
+//! (ended, expired, account disabled or changed: the stream ends) and renders with the role the
+//! account has now; it wakes at the session's expiry to end, and it never keeps the session
+//! alive by itself.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -79,6 +82,16 @@ pub async fn render(
     }
 }
 
+/// When the session with token hash `id_hash` ends if unused; `None` when it has ended.
+async fn session_end(state: &AppState, id_hash: &str) -> Option<i64> {
+    let hash = id_hash.to_owned();
+    let now = crate::now_ms();
+    match crate::api::blocking(state, move |s| crate::staff::current(s, &hash, now)).await {
+        Ok(Some((_, session))) => Some(crate::staff::session_end(&session)),
+        _ => None,
+    }
+}
+
 /// The event stream.
 pub async fn events(
     State(state): State<AppState>,
@@ -94,8 +107,11 @@ pub async fn events(
     let rx = state.changes.subscribe();
     let stream = futures_util::stream::unfold(
         (state, staff, q, rx, session),
-        |(state, staff, q, mut rx, session)| async move {
-            let deadline = tokio::time::Instant::now() + REFRESH;
+        |(state, _before, q, mut rx, session)| async move {
+            // Wake at the session's end at the latest, to end the stream then.
+            let ends = session_end(&state, &session).await?;
+            let wait = Duration::from_millis(ends.saturating_sub(crate::now_ms()).max(0) as u64);
+            let deadline = tokio::time::Instant::now() + REFRESH.min(wait);
             loop {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Err(_) => break,
@@ -112,11 +128,14 @@ pub async fn events(
             while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
                 rx.try_recv()
             {}
+            // The session as it is now: the stream ends with it, and renders with today's role.
             let hash = session.clone();
-            let current = crate::api::blocking(&state, move |s| s.session(&hash)).await;
-            if !matches!(current, Ok(Some(_))) {
+            let now = crate::now_ms();
+            let current =
+                crate::api::blocking(&state, move |s| crate::staff::current(s, &hash, now)).await;
+            let Ok(Some((staff, _))) = current else {
                 return None;
-            }
+            };
             let event = match render(&state, &staff, &q).await {
                 Ok(regions) => {
                     let parts: Vec<serde_json::Value> = regions

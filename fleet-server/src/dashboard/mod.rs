@@ -1,7 +1,10 @@
 //! The staff dashboard: server-rendered pages that update live over server-sent events.
 //!
 //! - `/login`, `/logout`: sign-in with a staff account ([`crate::staff`]); five wrong passwords
-//!   lock the account, and each address gets `limits.logins_per_minute` attempts.
+//!   from one address lock the name for that address (a hundred from all addresses lock it
+//!   everywhere), and each address gets `limits.logins_per_minute` attempts. The sign-in form
+//!   is protected from login CSRF (OWASP): a double-submit token in a `__Host-` cookie and the
+//!   form, and a cross-site `Origin` or `Sec-Fetch-Site` is refused.
 //! - `/dashboard`: the fleet at a glance, a tile per kiosk (state, version, last seen, open
 //!   alerts); `?wall=1` is the same for a wall screen, without navigation.
 //! - `/dashboard/kiosks/{id}`: devices, system, health history charts, submission counts,
@@ -16,7 +19,10 @@
 //! ([`crate::api::Change`]), at most once a second, and every 15 s so that ages stay true.
 //!
 //! Changes are HTML forms posted with the session's CSRF token (checked for every change in
-//! `api::sessions`), answered with a redirect (post/redirect/get) that carries a message.
+//! `api::sessions`), answered with a redirect (post/redirect/get) that carries a message and
+//! its MAC under the session's CSRF token (`?ok=…&sig=…`): a page shows only a message the
+//! server wrote for this session, never text a link from elsewhere puts in the address. The
+//! sign-in page shows only messages from a fixed table of codes (`?msg=signed_out`).
 //! Pages allow no inline script or style (Content-Security-Policy), and every value from the
 //! store is escaped.
 
@@ -39,14 +45,32 @@ use crate::api::{AppError, AppState, ClientIp, blocking};
 use crate::staff::{self, Role, Staff};
 
 /// The dashboard's routes.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // Signing in is open to anyone: throttled per address before the body is read, and the
+    // body is small.
+    let sign_in = post(login)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::api::PUBLIC_MAX_BODY,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle_login,
+        ));
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/login", get(login_page).post(login))
+        .route("/login", get(login_page).merge(sign_in))
         .route("/logout", post(logout))
         .route("/dashboard", get(pages::overview))
         .route("/dashboard/kiosks/{id}", get(pages::kiosk))
         .route("/dashboard/kiosks/{id}/commands", post(actions::command))
+        .route(
+            "/dashboard/kiosks/{id}/commands/{command}/cancel",
+            post(actions::cancel_command),
+        )
+        .route(
+            "/dashboard/kiosks/{id}/console-code",
+            post(pages::console_code),
+        )
         .route("/dashboard/alerts", get(pages::alerts))
         .route("/dashboard/alerts/{id}/ack", post(actions::ack))
         .route("/dashboard/sla", get(pages::sla))
@@ -108,31 +132,75 @@ impl axum::extract::FromRequestParts<AppState> for Page {
     }
 }
 
-/// The message a redirect after a change carries: `?ok=…` or `?err=…`.
+/// The message a redirect after a change carries: `?ok=…` or `?err=…`, with `sig`, its MAC
+/// under the session's CSRF token.
 #[derive(Debug, Default, Deserialize)]
 pub struct Flash {
     ok: Option<String>,
     err: Option<String>,
+    sig: Option<String>,
 }
 
 impl Flash {
-    fn html(&self) -> String {
-        match (&self.ok, &self.err) {
-            (_, Some(e)) => format!("<div class=\"flash err\" role=\"alert\">{}</div>", esc(e)),
-            (Some(m), None) => format!("<div class=\"flash ok\" role=\"status\">{}</div>", esc(m)),
-            _ => String::new(),
+    /// The message as HTML, if the server wrote it for the session `staff` (else nothing).
+    fn html(&self, staff: &Staff) -> String {
+        let (class, role, text) = match (&self.ok, &self.err) {
+            (_, Some(e)) => ("err", "alert", e),
+            (Some(m), None) => ("ok", "status", m),
+            _ => return String::new(),
+        };
+        let genuine = self
+            .sig
+            .as_deref()
+            .is_some_and(|sig| crate::auth::constant_time_eq(sig, &flash_mac(staff, class, text)));
+        if !genuine {
+            return String::new();
         }
+        format!(
+            "<div class=\"flash {class}\" role=\"{role}\">{}</div>",
+            esc(text)
+        )
     }
 }
 
-/// A redirect to `to` with a message.
-fn back(to: &str, result: Result<String, String>) -> Response {
+/// The MAC of a message of kind `ok`/`err` for `staff`'s session.
+fn flash_mac(staff: &Staff, kind: &str, text: &str) -> String {
+    crate::auth::mac(&staff.csrf, &format!("flash\0{kind}\0{text}"))
+}
+
+/// A redirect to `to` with a message for `staff`'s session.
+fn back(staff: &Staff, to: &str, result: Result<String, String>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     let (k, v) = match &result {
         Ok(m) => ("ok", m.as_str()),
         Err(e) => ("err", e.as_str()),
     };
-    Redirect::to(&format!("{to}{sep}{k}={}", urlencode(v))).into_response()
+    Redirect::to(&format!(
+        "{to}{sep}{k}={}&sig={}",
+        urlencode(v),
+        flash_mac(staff, k, v)
+    ))
+    .into_response()
+}
+
+/// The sign-in page's messages, by code: nothing else can appear there.
+const LOGIN_MESSAGES: &[(&str, &str, &str)] = &[
+    ("signed_out", "ok", "Signed out."),
+    (
+        "password_changed",
+        "ok",
+        "Password changed; sign in with the new one.",
+    ),
+    ("expired", "err", "Your session ended; sign in again."),
+];
+
+/// A sign-in page message.
+fn login_message(kind: &str, text: &str) -> String {
+    let role = if kind == "err" { "alert" } else { "status" };
+    format!(
+        "<div class=\"flash {kind}\" role=\"{role}\">{}</div>",
+        esc(text)
+    )
 }
 
 /// Percent-encodes a query value.
@@ -215,7 +283,7 @@ fn page(shell: Shell<'_>, flash: &Flash, body: &str) -> Response {
         name = esc(&shell.staff.name),
         role = shell.staff.role.label(),
         csrf = csrf_field(shell.staff),
-        flash = flash.html(),
+        flash = flash.html(shell.staff),
     );
     html_response(StatusCode::OK, html)
 }
@@ -325,29 +393,63 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 #[derive(Debug, Deserialize)]
 struct LoginQuery {
     next: Option<String>,
-    err: Option<String>,
-    ok: Option<String>,
+    msg: Option<String>,
 }
 
-/// Where to go after signing in: a dashboard path only (no open redirect).
+/// Where to go after signing in: a dashboard path only (no open redirect, nothing that could
+/// break out of an attribute). Checked on the decoded value, so `%2F%2F` is `//`.
 fn safe_next(next: Option<&str>) -> &str {
-    next.filter(|n| n.starts_with("/dashboard") && !n.contains("//") && !n.contains('\\'))
-        .unwrap_or("/dashboard")
+    next.filter(|n| {
+        let decoded = percent_decode(n);
+        [n, decoded.as_str()].iter().all(|v| {
+            v.starts_with("/dashboard")
+                && !v.contains("//")
+                && !v.contains(['\\', '"', '\'', '<', '>', '`'])
+                && !v.chars().any(char::is_control)
+        })
+    })
+    .unwrap_or("/dashboard")
 }
+
+/// Decodes `%XX` escapes (and `+` as a space); a malformed escape stays as it is.
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The sign-in form's double-submit cookie (login CSRF).
+const LOGIN_COOKIE: &str = "__Host-okenko_login";
 
 async fn login_page(Query(q): Query<LoginQuery>) -> Response {
-    login_html(
-        safe_next(q.next.as_deref()),
-        &Flash {
-            ok: q.ok,
-            err: q.err,
-        },
-        StatusCode::OK,
-    )
+    let flash = q
+        .msg
+        .as_deref()
+        .and_then(|code| LOGIN_MESSAGES.iter().find(|(c, _, _)| *c == code))
+        .map_or(String::new(), |(_, kind, text)| login_message(kind, text));
+    login_html(safe_next(q.next.as_deref()), &flash, StatusCode::OK)
 }
 
-fn login_html(next: &str, flash: &Flash, status: StatusCode) -> Response {
-    html_response(
+fn login_html(next: &str, flash: &str, status: StatusCode) -> Response {
+    let token = crate::auth::fresh_secret(20);
+    let mut r = html_response(
         status,
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -358,15 +460,20 @@ fn login_html(next: &str, flash: &Flash, status: StatusCode) -> Response {
              <p class=\"muted\">Fleet dashboard for the city's kiosks</p>{flash}\
              <form class=\"card\" method=\"post\" action=\"/login\">\
              <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+             <input type=\"hidden\" name=\"login_csrf\" value=\"{token}\">\
              <label for=\"username\">User name</label>\
              <input id=\"username\" name=\"username\" autocomplete=\"username\" required autofocus>\
              <label for=\"password\">Password</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
              <button class=\"primary\" type=\"submit\">Sign in</button></form></div></body></html>",
-            flash = flash.html(),
             next = esc(next),
         ),
-    )
+    );
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,35 +481,91 @@ struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    login_csrf: Option<String>,
+}
+
+/// Whether a sign-in post may come from where it says it does (login CSRF, OWASP's
+/// cheat-sheet): a browser's cross-site `Sec-Fetch-Site` or foreign `Origin` is refused, and a
+/// browser's post (one that sends either header) must carry the token its sign-in page set in
+/// both the cookie and the form. A client that is not a browser (`fleetctl`) sends neither
+/// header and cannot be made to post by another site.
+fn login_origin_ok(
+    headers: &axum::http::HeaderMap,
+    form_token: Option<&str>,
+) -> Result<(), &'static str> {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let fetch_site = get("sec-fetch-site");
+    if fetch_site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err("cross-site Sec-Fetch-Site");
+    }
+    let origin = get("origin");
+    // The pages' `Referrer-Policy: no-referrer` makes browsers send `Origin: null` even from
+    // the same origin: then Sec-Fetch-Site and the token decide.
+    if let Some(origin) = origin.filter(|o| *o != "null") {
+        let host = get("host").unwrap_or_default();
+        let origin_host = origin.split_once("://").map_or("", |(_, h)| h);
+        if host.is_empty() || origin_host != host {
+            return Err("foreign Origin");
+        }
+    }
+    if fetch_site.is_none() && origin.is_none() {
+        return Ok(());
+    }
+    let cookie = get("cookie").and_then(|c| {
+        c.split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| *k == LOGIN_COOKIE)
+            .map(|(_, v)| v)
+    });
+    match (cookie, form_token) {
+        (Some(c), Some(f)) if !c.is_empty() && crate::auth::constant_time_eq(c, f) => Ok(()),
+        (None, _) => Err("no sign-in cookie"),
+        _ => Err("the form's token is not the cookie's"),
+    }
+}
+
+/// Each address's sign-in attempts per minute (`limits.logins_per_minute`), counted before the
+/// body is read.
+async fn throttle_login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.login_limiter.allow(ip) {
+        tracing::warn!(%ip, "sign-in attempts over the limit");
+        return login_html(
+            "/dashboard",
+            &login_message(
+                "err",
+                "Too many sign-in attempts from this address; wait a minute.",
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    next.run(req).await
 }
 
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref()).to_owned();
-    let refuse = |msg: String, status| {
-        login_html(
-            &next,
-            &Flash {
-                ok: None,
-                err: Some(msg),
-            },
-            status,
-        )
-    };
-    if !state.login_limiter.allow(ip) {
-        tracing::warn!(%ip, "sign-in attempts over the limit");
+    let refuse = |msg: &str, status| login_html(&next, &login_message("err", msg), status);
+    if let Err(why) = login_origin_ok(&headers, form.login_csrf.as_deref()) {
+        tracing::warn!(%ip, why, "sign-in refused: not posted from this server's sign-in page");
         return Ok(refuse(
-            "Too many sign-in attempts from this address; wait a minute.".into(),
-            StatusCode::TOO_MANY_REQUESTS,
+            "The sign-in form expired or came from another site; sign in again.",
+            StatusCode::FORBIDDEN,
         ));
     }
     let username = form.username.trim().to_ascii_lowercase();
     let (name, password) = (username.clone(), form.password);
+    let source = ip.to_string();
     let result = blocking(&state, move |s| {
-        Ok(staff::login(s, &name, &password, crate::now_ms()))
+        Ok(staff::login(s, &name, &password, &source, crate::now_ms()))
     })
     .await?;
     match result {
@@ -424,11 +587,11 @@ async fn login(
                     &username,
                     "user.locked",
                     &username,
-                    e.to_string(),
+                    format!("{e} (from {ip})"),
                 )
                 .await;
             }
-            Ok(refuse(e.to_string(), StatusCode::UNAUTHORIZED))
+            Ok(refuse(&e.to_string(), StatusCode::UNAUTHORIZED))
         }
     }
 }
@@ -440,7 +603,7 @@ async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -
             tracing::error!(error = %e, "session not deleted at sign-out");
         }
     }
-    let mut r = Redirect::to("/login?ok=Signed%20out.").into_response();
+    let mut r = Redirect::to("/login?msg=signed_out").into_response();
     if let Ok(v) = HeaderValue::from_str(&staff::clear_cookie()) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }

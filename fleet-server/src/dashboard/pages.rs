@@ -160,11 +160,12 @@ impl OverviewQuery {
     }
 }
 
-/// `ok` / `err` beside other query fields.
+/// `ok` / `err` and their `sig` beside other query fields.
 #[derive(Debug, Default, Deserialize)]
 pub struct FlashFields {
     ok: Option<String>,
     err: Option<String>,
+    sig: Option<String>,
 }
 
 impl From<FlashFields> for Flash {
@@ -172,6 +173,7 @@ impl From<FlashFields> for Flash {
         Flash {
             ok: f.ok,
             err: f.err,
+            sig: f.sig,
         }
     }
 }
@@ -317,10 +319,19 @@ pub async fn overview(
     let mut groups: Vec<&str> = fleet.kiosks.iter().map(|(k, _)| k.group.as_str()).collect();
     groups.sort_unstable();
     groups.dedup();
+    // Only the states there are filter by a state; anything else in the address is ignored.
+    let q = OverviewQuery {
+        state: q.state.filter(|s| {
+            [Level::Bad, Level::Warn, Level::Off, Level::Ok]
+                .iter()
+                .any(|l| l.class() == s)
+        }),
+        ..q
+    };
     let link = |state: Option<&str>, group: Option<&str>| {
         let mut p = vec![];
         if let Some(s) = state {
-            p.push(format!("state={s}"));
+            p.push(format!("state={}", urlencode(s)));
         }
         if let Some(g) = group {
             p.push(format!("group={}", urlencode(g)));
@@ -331,7 +342,7 @@ pub async fn overview(
         if p.is_empty() {
             "/dashboard".to_owned()
         } else {
-            format!("/dashboard?{}", p.join("&"))
+            esc(&format!("/dashboard?{}", p.join("&")))
         }
     };
     let mut filters = String::from("<div class=\"filters\" aria-label=\"Filter\">");
@@ -430,15 +441,27 @@ pub struct KioskData {
     hb: Option<Heartbeat>,
     alerts: Vec<Alert>,
     commands: Vec<crate::store::CommandRecord>,
-    /// The serial console's code now and its seconds left, for operators.
+    /// The serial console's code now and its seconds left, when an operator asked for it.
     console_code: Option<(String, i64)>,
+    /// The viewer's CSRF token when they may cancel commands (operators).
+    cancel_csrf: Option<String>,
 }
 
 impl KioskData {
-    /// The kiosk's data, `NotFound` for an unknown id; the console code only for operators.
+    /// The kiosk's data, `NotFound` for an unknown id.
     pub async fn load(state: &AppState, id: &str, staff: &Staff) -> Result<KioskData, AppError> {
+        KioskData::load_with_code(state, id, staff, false).await
+    }
+
+    /// [`KioskData::load`], with the console code when `code` is asked and `staff` may see it.
+    async fn load_with_code(
+        state: &AppState,
+        id: &str,
+        staff: &Staff,
+        code: bool,
+    ) -> Result<KioskData, AppError> {
         let id2 = id.to_owned();
-        let may_code = staff.may(Role::Operator);
+        let may_code = code && staff.may(Role::Operator);
         let (record, hb, alerts, commands, hash) = blocking(state, move |s| {
             let (record, hb) = s
                 .kiosk_health_of(&id2)?
@@ -462,6 +485,10 @@ impl KioskData {
             commands,
             console_code: hash
                 .map(|h| protocol::totp::code(&protocol::totp::secret(&h), now / 1000)),
+            cancel_csrf: staff
+                .may(Role::Operator)
+                .then(|| staff.csrf.clone())
+                .filter(|c| !c.is_empty()),
         })
     }
 }
@@ -541,15 +568,6 @@ pub fn kiosk_state_region(d: &KioskData) -> String {
             hb.outbox_oldest_age_s
                 .map_or(String::new(), |a| format!(", oldest {} min", a / 60)),
             hb.last_interaction_at.map_or("—".into(), |t| ago(d.now, t)),
-        );
-    }
-    if let Some((code, left)) = &d.console_code {
-        let _ = write!(
-            s,
-            "<dt>Console code</dt><dd><b class=\"code\" id=\"console-code\">{} {}</b> \
-             <span class=\"small muted\">for the serial console, {left} s more; works offline</span></dd>",
-            &code[..3],
-            &code[3..]
         );
     }
     if let Some(skew) = k.clock_skew_ms {
@@ -675,10 +693,22 @@ pub fn kiosk_commands_region(d: &KioskData) -> String {
                 esc(output)
             )
         };
+        // A command the kiosk has not answered can be cancelled by an operator.
+        let cancel = match (&d.cancel_csrf, c.finished_at) {
+            (Some(csrf), None) => format!(
+                "<form class=\"inline\" method=\"post\" action=\"/dashboard/kiosks/{k}/commands/{id}/cancel\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button class=\"button\" type=\"submit\">\
+                 Cancel</button></form>",
+                k = urlencode(&c.kiosk_id),
+                id = c.id,
+                csrf = esc(csrf),
+            ),
+            _ => String::new(),
+        };
         let _ = write!(
             s,
             "<tr id=\"command-{id}\" data-state=\"{state}\"><td>{id}</td><td>{name}</td><td>{by}</td>\
-             <td class=\"small\">{asked}</td><td><span class=\"badge {class}\">{state}</span></td>\
+             <td class=\"small\">{asked}</td><td><span class=\"badge {class}\">{state}</span>{cancel}</td>\
              <td class=\"result\">{result}</td></tr>",
             id = c.id,
             name = command_label(&c.action),
@@ -701,6 +731,31 @@ fn command_label(a: &protocol::fleet::CommandAction) -> String {
     }
 }
 
+/// The console code card: the code when it was asked for, else (for operators) the button
+/// that asks for it. Outside the live regions, so that it is shown once and not re-sent.
+fn console_code_card(d: &KioskData, staff: &Staff) -> String {
+    if let Some((code, left)) = &d.console_code {
+        return format!(
+            "<section class=\"card\"><h2>Console code</h2><p><b class=\"code\" id=\"console-code\">{} {}</b> \
+             <span class=\"small muted\">for the serial console, {left} s more; works once and \
+             offline. This look was recorded in the audit log.</span></p></section>",
+            esc(code.get(..3).unwrap_or_default()),
+            esc(code.get(3..).unwrap_or_default())
+        );
+    }
+    if !staff.may(Role::Operator) {
+        return String::new();
+    }
+    format!(
+        "<section class=\"card\"><h2>Console code</h2><form class=\"inline\" method=\"post\" \
+         action=\"/dashboard/kiosks/{}/console-code\">{}<button class=\"button\" type=\"submit\">\
+         Show the console code</button></form> <span class=\"small muted\">for a technician at \
+         the kiosk's serial console; each look is recorded in the audit log</span></section>",
+        urlencode(&d.record.kiosk_id),
+        csrf_field(staff)
+    )
+}
+
 /// `GET /dashboard/kiosks/{id}`
 pub async fn kiosk(
     State(state): State<AppState>,
@@ -708,7 +763,40 @@ pub async fn kiosk(
     Path(id): Path<String>,
     Query(q): Query<KioskQuery>,
 ) -> Result<Response, AppError> {
-    let d = KioskData::load(&state, &id, &staff).await?;
+    kiosk_page(&state, &staff, &id, q, false).await
+}
+
+/// `POST /dashboard/kiosks/{id}/console-code`: the kiosk page with its console code, for
+/// operators; every look goes into the audit log (who, which kiosk, when).
+pub async fn console_code(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    if !staff.may(Role::Operator) {
+        return Ok(super::forbidden(&staff, Role::Operator));
+    }
+    let page = kiosk_page(&state, &staff, &id, KioskQuery::default(), true).await?;
+    crate::api::admin::audit(
+        &state,
+        &staff.name,
+        "kiosk.console_code",
+        &id,
+        "console code viewed".into(),
+    )
+    .await;
+    Ok(page)
+}
+
+async fn kiosk_page(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    q: KioskQuery,
+    show_code: bool,
+) -> Result<Response, AppError> {
+    let (state, staff, id) = (state.clone(), staff.clone(), id.to_owned());
+    let d = KioskData::load_with_code(&state, &id, &staff, show_code).await?;
     let days = q.days.unwrap_or(1).clamp(1, 400);
     let now = d.now;
     let since = now - i64::from(days) * 86_400_000;
@@ -773,6 +861,7 @@ pub async fn kiosk(
         },
     ];
     let mut body = kiosk_state_region(&d);
+    body.push_str(&console_code_card(&d, &staff));
     body.push_str("<section class=\"card\"><h2>Health history</h2><div class=\"filters\">");
     for (n, label) in [
         (1, "24 hours"),

@@ -332,6 +332,7 @@ pub async fn create(
         field(&f, "max_failure_percent").parse::<u8>(),
     ) else {
         return back(
+            &staff,
             to,
             Err("Percentages are whole numbers from 0 to 100.".into()),
         );
@@ -355,7 +356,7 @@ pub async fn create(
             v.rollout.id, v.rollout.version, v.progress.targeted
         )
     });
-    outcome(to, r)
+    outcome(&staff, to, r)
 }
 
 /// `POST /dashboard/rollouts/{id}/{action}`
@@ -372,7 +373,7 @@ pub async fn act(
     let percent = field(&f, "percent").parse::<u8>().ok();
     let action = match parse_action(&action, percent) {
         Ok(a) => a,
-        Err(e) => return outcome(to, Err(e)),
+        Err(e) => return outcome(&staff, to, Err(e)),
     };
     let r = act_on(&state, &staff, id, action).await.map(|v| {
         format!(
@@ -382,5 +383,5 @@ pub async fn act(
             v.rollout.percent
         )
     });
-    outcome(to, r)
+    outcome(&staff, to, r)
 }

@@ -111,12 +111,44 @@ pub struct StaffUser {
     pub created_at: UnixMillis,
     /// Disabled accounts cannot sign in; their sessions are gone.
     pub disabled: bool,
-    /// Wrong passwords since the last good sign-in.
+    /// Wrong sign-ins to the name since its last good sign-in, from every source.
     pub failed_logins: u32,
-    /// No sign-in, not even with the right password, before this.
+    /// The latest end of a lock on the name (for one source, or for all), if any.
     pub locked_until: Option<UnixMillis>,
     /// Last good sign-in.
     pub last_login: Option<UnixMillis>,
+}
+
+/// One change to a staff account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// A new role (`viewer` …).
+    Role(String),
+    /// Disabled (`true`) or enabled again.
+    Disabled(bool),
+    /// A new argon2id password hash.
+    Password(String),
+    /// A new password, only if the current hash is still `old` (the account page, after it
+    /// checked the current password): `Conflict` otherwise.
+    PasswordFrom {
+        /// The hash the current password was checked against.
+        old: String,
+        /// The new hash.
+        new: String,
+    },
+    /// Every sign-in lock and count of the name lifted.
+    Unlock,
+}
+
+/// When wrong sign-ins lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Wrong sign-ins to one name from one source that lock that pair.
+    pub per_source: u32,
+    /// Wrong sign-ins to one name from all sources together that lock the name everywhere.
+    pub per_name: u32,
+    /// How long a lock lasts.
+    pub lock_ms: i64,
 }
 
 /// A signed-in browser.
@@ -331,6 +363,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
 
+    /// Cancels a command that has no result yet (it is not delivered again); `false` when the
+    /// kiosk has no such pending command.
+    fn cancel_command(
+        &self,
+        kiosk_id: &str,
+        id: i64,
+        by: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
     /// A kiosk's commands, newest first.
     fn commands(&self, kiosk_id: &str, limit: usize) -> Result<Vec<CommandRecord>, StoreError>;
 
@@ -366,9 +408,40 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Every staff account, by name.
     fn users(&self) -> Result<Vec<StaffUser>, StoreError>;
 
-    /// Stores an account's role, password, state and sign-in counters; `NotFound` when absent.
-    /// With `end_sessions` its sessions end too (disabled, new password, new role).
-    fn save_user(&self, user: &StaffUser, end_sessions: bool) -> Result<(), StoreError>;
+    /// Applies one change to an account in place (never by writing back a row read earlier, so
+    /// that changes made meanwhile stand); `NotFound` when absent. A new role, a new password
+    /// and disabling end the account's sessions.
+    fn change_user(&self, username: &str, change: &UserChange) -> Result<(), StoreError>;
+
+    /// The lock that holds for sign-ins to `username` from `source` at `now`, if any: the
+    /// name's lock for that source, or the name's lock for every source.
+    fn login_lock(
+        &self,
+        username: &str,
+        source: &str,
+        now: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError>;
+
+    /// Counts a wrong sign-in to `username` (whether or not it exists) from `source`, in the
+    /// database (`failures = failures + 1`), and locks when a count reaches its limit. Returns
+    /// the lock's end when this failure locked.
+    fn login_failed(
+        &self,
+        username: &str,
+        source: &str,
+        now: UnixMillis,
+        limits: LoginLimits,
+    ) -> Result<Option<UnixMillis>, StoreError>;
+
+    /// Opens `session` for `user` only if the account is, at this moment, still as it was when
+    /// its password was checked (not disabled, same password hash and role), and clears the
+    /// counts of `source` and of the name. `false` when the account changed meanwhile.
+    fn login_succeeded(
+        &self,
+        user: &StaffUser,
+        session: &StaffSession,
+        source: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Remembers a signed-in browser.
     fn create_session(&self, session: &StaffSession) -> Result<(), StoreError>;

@@ -23,8 +23,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashMap;
 
 use super::{
-    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord,
-    StaffSession, StaffUser, Store, StoreError, SubmissionMeta,
+    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord, LoginLimits,
+    StaffSession, StaffUser, Store, StoreError, SubmissionMeta, UserChange,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -211,6 +211,17 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE releases (version TEXT PRIMARY KEY, body TEXT NOT NULL);
      CREATE TABLE rollouts (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
      CREATE TABLE kiosk_updates (kiosk_id TEXT PRIMARY KEY, body TEXT NOT NULL);",
+    // 13: wrong sign-ins counted per name and source (`*`: every source), whether or not the
+    // name exists; the counters on `staff` are no longer written.
+    "CREATE TABLE login_failures (
+         username     TEXT NOT NULL,
+         source       TEXT NOT NULL,
+         failures     INTEGER NOT NULL,
+         locked_until INTEGER,
+         updated_at   INTEGER NOT NULL,
+         PRIMARY KEY (username, source)
+     );
+     CREATE INDEX login_failures_by_age ON login_failures (updated_at);",
 ];
 
 /// The SQLite store.
@@ -632,16 +643,25 @@ fn check_item(
             .transpose()?;
         forms.insert(key.clone(), service);
     }
-    // A form this server never published (a restored database) is accepted as sent: refusing
-    // it would lose a citizen's submission over a server-side gap.
-    if let Some(Some(service)) = forms.get(&key)
-        && let Err(errors) = protocol::validate::validate_form(&service.form, &item.values)
-    {
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        return Ok(Some(format!(
-            "values do not validate: {}",
-            fields.join(", ")
-        )));
+    // A form this server never published is refused: without its definition nothing can be
+    // validated, and a kiosk must not be able to file values against a form of its own making.
+    // The kiosk keeps a refused item with the reason (it is not lost).
+    match forms.get(&key) {
+        Some(Some(service)) => {
+            if let Err(errors) = protocol::validate::validate_form(&service.form, &item.values) {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                return Ok(Some(format!(
+                    "values do not validate: {}",
+                    fields.join(", ")
+                )));
+            }
+        }
+        _ => {
+            return Ok(Some(format!(
+                "version {} of the form {} was never published",
+                item.form_version, item.service_id
+            )));
+        }
     }
     Ok(None)
 }
@@ -1411,6 +1431,23 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
+    fn cancel_command(
+        &self,
+        kiosk_id: &str,
+        id: i64,
+        by: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE commands SET finished_at = ?3, ok = 0, output = ?4
+                 WHERE id = ?1 AND kiosk_id = ?2 AND finished_at IS NULL",
+                params![id, kiosk_id, now, format!("cancelled by {by}")],
+            )
+            .map(|n| n > 0)
+            .map_err(db)
+    }
+
     fn commands(&self, kiosk_id: &str, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
@@ -1644,36 +1681,178 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
-    fn save_user(&self, u: &StaffUser, end_sessions: bool) -> Result<(), StoreError> {
+    fn change_user(&self, username: &str, change: &UserChange) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM staff WHERE username = ?1)",
+                [username],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("user {username:?}")));
+        }
+        let end_sessions = match change {
+            UserChange::Role(role) => {
+                tx.execute(
+                    "UPDATE staff SET role = ?2 WHERE username = ?1",
+                    params![username, role],
+                )
+                .map_err(db)?;
+                true
+            }
+            UserChange::Disabled(disabled) => {
+                tx.execute(
+                    "UPDATE staff SET disabled = ?2 WHERE username = ?1",
+                    params![username, disabled],
+                )
+                .map_err(db)?;
+                *disabled
+            }
+            UserChange::Password(hash) => {
+                tx.execute(
+                    "UPDATE staff SET password_hash = ?2 WHERE username = ?1",
+                    params![username, hash],
+                )
+                .map_err(db)?;
+                true
+            }
+            UserChange::PasswordFrom { old, new } => {
+                let n = tx
+                    .execute(
+                        "UPDATE staff SET password_hash = ?3
+                         WHERE username = ?1 AND password_hash = ?2",
+                        params![username, old, new],
+                    )
+                    .map_err(db)?;
+                if n == 0 {
+                    return Err(StoreError::Conflict(
+                        "the password was changed meanwhile".into(),
+                    ));
+                }
+                true
+            }
+            UserChange::Unlock => {
+                tx.execute("DELETE FROM login_failures WHERE username = ?1", [username])
+                    .map_err(db)?;
+                false
+            }
+        };
+        if end_sessions {
+            tx.execute("DELETE FROM staff_sessions WHERE username = ?1", [username])
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn login_lock(
+        &self,
+        username: &str,
+        source: &str,
+        now: UnixMillis,
+    ) -> Result<Option<UnixMillis>, StoreError> {
+        self.conn()
+            .prepare_cached(
+                "SELECT MAX(locked_until) FROM login_failures
+                 WHERE username = ?1 AND source IN (?2, '*') AND locked_until > ?3",
+            )
+            .and_then(|mut st| st.query_row(params![username, source, now], |r| r.get(0)))
+            .map_err(db)
+    }
+
+    fn login_failed(
+        &self,
+        username: &str,
+        source: &str,
+        now: UnixMillis,
+        limits: LoginLimits,
+    ) -> Result<Option<UnixMillis>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        // Counts of names nobody has tried for a day go (a lock lasts far less).
+        tx.prepare_cached(
+            "DELETE FROM login_failures WHERE updated_at < ?1 AND COALESCE(locked_until, 0) < ?2",
+        )
+        .and_then(|mut st| st.execute(params![now - 86_400_000, now]))
+        .map_err(db)?;
+        let mut locked = None;
+        for (src, limit) in [(source, limits.per_source), ("*", limits.per_name)] {
+            let until: Option<UnixMillis> = tx
+                .prepare_cached(
+                    "INSERT INTO login_failures (username, source, failures, updated_at)
+                     VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT (username, source) DO UPDATE SET
+                         failures = failures + 1, updated_at = excluded.updated_at
+                     RETURNING CASE WHEN failures >= ?4 THEN ?5 END",
+                )
+                .and_then(|mut st| {
+                    st.query_row(
+                        params![username, src, now, limit, now + limits.lock_ms],
+                        |r| r.get(0),
+                    )
+                })
+                .map_err(db)?;
+            if let Some(until) = until {
+                tx.prepare_cached(
+                    "UPDATE login_failures SET locked_until = ?3, failures = 0
+                     WHERE username = ?1 AND source = ?2",
+                )
+                .and_then(|mut st| st.execute(params![username, src, until]))
+                .map_err(db)?;
+                locked = locked.max(Some(until));
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(locked)
+    }
+
+    fn login_succeeded(
+        &self,
+        user: &StaffUser,
+        session: &StaffSession,
+        source: &str,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         let n = tx
             .execute(
-                "UPDATE staff SET role = ?2, password_hash = ?3, disabled = ?4, failed_logins = ?5,
-                     locked_until = ?6, last_login = ?7
-                 WHERE username = ?1",
+                "UPDATE staff SET last_login = ?2
+                 WHERE username = ?1 AND disabled = 0 AND password_hash = ?3 AND role = ?4",
                 params![
-                    u.username,
-                    u.role,
-                    u.password_hash,
-                    u.disabled,
-                    u.failed_logins,
-                    u.locked_until,
-                    u.last_login
+                    user.username,
+                    session.created_at,
+                    user.password_hash,
+                    user.role
                 ],
             )
             .map_err(db)?;
         if n == 0 {
-            return Err(StoreError::NotFound(format!("user {:?}", u.username)));
+            return Ok(false);
         }
-        if end_sessions {
-            tx.execute(
-                "DELETE FROM staff_sessions WHERE username = ?1",
-                [&u.username],
-            )
-            .map_err(db)?;
-        }
-        tx.commit().map_err(db)
+        tx.execute(
+            "DELETE FROM login_failures WHERE username = ?1 AND source IN (?2, '*')
+                 AND COALESCE(locked_until, 0) < ?3",
+            params![user.username, source, session.created_at],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO staff_sessions (id_hash, username, csrf, created_at, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                session.id_hash,
+                session.username,
+                session.csrf,
+                session.created_at,
+                session.last_seen
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     fn create_session(&self, s: &StaffSession) -> Result<(), StoreError> {
@@ -1799,8 +1978,11 @@ impl Store for SqliteStore {
     }
 }
 
-const STAFF_COLUMNS: &str =
-    "username, role, password_hash, created_at, disabled, failed_logins, locked_until, last_login";
+const STAFF_COLUMNS: &str = "username, role, password_hash, created_at, disabled,
+     COALESCE((SELECT failures FROM login_failures f
+               WHERE f.username = staff.username AND f.source = '*'), 0),
+     (SELECT MAX(locked_until) FROM login_failures f WHERE f.username = staff.username),
+     last_login";
 
 fn staff_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffUser> {
     Ok(StaffUser {

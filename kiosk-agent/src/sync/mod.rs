@@ -316,7 +316,34 @@ async fn run_command(
             result
         }
     };
-    agent.fleet.command_result(cred, id, &result).await?;
+    // Whatever a command printed, the fleet gets at most what it keeps.
+    let result = protocol::fleet::CommandResult {
+        output: protocol::fleet::fit_output(&[result.output]),
+        ..result
+    };
+    match agent.fleet.command_result(cred, id, &result).await {
+        Ok(()) => {}
+        // A result the fleet refuses for good must not block the round (and every command,
+        // catalog and heartbeat after it): the refusal is reported as the command's failure.
+        Err(e) if !e.is_transient() && !matches!(e, FleetError::Unauthorized(_)) => {
+            tracing::warn!(id, error = %e, "the fleet refused a command's result; reporting it failed");
+            let refused = protocol::fleet::CommandResult {
+                ok: false,
+                output: format!(
+                    "the kiosk's result was refused by the fleet: {}",
+                    e.to_string().chars().take(500).collect::<String>()
+                ),
+            };
+            if let Err(e) = agent.fleet.command_result(cred, id, &refused).await {
+                if e.is_transient() || matches!(e, FleetError::Unauthorized(_)) {
+                    return Err(e.into());
+                }
+                tracing::error!(id, error = %e, "the fleet refused the failure report too; going on");
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    }
     if command.action == protocol::fleet::CommandAction::Reboot && result.ok {
         let a = Arc::clone(agent);
         let _ = tokio::task::spawn_blocking(move || crate::commands::reboot_now(&a)).await;
