@@ -278,6 +278,35 @@ pub struct LimitsSection {
     /// are counted in one entry instead. Default 60.
     #[serde(default = "default_console_rate")]
     pub console_events_per_minute: u32,
+    /// Connections served at once; more wait in the kernel's queue until one closes. Keep it
+    /// below the process's open-file limit (`LimitNOFILE=`). Default 4096.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A connection must send a whole request head within this many seconds of opening, or of
+    /// its previous answer (keep-alive idle), else it is closed; also the TLS handshake's
+    /// limit. Default 20.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_s: u64,
+    /// A request body must make progress: at most this many seconds between two reads
+    /// (nginx's `client_body_timeout`). Default 30.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_s: u64,
+    /// And arrive whole within this many seconds. Default 600.
+    #[serde(default = "default_body_deadline")]
+    pub body_deadline_s: u64,
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_header_timeout() -> u64 {
+    20
+}
+fn default_body_read_timeout() -> u64 {
+    30
+}
+fn default_body_deadline() -> u64 {
+    600
 }
 
 fn default_console_rate() -> u32 {
@@ -296,6 +325,10 @@ impl Default for LimitsSection {
             logins_per_minute: default_login_rate(),
             kiosk_lookups_per_minute: default_public_rate(),
             console_events_per_minute: default_console_rate(),
+            max_connections: default_max_connections(),
+            header_timeout_s: default_header_timeout(),
+            body_read_timeout_s: default_body_read_timeout(),
+            body_deadline_s: default_body_deadline(),
         }
     }
 }
@@ -370,6 +403,19 @@ impl Config {
             key,
             problem: problem.into(),
         };
+        let l = &self.limits;
+        if l.max_connections == 0 {
+            return Err(invalid("limits.max_connections", "must be at least 1"));
+        }
+        for (key, v) in [
+            ("limits.header_timeout_s", l.header_timeout_s),
+            ("limits.body_read_timeout_s", l.body_read_timeout_s),
+            ("limits.body_deadline_s", l.body_deadline_s),
+        ] {
+            if !(1..=86_400).contains(&v) {
+                return Err(invalid(key, "must be 1 to 86400 seconds"));
+            }
+        }
         if self.history.uptime_days < 32 {
             return Err(invalid("history.uptime_days", "must be at least 32"));
         }
@@ -600,6 +646,18 @@ mod tests {
         assert_eq!(c.connector.retry_max_s, d.connector.retry_max_s);
         assert_eq!(c.limits.public_per_minute, d.limits.public_per_minute);
         assert_eq!(c.limits.max_body_bytes, d.limits.max_body_bytes);
+        assert_eq!(c.limits.max_connections, d.limits.max_connections);
+        assert_eq!(c.limits.header_timeout_s, d.limits.header_timeout_s);
+        assert_eq!(c.limits.body_read_timeout_s, d.limits.body_read_timeout_s);
+        assert_eq!(c.limits.body_deadline_s, d.limits.body_deadline_s);
+        assert_eq!(
+            c.limits.console_events_per_minute,
+            d.limits.console_events_per_minute
+        );
+        assert_eq!(
+            c.limits.kiosk_lookups_per_minute,
+            d.limits.kiosk_lookups_per_minute
+        );
         assert_eq!(c.log.filter, d.log.filter);
         let (a, b) = (&c.alerts, &d.alerts);
         assert_eq!(a.offline_after_s, b.offline_after_s);

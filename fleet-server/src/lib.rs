@@ -15,6 +15,7 @@ pub mod config;
 pub mod connector;
 pub mod dashboard;
 pub mod hours;
+pub mod http_server;
 pub mod ingest;
 pub mod notify;
 pub mod ratelimit;

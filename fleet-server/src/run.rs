@@ -35,6 +35,10 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         limiter: Arc::new(RateLimiter::new(config.limits.public_per_minute)),
         connector_wake: Arc::new(Notify::new()),
         max_body: config.limits.max_body_bytes,
+        body_timeouts: (
+            Duration::from_secs(config.limits.body_read_timeout_s),
+            Duration::from_secs(config.limits.body_deadline_s),
+        ),
         heartbeats: Arc::default(),
         changes: tokio::sync::broadcast::channel(1024).0,
         login_limiter: Arc::new(RateLimiter::new(config.limits.logins_per_minute)),
@@ -140,38 +144,33 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.history.clone(),
         stop_rx.clone(),
     ));
-    let router = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
+    let limits = crate::http_server::ConnLimits::from_config(&config.limits);
+    let router = app(state);
+    let (serve_stop_tx, serve_stop) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("stopping: finishing in-flight requests");
-        h.graceful_shutdown(Some(Duration::from_secs(10)));
+        let _ = serve_stop_tx.send(true);
     });
     let addr = config.server.listen;
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
-    match (&config.server.tls_cert, &config.server.tls_key) {
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = tls_config(cert, key)?;
             tracing::info!(%bound, "fleet-server listening (https)");
             println!("listening on https://{bound}");
-            axum_server::from_tcp_rustls(listener, tls)?
-                .handle(handle)
-                .serve(router)
-                .await?;
+            Some(tls)
         }
         _ => {
             tracing::info!(%bound, "fleet-server listening (plain http, loopback only)");
             println!("listening on http://{bound}");
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(router)
-                .await?;
+            None
         }
-    }
+    };
+    crate::http_server::serve(listener, tls, router, limits, serve_stop).await;
     let _ = stop_tx.send(true);
     let _ = connector.await;
     let _ = alerts.await;
@@ -214,7 +213,7 @@ async fn maintain(
 fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
-) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
@@ -230,9 +229,7 @@ fn tls_config(
         .with_single_cert(certs, key)
         .context("certificate and key do not match")?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(axum_server::tls_rustls::RustlsConfig::from_config(
-        Arc::new(cfg),
-    ))
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
 async fn wait_for_signal() {

@@ -64,6 +64,8 @@ pub struct Shared {
     pub connector_wake: Arc<tokio::sync::Notify>,
     /// Largest request body.
     pub max_body: usize,
+    /// A request body's longest pause between reads, and its whole time.
+    pub body_timeouts: (std::time::Duration, std::time::Duration),
     /// Asks the alert sweeper to look soon (a heartbeat arrived).
     pub alerts_wake: Arc<tokio::sync::Notify>,
     /// Which kiosks it should look at then.
@@ -251,6 +253,9 @@ pub enum AppError {
     /// Too many requests from this address.
     #[error("too many requests; try again in a minute")]
     RateLimited,
+    /// The request body did not arrive in time.
+    #[error("{0}")]
+    Timeout(String),
     /// Anything else; the detail is logged, the client sees none.
     #[error("internal error")]
     Internal(String),
@@ -276,6 +281,7 @@ impl IntoResponse for AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AppError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -317,10 +323,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
             if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::TooLarge(0)
-            } else {
-                AppError::BadRequest(rej.body_text())
+                return AppError::TooLarge(0);
             }
+            // A body that stalled or crawled past its deadline (`http_server::body_deadline`).
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&rej);
+            while let Some(e) = cause {
+                if let Some(t) = e.downcast_ref::<crate::http_server::BodyTimeout>() {
+                    return AppError::Timeout(t.to_string());
+                }
+                cause = e.source();
+            }
+            AppError::BadRequest(rej.body_text())
         })?;
         protocol::json::decode(&bytes, usize::MAX)
             .map(JsonBody)
@@ -381,6 +394,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), sessions))
+        .layer(middleware::from_fn_with_state(
+            state.body_timeouts,
+            crate::http_server::body_deadline,
+        ))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
