@@ -330,3 +330,47 @@ fn a_technician_signs_in_and_works_every_command_over_a_pty() {
     assert!(log.contains("console locked"));
     drop(slave);
 }
+
+/// A one-time code works once, also across a restart of the agent (or a power cut): the last
+/// used step is kept in the agent's database.
+#[test]
+fn a_used_code_stays_spent_after_a_restart() {
+    let tmp = TempDir::new("console-replay");
+    let fleet = Fleet::start(&tmp.path().join("fleet"), "");
+    fleet.publish(&demo_catalog());
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    master.set_timeout(Duration::from_millis(50)).unwrap();
+    let mut agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("ostrava-11"),
+        &format!(
+            "[console]\npath = \"{}\"\nidle_timeout_s = 30\n",
+            slave.name().unwrap()
+        ),
+    );
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+    let mut t = Terminal {
+        master,
+        seen: Vec::new(),
+        ansi: true,
+    };
+    t.send(b"\r");
+    t.expect("Code: ");
+    let used = code(&fleet, "ostrava-11");
+    t.send(format!("{used}\r").as_bytes());
+    t.expect("okenko> ");
+    t.send(b"exit\r");
+    std::thread::sleep(Duration::from_millis(300));
+    agent.kill();
+    agent.restart();
+    assert!(agent.wait_ready(Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_secs(1));
+    t.pump();
+    t.seen.clear();
+    t.send(b"\r");
+    t.expect("Code: ");
+    t.send(format!("{used}\r").as_bytes());
+    t.expect("Wrong code.");
+    drop(slave);
+}

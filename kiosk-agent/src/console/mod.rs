@@ -135,7 +135,7 @@ impl Lock {
         Lock {
             failures: get("console_failures").unwrap_or(0).clamp(0, 100) as u32,
             until,
-            used_step: None,
+            used_step: get("console_used_step"),
         }
     }
 
@@ -303,6 +303,15 @@ impl<'a> Console<'a> {
         let now = crate::store::now_ms() / 1000;
         match protocol::totp::verify(&secret, code, now) {
             Some(step) if self.lock.used_step.is_none_or(|u| step > u) => {
+                // Kept in the database before the code opens anything: after a restart (or a
+                // power cut) the same code is still spent. If it cannot be kept, it is refused.
+                let kept = self
+                    .agent
+                    .store_now(|s| s.set_setting("console_used_step", &step.to_string()));
+                if let Err(e) = kept {
+                    tracing::error!(target: "console", error = %e, "a used code could not be recorded; refused");
+                    return false;
+                }
                 self.lock.used_step = Some(step);
                 true
             }
