@@ -55,13 +55,55 @@ pub enum AppHealth {
     Down(String),
 }
 
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    sha: sha2::Sha256,
+    len: u64,
+}
+
+impl<R: std::io::Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            sha: <sha2::Sha256 as sha2::Digest>::new(),
+            len: 0,
+        }
+    }
+
+    /// Reads what is left, then checks the whole against the manifest's size and SHA-256.
+    fn finish(&mut self, m: &Manifest) -> Result<(), SlotError> {
+        std::io::copy(self, &mut std::io::sink())
+            .map_err(|e| err(format!("cannot read the bundle: {e}")))?;
+        let digest = protocol::hex(&sha2::Digest::finalize(self.sha.clone()));
+        if self.len != m.size || digest != m.sha256.to_ascii_lowercase() {
+            return Err(err(format!(
+                "the bundle changed under the install: {} bytes, SHA-256 {digest}; its manifest \
+                 says {} bytes, {}",
+                self.len, m.size, m.sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
 /// Where releases are installed and which one runs.
 pub trait SlotBackend: Send + Sync + std::fmt::Debug {
     /// Decides which slot runs and starts it (at agent start; for `DirSlots` also at reboot).
     fn boot(&self) -> Result<Booted, SlotError>;
     /// What the inactive slot holds, if anything.
     fn other(&self) -> Result<Option<SlotContent>, SlotError>;
-    /// Writes a verified bundle into the inactive slot.
+    /// Writes a bundle into the inactive slot, checked against `manifest` (the `dir` slots hash
+    /// the very bytes they unpack; RAUC checks the bundle's own signature).
     fn install(&self, bundle: &Path, manifest: &Manifest) -> Result<(), SlotError>;
     /// Next boot: the inactive slot, on trial.
     fn try_other(&self) -> Result<(), SlotError>;
@@ -334,14 +376,23 @@ impl SlotBackend for DirSlots {
         std::fs::create_dir_all(&slot).map_err(|e| err(format!("{}: {e}", slot.display())))?;
         let f =
             std::fs::File::open(bundle).map_err(|e| err(format!("{}: {e}", bundle.display())))?;
-        let mut archive = tar::Archive::new(std::io::BufReader::new(f));
+        // One open file, verified as it is unpacked: the bytes in the slot are the bytes that
+        // were hashed, whatever happens to the path meanwhile. A mismatch empties the slot,
+        // which is never labelled.
+        let mut hashed = Hashing::new(std::io::BufReader::new(f));
+        let mut archive = tar::Archive::new(&mut hashed);
         archive.set_preserve_permissions(true);
         // `unpack` refuses entries that would land outside the slot.
-        archive.unpack(&slot).map_err(|e| {
+        let unpacked = archive.unpack(&slot).map_err(|e| {
             err(format!(
                 "the bundle is not a tar archive a slot can hold: {e}"
             ))
-        })?;
+        });
+        let verified = unpacked.and_then(|()| hashed.finish(m));
+        if let Err(e) = verified {
+            let _ = std::fs::remove_dir_all(&slot);
+            return Err(e);
+        }
         let label = serde_json::to_vec(&SlotContent {
             version: m.version.clone(),
             sha256: m.sha256.clone(),
@@ -605,6 +656,50 @@ mod tests {
         {"rootfs.1":{"class":"rootfs","device":"/dev/vda3","type":"ext4","bootname":"B",
         "state":"inactive","parent":null,"mountpoint":null,"boot_status":"good",
         "slot_status":{"bundle":{"compatible":"okenko-x86_64","version":"1.3.2"},"status":"ok"}}}]}"#;
+
+    /// A tar bundle holding `run.sh` with `text`, and its manifest.
+    fn bundle(text: &str) -> (Vec<u8>, Manifest) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, "run.sh", text.as_bytes()).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let m = Manifest {
+            version: "2.0.0".into(),
+            compatible: vec!["test".into()],
+            size: bytes.len() as u64,
+            sha256: protocol::sha256_hex(&bytes),
+            created_at: 0,
+        };
+        (bytes, m)
+    }
+
+    /// The `dir` slots verify the bytes they unpack: a bundle swapped on disk after its check
+    /// (same path, other bytes) leaves the slot empty and unlabelled.
+    #[test]
+    fn dir_slots_install_only_the_bytes_they_verified() {
+        let dir = std::env::temp_dir().join(format!("okenko-slots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let slots = DirSlots::new(&dir.join("slots"), vec!["./run.sh".into()], 3).unwrap();
+        let (good, m) = bundle("echo good");
+        let path = dir.join("bundle.tar");
+        std::fs::write(&path, &good).unwrap();
+        slots.install(&path, &m).unwrap();
+        assert_eq!(slots.other().unwrap().unwrap().version, "2.0.0");
+        // Swapped for a bundle of the same length after the updater checked it.
+        let (evil, _) = bundle("echo evil");
+        assert_eq!(evil.len(), good.len());
+        std::fs::write(&path, &evil).unwrap();
+        let e = slots.install(&path, &m).unwrap_err();
+        assert!(e.to_string().contains("changed under the install"), "{e}");
+        assert!(
+            slots.other().unwrap().is_none(),
+            "no label on a slot that failed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn rauc_status_gives_the_booted_and_the_other_slot() {
