@@ -21,6 +21,7 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         ingest,
         rollouts: Arc::new(rollouts),
         releases_dir: config.server.data_dir.join("releases"),
+        uploading: Arc::default(),
         kiosk_auth: Arc::default(),
         store,
         admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),

@@ -94,6 +94,8 @@ pub struct Shared {
     pub rollouts: Arc<crate::rollout::Rollouts>,
     /// Where release bundles are kept.
     pub releases_dir: std::path::PathBuf,
+    /// The versions whose bundles are being uploaded.
+    pub uploading: releases::UploadsInProgress,
 }
 
 /// Something the dashboard's open pages may need to show anew.

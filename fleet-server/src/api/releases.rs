@@ -93,6 +93,39 @@ async fn add_release(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+/// The versions whose bundles are being uploaded.
+pub type UploadsInProgress = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// A version's upload, in progress until dropped.
+struct Uploading<'a> {
+    set: &'a UploadsInProgress,
+    version: String,
+}
+
+impl<'a> Uploading<'a> {
+    fn claim(set: &'a UploadsInProgress, version: &str) -> Result<Uploading<'a>, AppError> {
+        let mut uploads = set.lock().unwrap_or_else(|p| p.into_inner());
+        if !uploads.insert(version.to_owned()) {
+            return Err(AppError::Conflict(format!(
+                "release {version}'s bundle is being uploaded already; try again when it is done"
+            )));
+        }
+        Ok(Uploading {
+            set,
+            version: version.to_owned(),
+        })
+    }
+}
+
+impl Drop for Uploading<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.version);
+    }
+}
+
 /// The file a release's bundle is kept in.
 pub fn bundle_path(state: &AppState, version: &str) -> std::path::PathBuf {
     // Versions are letters, digits and `._-+` (checked with the manifest): one path component.
@@ -114,13 +147,21 @@ async fn upload_bundle(
             "release {version}'s bundle is here already"
         )));
     }
+    // One upload of a version at a time; the second is told so rather than racing the first.
+    let _uploading = Uploading::claim(&state.uploading, &version)?;
     let dir = state.releases_dir.clone();
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| AppError::Internal(format!("{}: {e}", dir.display())))?;
-    let part = dir.join(format!("{version}.part"));
+    // A name of its own, made fresh: nothing else writes into this file.
+    let part = dir.join(format!("{version}.{}.part", crate::auth::fresh_secret(8)));
     let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", part.display()));
-    let mut file = tokio::fs::File::create(&part).await.map_err(io)?;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&part)
+        .await
+        .map_err(io)?;
     let mut stream = body.into_data_stream();
     let mut n: u64 = 0;
     while let Some(chunk) = stream.next().await {
