@@ -81,6 +81,12 @@ PRINTER=$(head -n 1 "$RUN/printer.log")
 # reads its own input).
 $BIN/touch-sim serve "$RUN/touch" > "$RUN/touch.log" 2>&1 & pids+=($!)
 for _ in $(seq 50); do [ -p "$RUN/touch" ] && break; sleep 0.1; done
+# The technician's serial console: a null-modem cable between two pseudo-terminals; the agent
+# owns one end, a terminal program opens the other.
+$BIN/console-pty > "$RUN/console.log" 2>&1 & pids+=($!)
+for _ in $(seq 50); do [ "$(wc -l < "$RUN/console.log")" -ge 2 ] && break; sleep 0.1; done
+CONSOLE_KIOSK=$(awk '/^kiosk /{print $2}' "$RUN/console.log")
+CONSOLE=$(awk '/^technician /{print $2}' "$RUN/console.log")
 
 cat > "$RUN/agent.toml" <<TOML
 [agent]
@@ -100,6 +106,9 @@ path = "$RUN/touch"
 
 [receipt]
 header = "Statutární město Ostrava"
+
+[console]
+path = "$CONSOLE_KIOSK"
 
 [update]
 backend = "dir"
@@ -151,6 +160,10 @@ Okénko is running locally (logs in $RUN/*.log):
   kiosk agent       socket $RUN/agent.sock
   receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
   touchscreen       simulated on $RUN/touch (a tap every 4 s)
+  serial console    picocom -b 115200 $CONSOLE   (or: screen $CONSOLE 115200)
+                    press Enter, then type the code of the moment:
+                    $BIN/fleet-server --config $RUN/fleet.toml console-code ostrava-01
+                    (also on the dashboard, kiosk ostrava-01, "Show the console code")
   kiosk app         $APP
   simulated kiosks  $SIM_COUNT (kiosk-sim; paper, offline, card reader and heat faults on a schedule)
   metrics           curl -H "Authorization: Bearer $ADMIN_TOKEN" http://127.0.0.1:$PORT/metrics

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Okénko needs on a fresh Debian/Ubuntu machine, when it is
-# missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, the libinput
+# missing: a C compiler (SQLite and ring are built from source), pkg-config, curl, picocom (to
+# try the technician's serial console locally), the libinput
 # and xkbcommon headers (the kiosk UI's fullscreen backend), Chromium (the dashboard's browser
 # tests run it headless) and cargo-nextest. Safe to run again; it only installs what is absent.
 set -euo pipefail
 
 need_apt=()
-for cmd_pkg in cc:build-essential pkg-config:pkg-config curl:curl; do
+for cmd_pkg in cc:build-essential pkg-config:pkg-config curl:curl picocom:picocom; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -8,6 +8,7 @@
 //! fleet-server [--config PATH] user password NAME             (password on stdin)
 //! fleet-server [--config PATH] user unlock NAME
 //! fleet-server [--config PATH] user list
+//! fleet-server [--config PATH] console-code KIOSK_ID           (the serial console's code now)
 //! ```
 //!
 //! `user add NAME --role admin` makes the first admin, who makes everyone else on the
@@ -44,7 +45,7 @@ fn run() -> anyhow::Result<()> {
     let cmd = args.first().map(String::as_str).unwrap_or("serve");
     if matches!(cmd, "--help" | "-h" | "help") {
         println!(
-            "usage: fleet-server [--config PATH] serve | token KIOSK_ID --name NAME [--group G] [--ttl-hours H] | publish FILE | user add NAME --role viewer|operator|release_manager|admin | user password NAME | user unlock NAME | user list"
+            "usage: fleet-server [--config PATH] serve | token KIOSK_ID --name NAME [--group G] [--ttl-hours H] | publish FILE | user add NAME --role viewer|operator|release_manager|admin | user password NAME | user unlock NAME | user list | console-code KIOSK_ID"
         );
         return Ok(());
     }
@@ -103,6 +104,24 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         "user" => user(&config, &args[1..]),
+        "console-code" => {
+            let kiosk = args.get(1).context("console-code needs a kiosk id")?;
+            let store = fleet_server::run::open_store(&config)?;
+            let hash = store
+                .credential_hash(kiosk)?
+                .with_context(|| format!("no enrolled kiosk {kiosk:?}"))?;
+            let now = fleet_server::now_ms() / 1000;
+            let (code, left) = protocol::totp::code(&protocol::totp::secret(&hash), now);
+            store.audit(&fleet_server::store::AuditEntry {
+                at: fleet_server::now_ms(),
+                actor: "cli".into(),
+                action: "kiosk.console_code".into(),
+                target: kiosk.clone(),
+                detail: "console code viewed".into(),
+            })?;
+            println!("{code}\t{left} s left");
+            Ok(())
+        }
         other => bail!("unknown command {other:?}; try --help"),
     }
 }
