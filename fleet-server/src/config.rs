@@ -243,6 +243,30 @@ pub struct ConnectorSection {
     /// Longest retry delay, seconds. Default 300.
     #[serde(default = "default_retry_max")]
     pub retry_max_s: u64,
+    /// Deliveries in flight at once (1-64). Default 16.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// A delivery not answered within this many seconds failed (and is retried). Default 10.
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout_s: u64,
+    /// How long a submission's form values stay on the server after the agenda system took
+    /// it, seconds; 0 (the default) purges them at once. The code, state and times stay.
+    #[serde(default)]
+    pub keep_delivered_s: u64,
+    /// How long the keyed hash of the citizen's card stays with a request, for "my requests"
+    /// at any kiosk, days. Default 365.
+    #[serde(default = "default_identity_days")]
+    pub identity_days: u32,
+}
+
+fn default_concurrency() -> usize {
+    16
+}
+fn default_delivery_timeout() -> u64 {
+    10
+}
+fn default_identity_days() -> u32 {
+    365
 }
 
 impl Default for ConnectorSection {
@@ -252,6 +276,10 @@ impl Default for ConnectorSection {
             outbound_token: None,
             inbound_token: None,
             retry_max_s: default_retry_max(),
+            concurrency: default_concurrency(),
+            timeout_s: default_delivery_timeout(),
+            keep_delivered_s: 0,
+            identity_days: default_identity_days(),
         }
     }
 }
@@ -403,6 +431,12 @@ impl Config {
             key,
             problem: problem.into(),
         };
+        if !(1..=64).contains(&self.connector.concurrency) {
+            return Err(invalid("connector.concurrency", "must be 1 to 64"));
+        }
+        if !(1..=600).contains(&self.connector.timeout_s) {
+            return Err(invalid("connector.timeout_s", "must be 1 to 600 seconds"));
+        }
         let l = &self.limits;
         if l.max_connections == 0 {
             return Err(invalid("limits.max_connections", "must be at least 1"));

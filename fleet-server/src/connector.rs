@@ -1,17 +1,25 @@
 //! The connector to the office's agenda system: every submission the server accepted is POSTed
 //! to `connector.url` (with `Idempotency-Key: <submission id>`) until the agenda system answers
-//! 2xx; then the request's state becomes `received`. Failures are retried with exponential
-//! back-off per submission; the queue lives in the store, so a restart loses nothing.
+//! 2xx; then the request's state becomes `received` and its form values leave the server
+//! (after `keep_delivered_s`). Failures are retried with exponential back-off per submission;
+//! the queue lives in the store, so a restart loses nothing.
+//!
+//! Up to `connector.concurrency` deliveries are in flight at once, each with its own time-out
+//! (`timeout_s`): a slow answer holds one slot, not the queue. Deliveries start oldest first
+//! (by when each became due), but finish in any order: the agenda system must not rely on
+//! arrival order (each delivery carries its tracking code and its created and received times),
+//! and the reference agenda system does not.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use crate::config::ConnectorSection;
 use crate::store::Store;
 
-/// Runs until `shutdown` turns true. Without a configured URL it does nothing: submissions wait.
 fn try_http_client() -> Option<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match reqwest::Client::builder()
@@ -33,6 +41,7 @@ pub fn http_client() -> reqwest::Client {
     try_http_client().unwrap_or_default()
 }
 
+/// Runs until `shutdown` turns true. Without a configured URL it does nothing: submissions wait.
 pub async fn run(
     store: Arc<dyn Store>,
     cfg: ConnectorSection,
@@ -46,75 +55,128 @@ pub async fn run(
     let Some(http) = try_http_client() else {
         return;
     };
-    let max = Duration::from_secs(cfg.retry_max_s);
+    let job = Arc::new(Job {
+        store,
+        http,
+        url,
+        token: cfg.outbound_token.clone(),
+        timeout: Duration::from_secs(cfg.timeout_s),
+        max_delay_ms: Duration::from_secs(cfg.retry_max_s).as_millis() as i64,
+        purge_at_once: cfg.keep_delivered_s == 0,
+    });
+    let slots = cfg.concurrency.max(1);
+    let mut in_flight: HashSet<uuid::Uuid> = HashSet::new();
+    let mut running: JoinSet<uuid::Uuid> = JoinSet::new();
     loop {
-        let delivered = round(&store, &http, &url, cfg.outbound_token.as_deref(), max).await;
-        let idle = if delivered > 0 {
+        // Fill the free slots with what is due, oldest first, skipping what is in flight.
+        let mut started = 0;
+        if in_flight.len() < slots {
+            let want = slots - in_flight.len();
+            let s = Arc::clone(&job.store);
+            let fetch = in_flight.len() + want;
+            let due =
+                tokio::task::spawn_blocking(move || s.due_deliveries(crate::now_ms(), fetch)).await;
+            match due {
+                Ok(Ok(due)) => {
+                    let fresh: Vec<_> = due
+                        .into_iter()
+                        .filter(|d| !in_flight.contains(&d.id))
+                        .take(want)
+                        .collect();
+                    for d in fresh {
+                        in_flight.insert(d.id);
+                        let job = Arc::clone(&job);
+                        running.spawn(async move {
+                            let id = d.id;
+                            job.deliver(d).await;
+                            id
+                        });
+                        started += 1;
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot read the delivery queue"),
+                Err(_) => {}
+            }
+        }
+        // Then wait: for a delivery to finish (a slot frees), new work, a retry coming due, or
+        // the end. With free slots and nothing started, nothing is due: look again in a second.
+        let idle = if started > 0 {
             Duration::ZERO
         } else {
             Duration::from_secs(1)
         };
         tokio::select! {
-            _ = tokio::time::sleep(idle) => {}
-            _ = wake.notified() => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(id) = done {
+                    in_flight.remove(&id);
+                }
+                // Collect whatever else finished meanwhile.
+                while let Some(Ok(id)) = running.try_join_next() {
+                    in_flight.remove(&id);
+                }
+            }
+            _ = tokio::time::sleep(idle), if in_flight.len() < slots => {}
+            _ = wake.notified(), if in_flight.len() < slots => {}
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
+            // In-flight deliveries are abandoned; each is retried after a restart (the agenda
+            // system takes a repeat by its Idempotency-Key).
+            running.abort_all();
             return;
         }
     }
 }
 
-/// Delivers what is due; returns how many were delivered.
-async fn round(
-    store: &Arc<dyn Store>,
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    max: Duration,
-) -> usize {
-    let s = Arc::clone(store);
-    let due = match tokio::task::spawn_blocking(move || s.due_deliveries(crate::now_ms(), 50)).await
-    {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot read the delivery queue");
-            return 0;
-        }
-        Err(_) => return 0,
-    };
-    let mut delivered = 0;
-    for d in due {
+/// What every delivery needs.
+struct Job {
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    timeout: Duration,
+    max_delay_ms: i64,
+    purge_at_once: bool,
+}
+
+impl Job {
+    /// POSTs one submission and records the outcome: delivered (and its values purged when
+    /// the server keeps none), or failed with its own back-off.
+    async fn deliver(&self, d: protocol::fleet::AgendaDelivery) {
         let id = d.id;
-        let mut req = http
-            .post(url)
+        let mut req = self
+            .http
+            .post(&self.url)
+            .timeout(self.timeout)
             .header("Idempotency-Key", id.to_string())
             .json(&d);
-        if let Some(t) = token {
+        drop(d);
+        if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
         let result = match req.send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("agenda system answered {}", r.status())),
+            Err(e) if e.is_timeout() => Err(format!(
+                "agenda system did not answer within {} s",
+                self.timeout.as_secs()
+            )),
             Err(e) => Err(format!("agenda system unreachable: {e}")),
         };
-        let s = Arc::clone(store);
-        let outcome = match result {
+        let s = Arc::clone(&self.store);
+        let (max_ms, purge) = (self.max_delay_ms, self.purge_at_once);
+        let outcome = tokio::task::spawn_blocking(move || match result {
             Ok(()) => {
-                delivered += 1;
-                tokio::task::spawn_blocking(move || {
-                    s.mark_delivered(id, crate::now_ms()).map(|_| 0)
-                })
-                .await
+                let now = crate::now_ms();
+                s.mark_delivered(id, now)?;
+                if purge {
+                    s.purge_delivered(now)?;
+                }
+                Ok(0)
             }
-            Err(msg) => {
-                let max_ms = max.as_millis() as i64;
-                tokio::task::spawn_blocking(move || {
-                    s.delivery_failed(id, &msg, crate::now_ms(), max_ms)
-                })
-                .await
-            }
-        };
+            Err(msg) => s.delivery_failed(id, &msg, crate::now_ms(), max_ms),
+        })
+        .await;
         match outcome {
             Ok(Ok(0)) => tracing::info!(submission = %id, "delivered to the agenda system"),
             Ok(Ok(n)) => {
@@ -124,7 +186,6 @@ async fn round(
             Err(_) => {}
         }
     }
-    delivered
 }
 
 /// The delay before retry number `attempts + 1`: 0.5 s doubling, at most `max_ms`.

@@ -52,6 +52,7 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
                 .map_err(|e| anyhow::anyhow!("alerts.opening_hours: {e}"))?,
         )),
         offline_after_ms: config.alerts.offline_after_s as i64 * 1000,
+        clock_skew_allowance_ms: config.alerts.clock_skew_max_s as i64 * 1000,
         alerts_wake: Arc::new(Notify::new()),
         alerts_touched: Arc::default(),
         alerts: (
@@ -143,6 +144,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let maintenance = tokio::spawn(maintain(
         Arc::clone(&state.store),
         config.history.clone(),
+        config.connector.clone(),
         stop_rx.clone(),
     ));
     let limits = crate::http_server::ConnLimits::from_config(&config.limits);
@@ -186,13 +188,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Once an hour (and at start): hourly health older than 90 days becomes daily; availability
-/// older than `uptime_days` goes.
+/// older than `uptime_days` goes; delivered submissions lose their values after
+/// `connector.keep_delivered_s`, and requests their card's hash after `identity_days`.
 async fn maintain(
     store: Arc<dyn Store>,
     history: crate::config::HistorySection,
+    connector: crate::config::ConnectorSection,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        let s = Arc::clone(&store);
+        let now = crate::now_ms();
+        let keep_ms = connector.keep_delivered_s as i64 * 1000;
+        let id_ms = i64::from(connector.identity_days) * 86_400_000;
+        let purged = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((
+                s.purge_delivered(now - keep_ms)?,
+                s.forget_identities(now - id_ms)?,
+            ))
+        })
+        .await;
+        match purged {
+            Ok(Ok((values, ids))) if values + ids > 0 => {
+                tracing::info!(values, ids, "personal data past its retention removed");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "purging personal data failed"),
+            Err(e) => tracing::error!(error = %e, "purging personal data panicked"),
+        }
         let s = Arc::clone(&store);
         let now = crate::now_ms();
         let (day, _) = crate::sla::day_minute(now - i64::from(history.uptime_days) * 86_400_000);

@@ -62,6 +62,9 @@ pub struct KioskSla {
     pub open_minutes: u32,
     /// Of those, minutes it was available.
     pub up_minutes: u32,
+    /// Of those, minutes known only from heartbeats the kiosk buffered while the fleet could not
+    /// hear it (it served citizens offline; the fleet learnt of it later).
+    pub late_minutes: u32,
     /// `up / open`; 1 when nothing was counted yet.
     pub availability: f64,
     /// Runs of at least 3 unavailable open minutes.
@@ -97,11 +100,13 @@ fn days_in(y: i64, m: u32) -> u32 {
     (protocol::time::days_from_civil(ny, nm, 1) - protocol::time::days_from_civil(y, m, 1)) as u32
 }
 
-/// Computes the report of `month` from the bitmaps `uptime[(kiosk, day)]`, up to `now`.
+/// Computes the report of `month` from the bitmaps `uptime[(kiosk, day)]` (and `late`, the
+/// minutes of them known only from buffered heartbeats), up to `now`.
 pub fn report(
     (year, month): (i64, u32),
     kiosks: &[KioskRecord],
     uptime: &HashMap<(String, String), Vec<u8>>,
+    late: &HashMap<(String, String), Vec<u8>>,
     hours: &OpeningHours,
     target: f64,
     now: UnixMillis,
@@ -114,7 +119,7 @@ pub fn report(
             continue;
         };
         let (first_day, first_minute) = day_minute(enrolled);
-        let (mut open, mut up) = (0u32, 0u32);
+        let (mut open, mut up, mut late_up) = (0u32, 0u32, 0u32);
         let mut incidents = Vec::new();
         let mut run: Option<(String, usize, u32)> = None;
         let close_run = |run: &mut Option<(String, usize, u32)>, out: &mut Vec<Incident>| {
@@ -135,6 +140,7 @@ pub fn report(
             }
             let weekday = (protocol::time::days_from_civil(year, month, d) + 3).rem_euclid(7);
             let bits = uptime.get(&(k.kiosk_id.clone(), day.clone()));
+            let late_bits = late.get(&(k.kiosk_id.clone(), day.clone()));
             for m in 0..1440usize {
                 let counted = hours.open_at(weekday as usize, m as u16)
                     && !(day == first_day && m < first_minute)
@@ -145,6 +151,9 @@ pub fn report(
                 open += 1;
                 if bits.is_some_and(|b| is_set(b, m)) {
                     up += 1;
+                    if late_bits.is_some_and(|b| is_set(b, m)) {
+                        late_up += 1;
+                    }
                     close_run(&mut run, &mut incidents);
                 } else {
                     match &mut run {
@@ -171,6 +180,7 @@ pub fn report(
             name: k.name.clone(),
             open_minutes: open,
             up_minutes: up,
+            late_minutes: late_up,
             availability,
             incidents,
             mttr_minutes,
@@ -200,12 +210,12 @@ fn csv_field(v: &str) -> String {
 /// The report as CSV, one kiosk per row.
 pub fn csv(r: &Report) -> String {
     let mut out = String::from(
-        "kiosk_id,name,open_minutes,up_minutes,availability_percent,incidents,mttr_minutes,meets_target\n",
+        "kiosk_id,name,open_minutes,up_minutes,availability_percent,incidents,mttr_minutes,meets_target,late_minutes\n",
     );
     for k in &r.kiosks {
         let _ = writeln!(
             out,
-            "{},{},{},{},{:.3},{},{},{}",
+            "{},{},{},{},{:.3},{},{},{},{}",
             csv_field(&k.kiosk_id),
             csv_field(&k.name),
             k.open_minutes,
@@ -215,7 +225,8 @@ pub fn csv(r: &Report) -> String {
             k.mttr_minutes
                 .map(|m| format!("{m:.1}"))
                 .unwrap_or_default(),
-            k.meets_target
+            k.meets_target,
+            k.late_minutes
         );
     }
     out
@@ -235,12 +246,13 @@ pub fn html(r: &Report, city: &str) -> String {
         let _ = write!(
             rows,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td class=\"n\">{:.3} %</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
             if k.meets_target { "ok" } else { "miss" },
             esc(&k.kiosk_id),
             esc(&k.name),
             k.availability * 100.0,
             k.open_minutes - k.up_minutes,
+            k.late_minutes,
             k.mttr_minutes
                 .map(|m| format!("{m:.1} min"))
                 .unwrap_or_else(|| "—".into()),
@@ -259,9 +271,11 @@ pub fn html(r: &Report, city: &str) -> String {
          </style></head><body><h1>{city}: kiosk availability, {month}</h1>\
          <p class=\"sum\">Fleet availability <strong>{fleet:.3} %</strong> against the target of \
          {target:.1} %; {missed} of {n} kiosks below it. Counted: opening hours since each kiosk \
-         enrolled; an incident is 3 or more unavailable minutes.</p>\
+         enrolled; an incident is 3 or more unavailable minutes. <em>Offline (min)</em>: available \
+         minutes the fleet learnt of only later, from heartbeats a kiosk buffered while the fleet \
+         could not hear it (it served citizens all the same).</p>\
          <table><thead><tr><th>Kiosk</th><th>Name</th><th>Availability</th>\
-         <th>Down (min)</th><th>MTTR</th><th>Incidents</th></tr></thead><tbody>{rows}</tbody>\
+         <th>Down (min)</th><th>Offline (min)</th><th>MTTR</th><th>Incidents</th></tr></thead><tbody>{rows}</tbody>\
          </table></body></html>",
         month = esc(&r.month),
         city = esc(city),
@@ -309,6 +323,11 @@ mod tests {
             mark(&mut tue, m);
         }
         uptime.insert(("a".to_owned(), "2026-11-03".to_owned()), tue);
+        // Tuesday 08:30-08:44 reached the fleet late, from the kiosk's offline buffer.
+        let mut late_tue = Vec::new();
+        (510..525).for_each(|m| mark(&mut late_tue, m));
+        let mut late = HashMap::new();
+        late.insert(("a".to_owned(), "2026-11-03".to_owned()), late_tue);
         // Now: Tuesday 10:30.
         let now = monday + 86_400_000 + (10 * 60 + 30) * 60_000;
         let r = report(
@@ -318,6 +337,7 @@ mod tests {
                 kiosk("b", now - 30 * 60_000),
             ],
             &uptime,
+            &late,
             &hours,
             0.99,
             now,
@@ -325,6 +345,7 @@ mod tests {
         let a = &r.kiosks[0];
         assert_eq!(a.open_minutes, 240, "two days of 08:00-10:00");
         assert_eq!(a.up_minutes, 240 - 10 - 2);
+        assert_eq!(a.late_minutes, 15, "available, and known only later");
         assert_eq!(
             a.incidents,
             [Incident {
@@ -346,7 +367,7 @@ mod tests {
                 .lines()
                 .nth(1)
                 .unwrap()
-                .starts_with("a,Kiosk a,240,228,95.000,1,10.0,false")
+                .starts_with("a,Kiosk a,240,228,95.000,1,10.0,false,15")
         );
         assert!(html(&r, "Ostrava <Test>").contains("Ostrava &lt;Test&gt;"));
         // Down from Monday 09:50 to Tuesday 08:05: one incident over the night, in open minutes.
@@ -361,6 +382,7 @@ mod tests {
             (2026, 11),
             &[kiosk("a", monday - 86_400_000)],
             &night,
+            &HashMap::new(),
             &hours,
             0.99,
             now,

@@ -24,6 +24,13 @@ struct Env {
     _dir: TempDir,
 }
 
+impl Env {
+    /// The server's database file.
+    fn state_db(&self) -> std::path::PathBuf {
+        self._dir.0.join("fleet.sqlite")
+    }
+}
+
 struct TempDir(std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -820,6 +827,14 @@ async fn availability_report_and_history_downsampling() {
     let env = env();
     let (a, _) = enrolled(&env, "kiosk-sla").await;
     let now = fleet_server::now_ms();
+    // Enrolled three weeks ago (its history may go back that far).
+    rusqlite::Connection::open(env.state_db())
+        .unwrap()
+        .execute(
+            "UPDATE kiosks SET enrolled_at = ?1 WHERE kiosk_id = 'kiosk-sla'",
+            [now - 21 * 86_400_000],
+        )
+        .unwrap();
     let hb = |sampled_at: i64, temp: f32| {
         serde_json::to_string(&protocol::fleet::Heartbeat {
             sampled_at,
@@ -839,7 +854,7 @@ async fn availability_report_and_history_downsampling() {
         })
         .unwrap()
     };
-    // Two minutes with heartbeats now; and a replayed hour of history ten days ago.
+    // Two minutes with heartbeats now; and a replayed hour of history six days ago.
     for (t, temp) in [(now - 60_000, 40.0), (now, 41.0)] {
         let (s, r) = call(
             &env,
@@ -852,7 +867,7 @@ async fn availability_report_and_history_downsampling() {
         assert_eq!(s, StatusCode::OK, "{r}");
     }
     // Within one hour, whatever the time of day the test runs at.
-    let old = (now - 10 * 86_400_000) / 3_600_000 * 3_600_000 + 60_000;
+    let old = (now - 6 * 86_400_000) / 3_600_000 * 3_600_000 + 60_000;
     for i in 0..4 {
         let (s, _) = call(
             &env,
@@ -869,7 +884,7 @@ async fn availability_report_and_history_downsampling() {
     assert_eq!(s, StatusCode::OK, "{r}");
     let k = &r["kiosks"][0];
     assert_eq!(k["kiosk_id"], "kiosk-sla");
-    // Counting starts at enrolment (this minute); the minutes with heartbeats are marked.
+    // The minutes with heartbeats are marked.
     assert!(k["open_minutes"].as_u64().unwrap() >= k["up_minutes"].as_u64().unwrap());
     let (today, _) = fleet_server::sla::day_minute(now);
     let marked = env.state.store.uptime(&today, &today).unwrap();
@@ -1077,4 +1092,103 @@ async fn console_audit_entries_are_bounded_and_marked_as_the_kiosks_word() {
             .any(|e| e.detail.contains("40 more console events")),
         "{console:#?}"
     );
+}
+
+/// Samples are filed on the server's clock: a kiosk whose clock is off is moved by the offset
+/// it shows when sending; a sample ahead of the server beyond the skew allowance, from before
+/// the kiosk enrolled or older than a kiosk keeps is refused; a buffered one is accepted and
+/// its minute marked as learnt late.
+#[tokio::test]
+async fn heartbeat_samples_are_bounded_in_time_and_buffered_ones_marked() {
+    let env = env();
+    let (a, _) = enrolled(&env, "kiosk-time").await;
+    let now = fleet_server::now_ms();
+    let beat = |sampled_at: i64, sent_at: Option<i64>| {
+        let a = a.clone();
+        let env = &env;
+        async move {
+            let hb = protocol::fleet::Heartbeat {
+                sampled_at,
+                sent_at,
+                ..quiet_heartbeat(Vec::new())
+            };
+            call(
+                env,
+                "POST",
+                "/api/kiosk/v1/heartbeat",
+                Some(&a),
+                Some(serde_json::to_string(&hb).unwrap()),
+            )
+            .await
+        }
+    };
+    // Ahead of the server by an hour: refused with the reason.
+    let (s, e) = beat(now + 3_600_000, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("ahead"), "{e}");
+    // Before the kiosk enrolled.
+    let (s, e) = beat(now - 3_600_000, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("enrolled"), "{e}");
+    // A kiosk whose clock runs an hour ahead, sending now: filed at the server's time.
+    let (s, e) = beat(now + 3_600_000, Some(now + 3_600_000)).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    // Nothing was written for the hour ahead.
+    let (day, minute) = fleet_server::sla::day_minute(now + 3_600_000);
+    let up = env.state.store.uptime(&day, &day).unwrap();
+    let bits = up.get(&("kiosk-time".to_owned(), day.clone()));
+    assert!(
+        !bits.is_some_and(|b| fleet_server::sla::is_set(b, minute)),
+        "no minute in the future"
+    );
+
+    // A kiosk enrolled a day ago replays what it buffered 20 minutes ago, and a week-old one.
+    let db = rusqlite::Connection::open(env.state_db()).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let (b, _) = enrolled(&env, "kiosk-late").await;
+    db.execute(
+        "UPDATE kiosks SET enrolled_at = ?1 WHERE kiosk_id = 'kiosk-late'",
+        [now - 8 * 86_400_000],
+    )
+    .unwrap();
+    let replay = |sampled_at: i64| {
+        let b = b.clone();
+        let env = &env;
+        async move {
+            let hb = protocol::fleet::Heartbeat {
+                sampled_at,
+                sent_at: Some(now),
+                ..quiet_heartbeat(Vec::new())
+            };
+            call(
+                env,
+                "POST",
+                "/api/kiosk/v1/heartbeat",
+                Some(&b),
+                Some(serde_json::to_string(&hb).unwrap()),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(
+        replay(now - 7 * 86_400_000 - 60_000).await,
+        StatusCode::BAD_REQUEST,
+        "older than a kiosk keeps"
+    );
+    let buffered_at = now - 20 * 60_000;
+    assert_eq!(replay(buffered_at).await, StatusCode::OK);
+    let (day, minute) = fleet_server::sla::day_minute(buffered_at);
+    let mut marked = false;
+    for _ in 0..100 {
+        let late = env.state.store.late_uptime(&day, &day).unwrap();
+        marked = late
+            .get(&("kiosk-late".to_owned(), day.clone()))
+            .is_some_and(|b| fleet_server::sla::is_set(b, minute));
+        if marked {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(marked, "the buffered minute is marked as learnt late");
 }

@@ -32,12 +32,30 @@ pub struct AutoProgress {
     pub after: Duration,
 }
 
+/// A struggling agenda system, by the count of posts: every `slow_every`-th post is answered
+/// after `slow`, every `fail_every`-th with 500, and every `hang_every`-th never (the
+/// connection stays silent, as a dropped one does, until the client gives up).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgendaFaults {
+    /// Period of slow answers (0: none).
+    pub slow_every: u64,
+    /// How slow.
+    pub slow: Duration,
+    /// Period of 500 answers (0: none).
+    pub fail_every: u64,
+    /// Period of answers that never come (0: none).
+    pub hang_every: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     received: Mutex<BTreeMap<Uuid, AgendaDelivery>>,
     posts: AtomicU64,
     token: Option<String>,
     auto: Option<AutoProgress>,
+    faults: Mutex<AgendaFaults>,
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
 }
 
 /// A running reference agenda system.
@@ -52,7 +70,31 @@ async fn receive(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    inner.posts.fetch_add(1, Ordering::Relaxed);
+    let n = inner.posts.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    inner.most_in_flight.fetch_max(now, Ordering::Relaxed);
+    let status = answer(&inner, n, headers, body).await;
+    inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+    status
+}
+
+async fn answer(
+    inner: &Arc<Inner>,
+    n: u64,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let faults = *inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+    let every = |period: u64| period > 0 && n.is_multiple_of(period);
+    if every(faults.hang_every) {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if every(faults.fail_every) {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if every(faults.slow_every) {
+        tokio::time::sleep(faults.slow).await;
+    }
     if let Some(t) = &inner.token {
         let ok = headers
             .get(header::AUTHORIZATION)
@@ -170,6 +212,16 @@ impl AgendaRef {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// Makes it struggle (or recover, with the default).
+    pub fn set_faults(&self, faults: AgendaFaults) {
+        *self.inner.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+    }
+
+    /// The most deliveries it was answering at once.
+    pub fn most_in_flight(&self) -> u64 {
+        self.inner.most_in_flight.load(Ordering::Relaxed)
     }
 
     /// Deliveries attempted, duplicates included.

@@ -100,6 +100,13 @@ fn kill(child: &mut Child, signal: i32) {
     let _ = child.wait();
 }
 
+/// A free address on 127.0.0.1, for a service started later (until then, connections to it are
+/// refused).
+pub fn reserve_addr() -> SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    probe.local_addr().expect("its address")
+}
+
 /// A valid submission of the demo catalog's `podnet` service whose text carries `marker`.
 pub fn sample_submission(id: uuid::Uuid, marker: &str) -> protocol::app::SubmitRequest {
     let mut values = protocol::validate::FormValues::new();

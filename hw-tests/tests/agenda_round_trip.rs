@@ -21,9 +21,7 @@ fn submission_reaches_the_agenda_and_its_state_comes_back() {
     let tmp = TempDir::new("agenda");
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Reserve the agenda's address, but start it only later: the first deliveries fail.
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let agenda_addr = probe.local_addr().unwrap();
-    drop(probe);
+    let agenda_addr = hw_tests::harness::reserve_addr();
     let fleet = Fleet::start(
         &tmp.path().join("fleet"),
         &format!(
@@ -123,9 +121,78 @@ fn submission_reaches_the_agenda_and_its_state_comes_back() {
         .is_err()
     );
 
+    // Once the agenda system has it, the server keeps no form values nor the card's hash in
+    // the submission's body (keep_delivered_s = 0, the default): code, state and times stay.
+    let (body, purged, code, received_at): (String, bool, String, i64) = fleet
+        .db()
+        .query_row(
+            "SELECT body, purged, tracking_code, received_at FROM submissions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert!(purged, "{body}");
+    assert!(!body.contains("agenda-marker"), "{body}");
+    assert_eq!(code, ack.tracking_code.as_str());
+    assert!(received_at > 0);
+
     // Offline, the kiosk answers from what it last knew, marked as such.
     drop(fleet);
     let s = state().unwrap();
     assert!(s.offline);
     assert_eq!(s.state, RequestState::InProgress);
+}
+
+/// A slow agenda system does not hold the queue: deliveries run side by side (up to
+/// `connector.concurrency`), and each still arrives once.
+#[test]
+fn deliveries_run_side_by_side_when_the_agenda_is_slow() {
+    let tmp = TempDir::new("agenda-parallel");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let agenda = rt
+        .block_on(AgendaRef::start("127.0.0.1:0".parse().unwrap(), None, None))
+        .unwrap();
+    agenda.set_faults(hw_tests::agenda::AgendaFaults {
+        slow_every: 1,
+        slow: Duration::from_secs(2),
+        fail_every: 0,
+        hang_every: 0,
+    });
+    let fleet = Fleet::start(
+        &tmp.path().join("fleet"),
+        &format!(
+            "[connector]\nurl = \"{}\"\nconcurrency = 8\ntimeout_s = 5\nretry_max_s = 1\n",
+            agenda.url()
+        ),
+    );
+    fleet.publish(&demo_catalog());
+    let agent = Agent::start(
+        &tmp.path().join("agent"),
+        &fleet.url(),
+        &fleet.token("kiosk-par"),
+        "",
+    );
+    assert!(agent.wait_ready(Duration::from_secs(20)));
+    for i in 0..24 {
+        submit(
+            &agent,
+            &sample_submission(uuid::Uuid::new_v4(), &format!("par{i}")),
+        )
+        .unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(60), || agenda.received().len() == 24),
+        "delivered: {}",
+        agenda.received().len()
+    );
+    assert!(
+        agenda.most_in_flight() >= 4,
+        "side by side: {}",
+        agenda.most_in_flight()
+    );
+    assert!(
+        agenda.most_in_flight() <= 8,
+        "never more than the concurrency"
+    );
+    assert_eq!(agenda.posts(), 24, "each once");
 }

@@ -528,6 +528,14 @@ pub enum CommandAction {
 /// Most log lines one command uploads.
 pub const MAX_LOG_LINES: u32 = 2000;
 
+/// The oldest heartbeat sample the fleet accepts (and a kiosk keeps buffered while offline),
+/// milliseconds: 7 days.
+pub const MAX_SAMPLE_AGE_MS: i64 = 7 * 86_400_000;
+
+/// A heartbeat that reaches the fleet this long after it was sampled was buffered by a kiosk
+/// the fleet could not hear; its minutes are marked so in the availability report.
+pub const LATE_SAMPLE_MS: i64 = 5 * 60_000;
+
 /// The longest command output the fleet keeps, bytes; a kiosk cuts a longer one to fit
 /// ([`fit_output`]).
 pub const MAX_COMMAND_OUTPUT: usize = 256 * 1024;

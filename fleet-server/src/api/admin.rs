@@ -504,11 +504,17 @@ pub async fn sla_of(state: &AppState, month: Option<&str>) -> Result<crate::sla:
         format!("{:04}-{:02}-01", month.0, month.1),
         format!("{:04}-{:02}-31", month.0, month.1),
     );
-    let (kiosks, uptime) =
-        blocking(state, move |s| Ok((s.kiosks()?, s.uptime(&from, &to)?))).await?;
+    let (kiosks, uptime, late) = blocking(state, move |s| {
+        Ok((
+            s.kiosks()?,
+            s.uptime(&from, &to)?,
+            s.late_uptime(&from, &to)?,
+        ))
+    })
+    .await?;
     let (target, _, hours) = &*state.sla;
     Ok(crate::sla::report(
-        month, &kiosks, &uptime, hours, *target, now,
+        month, &kiosks, &uptime, &late, hours, *target, now,
     ))
 }
 

@@ -264,6 +264,44 @@ async fn by_identity(
     Ok(Json(fleet::IdentityRequests { requests }))
 }
 
+/// When a heartbeat was sampled, on the server's clock: the kiosk's `sampled_at` moved by the
+/// offset between its clock and the server's, measured at sending (`sent_at`), so a kiosk
+/// whose clock is off still files its samples at the right hours, live or replayed from its
+/// offline buffer. Refused: a sample still ahead of the server by more than the clock-skew
+/// allowance (`alerts.clock_skew_max_s`), one from before the kiosk enrolled, and one older
+/// than [`fleet::MAX_SAMPLE_AGE_MS`] (the kiosk's buffer keeps no older): none of them can
+/// write hours that are never pruned or rewrite the past.
+fn sample_time(
+    state: &AppState,
+    kiosk: &crate::store::KioskRecord,
+    hb: &Heartbeat,
+    now: i64,
+) -> Result<i64, AppError> {
+    let offset = hb.sent_at.map_or(0, |sent| now.saturating_sub(sent));
+    let at = hb.sampled_at.saturating_add(offset);
+    let allowance = state.clock_skew_allowance_ms;
+    if at > now.saturating_add(allowance) {
+        return Err(AppError::BadRequest(format!(
+            "sampled_at is {} s ahead of the server's clock (the allowance is {} s)",
+            (at - now) / 1000,
+            allowance / 1000
+        )));
+    }
+    let enrolled = kiosk.enrolled_at.unwrap_or(now);
+    if at < enrolled.saturating_sub(allowance) {
+        return Err(AppError::BadRequest(
+            "sampled_at is before the kiosk enrolled".into(),
+        ));
+    }
+    if at < now - fleet::MAX_SAMPLE_AGE_MS {
+        return Err(AppError::BadRequest(format!(
+            "sampled_at is over {} days old",
+            fleet::MAX_SAMPLE_AGE_MS / 86_400_000
+        )));
+    }
+    Ok(at.min(now))
+}
+
 /// The audit entries a heartbeat's console events make: the technician's sessions and commands
 /// as the kiosk reports them. What a kiosk reports is its own word, so each entry says so
 /// (action `kiosk.console`, detail `reported by the kiosk: …`), is bounded in length and dated
@@ -316,6 +354,7 @@ async fn heartbeat(
     JsonBody(mut hb): JsonBody<Heartbeat>,
 ) -> Result<Json<HeartbeatReply>, AppError> {
     let now = crate::now_ms();
+    hb.sampled_at = sample_time(&state, &kiosk, &hb, now)?;
     if hb.console.len() > fleet::MAX_CONSOLE_EVENTS {
         return Err(AppError::BadRequest(format!(
             "more than {} console events",

@@ -76,6 +76,8 @@ pub struct Shared {
     pub sla: Arc<(f64, String, crate::hours::OpeningHours)>,
     /// A kiosk silent for longer is down (`alerts.offline_after_s`).
     pub offline_after_ms: i64,
+    /// How far ahead of the server a kiosk's sample may be (`alerts.clock_skew_max_s`).
+    pub clock_skew_allowance_ms: i64,
     /// The heartbeat writer and what heartbeat replies need.
     pub ingest: Arc<crate::ingest::Ingest>,
     /// Recently authenticated kiosks: credential hash, record and when it was checked.

@@ -383,6 +383,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         to_day: &str,
     ) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError>;
 
+    /// The minutes of `uptime` that are known only from heartbeats a kiosk buffered while the
+    /// fleet could not hear it (they arrived over [`protocol::fleet::LATE_SAMPLE_MS`] late).
+    fn late_uptime(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<std::collections::HashMap<(String, String), Vec<u8>>, StoreError>;
+
     /// Writes the pending hourly aggregates, replaces hourly ones older than 90 days (before
     /// `now`) by daily ones, drops daily ones older than 400 days and availability days before
     /// `uptime_before_day`; (hours folded into days, availability days dropped).
@@ -537,6 +545,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: UnixMillis,
         limit: usize,
     ) -> Result<Vec<AgendaDelivery>, StoreError>;
+
+    /// Takes the form values and the card's hash out of the bodies of submissions the agenda
+    /// system took at or before `delivered_before` (their code, state and times stay); returns
+    /// how many were purged.
+    fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError>;
+
+    /// Forgets the keyed hash of the citizen's card of requests received before `before` (they
+    /// no longer show in "my requests"); returns how many.
+    fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError>;
 
     /// Marks a delivery done; the request becomes `received` if it was `submitted`.
     fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError>;

@@ -222,6 +222,16 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (username, source)
      );
      CREATE INDEX login_failures_by_age ON login_failures (updated_at);",
+    // 14: a delivered submission's values leave the server (`purge_delivered`).
+    "ALTER TABLE submissions ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX deliveries_done ON deliveries (delivered_at) WHERE delivered_at IS NOT NULL;",
+    // 15: minutes known only from late (buffered) heartbeats, for the availability report.
+    "CREATE TABLE uptime_late (
+         kiosk_id TEXT NOT NULL,
+         day      TEXT NOT NULL,
+         minutes  BLOB NOT NULL,
+         PRIMARY KEY (kiosk_id, day)
+     ) WITHOUT ROWID;",
 ];
 
 /// The SQLite store.
@@ -486,7 +496,7 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(db)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
         )
         .map_err(db)?;
         let found: i64 = conn
@@ -664,6 +674,30 @@ fn check_item(
         }
     }
     Ok(None)
+}
+
+impl SqliteStore {
+    /// The minute bitmaps of `table` (`uptime`, `uptime_late`) by (kiosk, day), for days
+    /// `from_day..=to_day`.
+    fn bitmaps(
+        &self,
+        table: &str,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<HashMap<(String, String), Vec<u8>>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT kiosk_id, day, minutes FROM {table} WHERE day >= ?1 AND day <= ?2"
+            ))
+            .map_err(db)?;
+        stmt.query_map(params![from_day, to_day], |r| {
+            Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)
+    }
 }
 
 impl Store for SqliteStore {
@@ -1121,6 +1155,30 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE submissions
+                 SET body = json_set(json_remove(body, '$.identity'), '$.values', json('{}')),
+                     purged = 1
+                 WHERE purged = 0 AND id IN (
+                     SELECT submission_id FROM deliveries
+                     WHERE delivered_at IS NOT NULL AND delivered_at <= ?1)",
+            )
+            .and_then(|mut st| st.execute([delivered_before]))
+            .map_err(db)
+    }
+
+    fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE submissions SET identity = NULL
+                 WHERE identity IS NOT NULL AND received_at < ?1",
+            )
+            .and_then(|mut st| st.execute([before]))
+            .map_err(db)
+    }
+
     fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
@@ -1490,18 +1548,15 @@ impl Store for SqliteStore {
         from_day: &str,
         to_day: &str,
     ) -> Result<HashMap<(String, String), Vec<u8>>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT kiosk_id, day, minutes FROM uptime WHERE day >= ?1 AND day <= ?2",
-            )
-            .map_err(db)?;
-        stmt.query_map(params![from_day, to_day], |r| {
-            Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
-        })
-        .map_err(db)?
-        .collect::<Result<_, _>>()
-        .map_err(db)
+        self.bitmaps("uptime", from_day, to_day)
+    }
+
+    fn late_uptime(
+        &self,
+        from_day: &str,
+        to_day: &str,
+    ) -> Result<HashMap<(String, String), Vec<u8>>, StoreError> {
+        self.bitmaps("uptime_late", from_day, to_day)
     }
 
     fn prune_history(
@@ -1515,6 +1570,11 @@ impl Store for SqliteStore {
         let days = tx
             .execute("DELETE FROM uptime WHERE day < ?1", [uptime_before_day])
             .map_err(db)?;
+        tx.execute(
+            "DELETE FROM uptime_late WHERE day < ?1",
+            [uptime_before_day],
+        )
+        .map_err(db)?;
         // Hours older than 90 days become days; days are kept 400 days.
         let hours_before = now / 3_600_000 - 90 * 24;
         tx.execute(
@@ -2118,6 +2178,26 @@ fn write_heartbeat(
             params![kiosk_id, day, &bits[..]],
         )
         .map_err(db)?;
+        // A minute first known from a buffered heartbeat: the kiosk served, the fleet could
+        // not hear it then. Rare (after an outage), so not cached.
+        if now - hb.sampled_at > protocol::fleet::LATE_SAMPLE_MS {
+            let mut late: Vec<u8> = tx
+                .query_row(
+                    "SELECT minutes FROM uptime_late WHERE kiosk_id = ?1 AND day = ?2",
+                    params![kiosk_id, day],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .unwrap_or_default();
+            crate::sla::mark(&mut late, minute);
+            exec_cached(
+                tx,
+                "INSERT OR REPLACE INTO uptime_late (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
+                params![kiosk_id, day, &late[..]],
+            )
+            .map_err(db)?;
+        }
     }
     Ok(())
 }

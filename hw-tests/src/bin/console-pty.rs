@@ -14,10 +14,13 @@ use std::time::Duration;
 
 use serialport::{SerialPort, TTYPort};
 
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("console-pty: {e:#}");
-        std::process::exit(1);
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("console-pty: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

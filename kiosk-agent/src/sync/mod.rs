@@ -260,7 +260,13 @@ async fn heartbeat(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .last_error = Some(e.to_string());
-            agent.with_store(move |s| s.buffer_heartbeat(&hb)).await?;
+            // Kept for later only when later can help: a heartbeat the fleet refused for good
+            // (its clock far off, say) would be refused again.
+            if refused_for_good(&e) {
+                tracing::warn!(error = %e, "the fleet refused a heartbeat");
+            } else {
+                agent.with_store(move |s| s.buffer_heartbeat(&hb)).await?;
+            }
             return Err(e.into());
         }
     };
@@ -280,10 +286,28 @@ async fn heartbeat(
             return Ok(());
         }
         for (id, hb) in buffered {
-            agent.fleet.heartbeat(cred, &hb).await?;
+            // Older than the fleet accepts, or refused for good: dropped, not retried for ever
+            // (it would hold every buffered heartbeat behind it).
+            let too_old =
+                crate::store::now_ms() - hb.sampled_at > protocol::fleet::MAX_SAMPLE_AGE_MS;
+            if !too_old {
+                match agent.fleet.heartbeat(cred, &hb).await {
+                    Ok(_) => {}
+                    Err(e) if refused_for_good(&e) => {
+                        tracing::warn!(error = %e, "the fleet refused a buffered heartbeat; dropped");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             agent.with_store(move |s| s.drop_heartbeat(id)).await?;
         }
     }
+}
+
+/// Whether the fleet refused a call in a way a retry cannot mend (not the network, not the
+/// server's trouble, not our credentials).
+fn refused_for_good(e: &FleetError) -> bool {
+    !e.is_transient() && !matches!(e, FleetError::Unauthorized(_) | FleetError::Setup(_))
 }
 
 /// Runs a command once (a repeat gets the stored result) and reports the result.
@@ -325,7 +349,7 @@ async fn run_command(
         Ok(()) => {}
         // A result the fleet refuses for good must not block the round (and every command,
         // catalog and heartbeat after it): the refusal is reported as the command's failure.
-        Err(e) if !e.is_transient() && !matches!(e, FleetError::Unauthorized(_)) => {
+        Err(e) if refused_for_good(&e) => {
             tracing::warn!(id, error = %e, "the fleet refused a command's result; reporting it failed");
             let refused = protocol::fleet::CommandResult {
                 ok: false,
@@ -335,7 +359,7 @@ async fn run_command(
                 ),
             };
             if let Err(e) = agent.fleet.command_result(cred, id, &refused).await {
-                if e.is_transient() || matches!(e, FleetError::Unauthorized(_)) {
+                if !refused_for_good(&e) {
                     return Err(e.into());
                 }
                 tracing::error!(id, error = %e, "the fleet refused the failure report too; going on");
