@@ -79,6 +79,10 @@ pub struct ReleasesSection {
     /// File of key endorsements (a JSON array, each as `fleetctl key endorse` prints it) sent
     /// to kiosks with every release, so they learn a rotated key from one they trust.
     pub endorsements: Option<PathBuf>,
+    /// File of key revocations (a JSON array, each as `fleetctl key revoke` prints it): the
+    /// fleet refuses releases signed with those keys, and kiosks learn to refuse them too.
+    #[serde(default)]
+    pub revocations: Option<PathBuf>,
     /// When kiosks may install, Czech local time, in the opening-hours syntax (e.g.
     /// `Mo-Su 22:00-24:00, 00:00-05:00`). Empty (default): whenever the kiosks are closed
     /// (`alerts.opening_hours`), or at any time where no opening hours are set. A kiosk also
@@ -94,6 +98,7 @@ impl Default for ReleasesSection {
         ReleasesSection {
             keyring: None,
             endorsements: None,
+            revocations: None,
             window: String::new(),
             max_failure_percent: 20,
         }

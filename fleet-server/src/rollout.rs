@@ -48,6 +48,9 @@ pub struct Release {
     pub uploaded_at: Option<UnixMillis>,
     /// Who uploaded it.
     pub uploaded_by: String,
+    /// The signed rollback that lets its kiosks go back to an older release, once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<protocol::release::SignedRollback>,
 }
 
 /// Where a rollout stands.
@@ -264,6 +267,8 @@ pub struct Rollouts {
     pub keyring: Option<Keyring>,
     /// Endorsements sent to kiosks.
     pub endorsements: Vec<KeyEndorsement>,
+    /// Key revocations sent to kiosks (the keyring above has them applied).
+    pub revocations: Vec<protocol::release::KeyRevocation>,
     /// The maintenance window.
     pub window: Window,
     /// Default failure threshold, percent.
@@ -334,6 +339,7 @@ impl Rollouts {
             book: Mutex::new(book),
             keyring,
             endorsements,
+            revocations: Vec::new(),
             window,
             max_failure_percent,
         })
@@ -412,10 +418,43 @@ impl Rollouts {
             created_at: now,
             uploaded_at: None,
             uploaded_by: who.to_owned(),
+            rollback: None,
         };
         store.save_release(&r)?;
         book.releases.insert(r.version.clone(), r.clone());
         Ok(r)
+    }
+
+    /// Keeps a signed rollback with the release it leaves (`from`), after checking it with the
+    /// fleet's keyring; kiosks running that release get it with the older one.
+    pub fn accept_rollback(
+        &self,
+        store: &dyn Store,
+        version: &str,
+        signed: protocol::release::SignedRollback,
+    ) -> Result<Release, RolloutError> {
+        let ring = self.keyring.as_ref().ok_or_else(|| {
+            RolloutError::Conflict("this server has no release keyring (releases.keyring)".into())
+        })?;
+        let rb = ring
+            .verify_rollback(&signed)
+            .map_err(|e| RolloutError::Invalid(format!("the rollback is refused: {e}")))?;
+        if rb.from != version {
+            return Err(RolloutError::Invalid(format!(
+                "the rollback is signed for leaving {}, not {version}",
+                rb.from
+            )));
+        }
+        let mut book = self.book();
+        let rel = book
+            .releases
+            .get_mut(version)
+            .ok_or_else(|| RolloutError::NotFound(format!("no release {version}")))?;
+        let mut new = rel.clone();
+        new.rollback = Some(signed);
+        store.save_release(&new)?;
+        *rel = new.clone();
+        Ok(new)
     }
 
     /// Records that a release's bundle arrived whole (checked against its manifest).
@@ -532,6 +571,12 @@ impl Rollouts {
     ) -> Result<Rollout, RolloutError> {
         let mut book = self.book();
         let latest = book.rollouts.last().map(|r| r.id);
+        let signed_rollbacks: std::collections::HashSet<String> = book
+            .releases
+            .values()
+            .filter(|rel| rel.rollback.is_some())
+            .map(|rel| rel.version.clone())
+            .collect();
         let r = book
             .rollouts
             .iter_mut()
@@ -592,6 +637,14 @@ impl Rollouts {
             Action::Rollback => {
                 if r.state == RolloutState::RolledBack {
                     return Err(refuse("rolled back"));
+                }
+                // Kiosks refuse to go back without a signed rollback: say so now, not later.
+                if !signed_rollbacks.contains(&r.version) {
+                    return Err(RolloutError::Conflict(format!(
+                        "rolling back {v} needs a rollback signed with a release key: \
+                         fleetctl rollback {id} --key KEYFILE --to VERSION",
+                        v = r.version
+                    )));
                 }
                 if latest != Some(id) {
                     return Err(RolloutError::Conflict(format!(
@@ -686,6 +739,10 @@ impl Rollouts {
         }?;
         let rel = book.releases.get(&version)?;
         rel.uploaded_at?;
+        // A kiosk going back to an older release needs the rollback signed for the one it runs.
+        let rollback = upd
+            .and_then(|u| book.releases.get(&u.report.running))
+            .and_then(|running| running.rollback.clone());
         Some(DesiredRelease {
             rollout_id: r.id,
             version: rel.version.clone(),
@@ -694,6 +751,8 @@ impl Rollouts {
             install_now: r.force || r.state == RolloutState::RolledBack || self.window.is_open(now),
             force: r.force || r.state == RolloutState::RolledBack,
             endorsements: self.endorsements.clone(),
+            revocations: self.revocations.clone(),
+            rollback,
         })
     }
 
@@ -928,7 +987,30 @@ mod tests {
             (u.report.running.as_str(), u.from_version.as_deref()),
             ("2.0.0", Some("1.0.0"))
         );
-        // Roll back: the updated kiosk is sent to 1.0.0, forced; the others get nothing.
+        // Roll back: refused until a release key signed the rollback from 2.0.0 (kiosks would
+        // refuse the older release without it); then the updated kiosk is sent to 1.0.0,
+        // forced, with the signed rollback; the others get nothing.
+        let e = book
+            .act(&store, 1, Action::Rollback, &members, "rm", 14)
+            .unwrap_err();
+        assert!(e.to_string().contains("signed"), "{e}");
+        let rb = key
+            .sign_rollback(&protocol::release::Rollback {
+                from: "2.0.0".into(),
+                to: vec!["1.0.0".into()],
+                created_at: 14,
+            })
+            .unwrap();
+        let forged = protocol::release::SignedRollback {
+            signature: "00".repeat(64),
+            ..rb.clone()
+        };
+        assert!(book.accept_rollback(&store, "2.0.0", forged).is_err());
+        assert!(
+            book.accept_rollback(&store, "1.0.0", rb.clone()).is_err(),
+            "not for that release"
+        );
+        book.accept_rollback(&store, "2.0.0", rb.clone()).unwrap();
         let r = book
             .act(&store, 1, Action::Rollback, &members, "rm", 14)
             .unwrap();
@@ -938,6 +1020,7 @@ mod tests {
             (d.version.as_str(), d.force, d.install_now),
             ("1.0.0", true, true)
         );
+        assert_eq!(d.rollback, Some(rb));
         assert!(book.on_heartbeat(members[39], None, 15).0.is_none());
         // All of it survives a restart.
         let again = Rollouts::load(&store, None, Vec::new(), Window::Always, 20).unwrap();

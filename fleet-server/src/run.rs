@@ -96,13 +96,32 @@ fn rollouts(config: &Config, store: &dyn Store) -> anyhow::Result<crate::rollout
         &hours(&r.window, "releases.window")?,
         &hours(&config.alerts.opening_hours, "alerts.opening_hours")?,
     );
-    Ok(crate::rollout::Rollouts::load(
+    let revocations: Vec<protocol::release::KeyRevocation> = match &r.revocations {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("releases.revocations: cannot read {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("releases.revocations: {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let mut keyring = keyring;
+    if let Some(ring) = &mut keyring {
+        for rev in &revocations {
+            ring.revoke(rev).with_context(|| {
+                format!("releases.revocations: the revocation of {}", rev.key_id)
+            })?;
+        }
+    }
+    let mut rollouts = crate::rollout::Rollouts::load(
         store,
         keyring,
         endorsements,
         window,
         r.max_failure_percent,
-    )?)
+    )?;
+    rollouts.revocations = revocations;
+    Ok(rollouts)
 }
 
 /// Opens the configured store.

@@ -575,6 +575,8 @@ mod tests {
             install_now: true,
             force: false,
             endorsements: Vec::new(),
+            revocations: Vec::new(),
+            rollback: None,
         };
         let mut u = factory_update(0);
         let mut seen = Vec::new();

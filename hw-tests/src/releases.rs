@@ -94,6 +94,14 @@ impl Kit {
         }
     }
 
+    /// The id of its key, as revocations and error messages name it.
+    pub fn public_id(&self) -> String {
+        let bytes: Vec<u8> = (0..self.public.len() / 2)
+            .filter_map(|i| u8::from_str_radix(self.public.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        protocol::release::key_id(&bytes)
+    }
+
     /// A bundle of `version` whose app is `script`, signed for [`HARDWARE`] (its manifest
     /// beside it).
     pub fn bundle(&self, version: &str, script: &str) -> PathBuf {

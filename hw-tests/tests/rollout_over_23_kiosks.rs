@@ -207,8 +207,19 @@ fn a_release_goes_canary_quarter_all_and_a_crashing_one_comes_back_and_pauses() 
         "{shown}"
     );
 
-    // Roll back: every kiosk returns to 1.0.0, which its other slot still holds.
-    ctl(&session, &["rollback", "1"]);
+    // Roll back: every kiosk returns to 1.0.0, which its other slot still holds; the release
+    // manager signs the rollback (kiosks refuse an older release without it).
+    ctl(
+        &session,
+        &[
+            "rollback",
+            "1",
+            "--key",
+            &kit.key.to_string_lossy(),
+            "--to",
+            "1.0.0",
+        ],
+    );
     assert!(
         wait_until(Duration::from_secs(120), || all_on(
             &fleet,

@@ -443,3 +443,72 @@ fn a_kiosk_in_use_installs_only_once_nobody_has_touched_it_for_a_while() {
     // The citizen leaves: five quiet seconds later it installs.
     wait_state(fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
 }
+
+/// TUF's rule on the kiosk: no release older than the one it runs without a signed rollback
+/// that names it; and a key the fleet revoked (a leaked one) signs nothing any more, on the
+/// fleet and on the kiosk, which keeps the revocation.
+#[test]
+fn a_downgrade_needs_a_signed_rollback_and_a_revoked_key_signs_nothing() {
+    let tmp_revocations =
+        std::env::temp_dir().join(format!("okenko-revocations-{}.json", std::process::id()));
+    std::fs::write(&tmp_revocations, "[]").expect("revocations");
+    let lab = Lab::new(
+        "update-downgrade",
+        &format!("revocations = \"{}\"\n", tmp_revocations.display()),
+    );
+    let fleet = &lab.fleet;
+    let older = lab.kit.bundle("0.9.0", &good_app("0.9.0"));
+    upload(fleet, &older);
+    let later = lab.kit.bundle("1.2.0", &good_app("1.2.0"));
+    upload(fleet, &later);
+    let id = "downgrade-01";
+    let (dir, agent) = lab.kiosk(id, &update_section(&lab.kit.keyring), &[]);
+    wait_state(fleet, id, "1.0.0", "", "idle", 30);
+    let r = roll(fleet, "1.1.0", id);
+    wait_state(fleet, id, "1.1.0", "1.1.0", "succeeded", 60);
+    ctl(fleet, &["rollout", "abort", &r]);
+
+    // An older release, unsigned for going back: refused with the reason, nothing installed.
+    let r = roll(fleet, "0.9.0", id);
+    wait_state(fleet, id, "1.1.0", "0.9.0", "failed", 30);
+    let (_, _, _, why) = report(fleet, id);
+    assert!(why.contains("older than the running 1.1.0"), "{why}");
+    paused_then_abort(fleet, &r);
+    assert!(!app_log(&dir).contains("0.9.0 started"));
+
+    // The release key is revoked (it leaked): the fleet hands the revocation out, and the
+    // kiosk refuses what that key signed from then on, and remembers.
+    let (ok, revocation, err) = fleetctl(
+        &[
+            "key",
+            "revoke",
+            &lab.kit.key.to_string_lossy(),
+            &lab.kit.public_id(),
+        ],
+        "",
+        &[],
+    );
+    assert!(ok, "{err}");
+    std::fs::write(&tmp_revocations, format!("[{revocation}]")).expect("revocations");
+    let mut fleet = lab.fleet;
+    fleet.restart();
+    let r = roll(&fleet, "1.2.0", id);
+    wait_state(&fleet, id, "1.1.0", "1.2.0", "failed", 30);
+    let (_, _, _, why) = report(&fleet, id);
+    assert!(why.contains("revoked"), "{why}");
+    paused_then_abort(&fleet, &r);
+    let kept: String = agent
+        .db()
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'update_revoked'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the revocation is kept");
+    assert!(kept.contains(&lab.kit.public_id()), "{kept}");
+    // The fleet refuses new releases signed with it too.
+    let newer = lab.kit.bundle("1.3.0", &good_app("1.3.0"));
+    let (ok, _, err) = fleetctl_admin(&fleet, &["release", "upload", &newer.to_string_lossy()]);
+    assert!(!ok && err.contains("revoked"), "{err}");
+    let _ = std::fs::remove_file(&tmp_revocations);
+}

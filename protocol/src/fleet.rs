@@ -433,6 +433,13 @@ pub struct DesiredRelease {
     /// trusts signed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endorsements: Vec<crate::release::KeyEndorsement>,
+    /// Keys withdrawn; the kiosk never trusts them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocations: Vec<crate::release::KeyRevocation>,
+    /// When `version` is older than the release the kiosk runs: the signed rollback that lets
+    /// it go back (a kiosk refuses a downgrade without one that names both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<crate::release::SignedRollback>,
 }
 
 /// Most console events one heartbeat carries.

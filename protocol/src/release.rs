@@ -58,6 +58,87 @@ pub struct KeyEndorsement {
     pub signature: String,
 }
 
+/// A trusted key withdrawing a key (its own or another's): a kiosk that learns it never trusts
+/// that key again, not even through an endorsement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRevocation {
+    /// Id of the revoked key.
+    pub key_id: String,
+    /// Id of the revoking key.
+    pub signed_by: String,
+    /// Its signature over `okenko-key-revocation-v1:` followed by the revoked key's id.
+    pub signature: String,
+}
+
+/// A release manager's statement that kiosks running `from` may go back to one of `to` (TUF's
+/// rule: a kiosk never installs an older release than it runs without a signed rollback that
+/// names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    /// The release being rolled back.
+    pub from: String,
+    /// The releases its kiosks may return to.
+    pub to: Vec<String>,
+    /// When it was signed.
+    pub created_at: UnixMillis,
+}
+
+/// A rollback as signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRollback {
+    /// The rollback's JSON, exactly as signed.
+    pub rollback: String,
+    /// Id of the signing key.
+    pub key_id: String,
+    /// The ed25519 signature over `okenko-rollback-v1:` followed by `rollback`, hex.
+    pub signature: String,
+}
+
+/// Orders release versions: dot-separated parts, numbers by value (a missing part is 0),
+/// words by their letters; a version with a `-` suffix (a pre-release) comes before the same
+/// version without it; a `+` suffix (build data) does not count.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn parts(v: &str) -> Vec<&str> {
+        v.split('.').collect()
+    }
+    fn by_parts(x: &[&str], y: &[&str]) -> Ordering {
+        for i in 0..x.len().max(y.len()) {
+            let (p, q) = (
+                x.get(i).copied().unwrap_or("0"),
+                y.get(i).copied().unwrap_or("0"),
+            );
+            let o = match (p.parse::<u64>(), q.parse::<u64>()) {
+                (Ok(m), Ok(n)) => m.cmp(&n),
+                (Ok(_), Err(_)) => Ordering::Less,
+                (Err(_), Ok(_)) => Ordering::Greater,
+                _ => p.cmp(q),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    }
+    let split = |v: &'_ str| {
+        let v = v.split('+').next().unwrap_or(v).to_owned();
+        match v.split_once('-') {
+            Some((core, pre)) => (core.to_owned(), Some(pre.to_owned())),
+            None => (v, None),
+        }
+    };
+    let ((ac, ap), (bc, bp)) = (split(a), split(b));
+    by_parts(&parts(&ac), &parts(&bc)).then_with(|| match (ap, bp) {
+        (None, None) => Ordering::Equal,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(x), Some(y)) => by_parts(&parts(&x), &parts(&y)),
+    })
+}
+
 /// Why a release is refused. Nothing is written to a slot for any of them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReleaseError {
@@ -67,6 +148,9 @@ pub enum ReleaseError {
     /// Signed by a key that is not trusted.
     #[error("signed by an unknown key {0}")]
     UnknownKey(String),
+    /// Signed by a key that was revoked.
+    #[error("signed by the revoked key {0}")]
+    Revoked(String),
     /// The signature does not match.
     #[error("the signature does not match the manifest")]
     BadSignature,
@@ -104,10 +188,11 @@ fn unhex(s: &str) -> Result<Vec<u8>, ReleaseError> {
         .collect()
 }
 
-/// The public keys releases may be signed with.
+/// The public keys releases may be signed with, and the ids of keys revoked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Keyring {
     keys: Vec<Vec<u8>>,
+    revoked: Vec<String>,
 }
 
 impl Keyring {
@@ -134,10 +219,59 @@ impl Keyring {
             ));
         }
         let id = key_id(&k);
+        if self.revoked.contains(&id) {
+            return Err(ReleaseError::Revoked(id));
+        }
         if !self.keys.contains(&k) {
             self.keys.push(k);
         }
         Ok(id)
+    }
+
+    /// Withdraws the key a revocation names, if a trusted key (it, or another) signed it; the
+    /// revoked key's id. It cannot be trusted again.
+    pub fn revoke(&mut self, r: &KeyRevocation) -> Result<String, ReleaseError> {
+        if self.revoked.contains(&r.key_id) {
+            return Ok(r.key_id.clone());
+        }
+        self.check(
+            &r.signed_by,
+            revocation_message(&r.key_id).as_bytes(),
+            &r.signature,
+        )?;
+        self.keys.retain(|k| key_id(k) != r.key_id);
+        self.revoked.push(r.key_id.clone());
+        Ok(r.key_id.clone())
+    }
+
+    /// Marks a key id revoked without a signature (a revocation checked before, kept).
+    pub fn forbid(&mut self, id: &str) {
+        self.keys.retain(|k| key_id(k) != id);
+        if !self.revoked.iter().any(|r| r == id) {
+            self.revoked.push(id.to_owned());
+        }
+    }
+
+    /// The revoked keys' ids.
+    pub fn revoked(&self) -> &[String] {
+        &self.revoked
+    }
+
+    /// Checks a signed rollback: a trusted key, a good signature, a well-formed statement.
+    pub fn verify_rollback(&self, signed: &SignedRollback) -> Result<Rollback, ReleaseError> {
+        self.check(
+            &signed.key_id,
+            rollback_message(&signed.rollback).as_bytes(),
+            &signed.signature,
+        )?;
+        let r: Rollback = crate::json::decode(signed.rollback.as_bytes(), 16 * 1024)
+            .map_err(|e| ReleaseError::Malformed(e.to_string()))?;
+        if r.from.is_empty() || r.to.is_empty() || r.to.len() > 64 {
+            return Err(ReleaseError::Malformed(
+                "a rollback names the release it leaves and 1 to 64 it may return to".into(),
+            ));
+        }
+        Ok(r)
     }
 
     /// The trusted keys' ids.
@@ -154,6 +288,9 @@ impl Keyring {
     }
 
     fn key(&self, id: &str) -> Result<&[u8], ReleaseError> {
+        if self.revoked.iter().any(|r| r == id) {
+            return Err(ReleaseError::Revoked(id.to_owned()));
+        }
         self.keys
             .iter()
             .find(|k| key_id(k) == id)
@@ -223,6 +360,17 @@ impl Keyring {
         }
         Ok(m)
     }
+}
+
+fn revocation_message(key_id: &str) -> String {
+    format!(
+        "okenko-key-revocation-v1:{}",
+        key_id.trim().to_ascii_lowercase()
+    )
+}
+
+fn rollback_message(rollback: &str) -> String {
+    format!("okenko-rollback-v1:{rollback}")
 }
 
 fn endorsement_message(key_hex: &str) -> String {
@@ -316,6 +464,26 @@ impl SigningKey {
         })
     }
 
+    /// Withdraws the key with id `key_id` (this one or another).
+    pub fn revoke(&self, key_id: &str) -> KeyRevocation {
+        KeyRevocation {
+            key_id: key_id.trim().to_ascii_lowercase(),
+            signed_by: self.id(),
+            signature: crate::hex(self.0.sign(revocation_message(key_id).as_bytes()).as_ref()),
+        }
+    }
+
+    /// Signs a rollback.
+    pub fn sign_rollback(&self, r: &Rollback) -> Result<SignedRollback, ReleaseError> {
+        let rollback =
+            serde_json::to_string(r).map_err(|e| ReleaseError::Malformed(e.to_string()))?;
+        Ok(SignedRollback {
+            signature: crate::hex(self.0.sign(rollback_message(&rollback).as_bytes()).as_ref()),
+            key_id: self.id(),
+            rollback,
+        })
+    }
+
     /// Vouches for a new public key (hex).
     pub fn endorse(&self, new_key_hex: &str) -> KeyEndorsement {
         KeyEndorsement {
@@ -370,6 +538,84 @@ mod tests {
         )
         .unwrap();
         key.sign(&m).unwrap()
+    }
+
+    #[test]
+    fn versions_order_as_people_expect() {
+        use std::cmp::Ordering::*;
+        for (a, b, o) in [
+            ("1.0.0", "1.1.0", Less),
+            ("1.10.0", "1.9.3", Greater),
+            ("2.0", "2.0.0", Equal),
+            ("2.0.0.1", "2.0", Greater),
+            ("1.1.0-rc1", "1.1.0", Less),
+            ("1.1.0-rc.2", "1.1.0-rc.10", Less),
+            ("1.1.0+build7", "1.1.0", Equal),
+            ("1.0.0", "1.0.0", Equal),
+        ] {
+            assert_eq!(compare_versions(a, b), o, "{a} vs {b}");
+            assert_eq!(compare_versions(b, a), o.reverse(), "{b} vs {a}");
+        }
+    }
+
+    #[test]
+    fn a_revoked_key_signs_nothing_and_is_never_trusted_again() {
+        let (old, _) = SigningKey::generate().unwrap();
+        let (new, _) = SigningKey::generate().unwrap();
+        let mut ring = Keyring::default();
+        ring.add(&old.public_hex()).unwrap();
+        ring.add(&new.public_hex()).unwrap();
+        let s = signed(&old, b"bundle");
+        assert!(ring.verify(&s, "okenko-x86_64").is_ok());
+        // A revocation by an unknown key is refused.
+        let (stranger, _) = SigningKey::generate().unwrap();
+        assert!(ring.revoke(&stranger.revoke(&old.id())).is_err());
+        // The new key revokes the old one (leaked).
+        assert_eq!(ring.revoke(&new.revoke(&old.id())).unwrap(), old.id());
+        assert_eq!(
+            ring.verify(&s, "okenko-x86_64").unwrap_err(),
+            ReleaseError::Revoked(old.id())
+        );
+        // Not even an endorsement brings it back.
+        let e = new.endorse(&old.public_hex());
+        assert_eq!(
+            ring.endorse(&e).unwrap_err(),
+            ReleaseError::Revoked(old.id())
+        );
+        assert!(ring.add(&old.public_hex()).is_err());
+        assert_eq!(ring.revoked(), [old.id()]);
+    }
+
+    #[test]
+    fn a_signed_rollback_verifies_and_a_forged_one_does_not() {
+        let (key, _) = SigningKey::generate().unwrap();
+        let mut ring = Keyring::default();
+        ring.add(&key.public_hex()).unwrap();
+        let r = Rollback {
+            from: "1.1.0".into(),
+            to: vec!["1.0.0".into()],
+            created_at: 1,
+        };
+        let signed = key.sign_rollback(&r).unwrap();
+        assert_eq!(ring.verify_rollback(&signed).unwrap(), r);
+        let mut forged = signed.clone();
+        forged.rollback = forged.rollback.replace("1.0.0", "0.9.0");
+        assert_eq!(
+            ring.verify_rollback(&forged).unwrap_err(),
+            ReleaseError::BadSignature
+        );
+        // A manifest's signature is no rollback's (the messages differ).
+        let m = signed_manifest_as_rollback(&key);
+        assert!(ring.verify_rollback(&m).is_err());
+    }
+
+    fn signed_manifest_as_rollback(key: &SigningKey) -> SignedRollback {
+        let s = signed(key, b"x");
+        SignedRollback {
+            rollback: s.manifest,
+            key_id: s.key_id,
+            signature: s.signature,
+        }
     }
 
     #[test]

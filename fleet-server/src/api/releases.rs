@@ -31,6 +31,10 @@ pub fn routes() -> Router<AppState> {
             "/api/admin/v1/releases/{version}/bundle",
             put(upload_bundle),
         )
+        .route(
+            "/api/admin/v1/releases/{version}/rollback",
+            post(add_rollback),
+        )
         .route("/api/admin/v1/rollouts", get(rollouts).post(create))
         .route("/api/admin/v1/rollouts/{id}", get(rollout))
         .route("/api/admin/v1/rollouts/{id}/{action}", post(act))
@@ -91,6 +95,30 @@ async fn add_release(
     )
     .await;
     Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// Keeps a signed rollback with the release it leaves (`fleetctl rollback … --key`).
+async fn add_rollback(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(version): Path<String>,
+    JsonBody(signed): JsonBody<protocol::release::SignedRollback>,
+) -> Result<Json<Release>, AppError> {
+    require(&staff, Role::ReleaseManager)?;
+    let (rollouts, v) = (state.rollouts.clone(), version.clone());
+    let key = signed.key_id.clone();
+    let r = blocking(&state, move |s| Ok(rollouts.accept_rollback(s, &v, signed)))
+        .await?
+        .map_err(rollout_error)?;
+    super::admin::audit(
+        &state,
+        &staff.name,
+        "release.rollback_signed",
+        &version,
+        format!("key {key}"),
+    )
+    .await;
+    Ok(Json(r))
 }
 
 /// The versions whose bundles are being uploaded.

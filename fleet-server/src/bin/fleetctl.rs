@@ -7,6 +7,8 @@
 //! fleetctl key show KEYFILE                      its id and public key
 //! fleetctl key endorse KEYFILE NEW_PUBLIC_KEY    the old key vouches for a new one (rotation);
 //!                                                prints the endorsement (JSON)
+//! fleetctl key revoke KEYFILE KEY_ID             withdraws a key (a leaked one); prints the
+//!                                                revocation (JSON) for releases.revocations
 //! fleetctl release sign KEYFILE BUNDLE --version V --compatible HW[,HW…]
 //!                                                writes BUNDLE.manifest.json
 //! fleetctl release verify KEYRING BUNDLE --hardware HW
@@ -25,7 +27,10 @@
 //!                                 [--max-failures PERCENT]
 //! fleetctl rollout expand ID --percent N
 //! fleetctl rollout pause|resume|abort ID
-//! fleetctl rollback ID                           (or: rollout rollback ID)
+//! fleetctl rollback ID --key KEYFILE --to V[,W]  signs the rollback from the rollout's release
+//!                                                to V (kiosks refuse an older release without
+//!                                                one), uploads it, and rolls back
+//!                                                (or: rollout rollback ID, once it is uploaded)
 //! fleetctl rollout list|show ID [--json]
 //! fleetctl status [--json]                       kiosks by release and update state
 //! ```
@@ -44,7 +49,8 @@ const USAGE: &str = "usage: fleetctl key new KEYFILE | key show KEYFILE | key en
 release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | release verify KEYRING BUNDLE --hardware HW | \
 login URL USER | logout | release upload BUNDLE | release list | \
 rollout create VERSION [--group G] [--canary K,...] [--percent N] [--force] [--max-failures P] | \
-rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | rollback ID | \
+rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | \
+rollback ID --key KEYFILE --to V[,W...] | key revoke KEYFILE KEY_ID | \
 rollout list | rollout show ID | status   (lists take --json)";
 
 /// `println!` that returns an error instead of panicking when standard output is closed
@@ -111,6 +117,10 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             let mut probe = Keyring::default();
             probe.add(new_key).context("the new public key")?;
             say!("{}", serde_json::to_string_pretty(&key.endorse(new_key))?);
+        }
+        ["key", "revoke", file, key_id] => {
+            let key = load_key(file)?;
+            say!("{}", serde_json::to_string_pretty(&key.revoke(key_id))?);
         }
         ["release", "sign", file, bundle, ..] => {
             let key = load_key(file)?;
@@ -183,7 +193,13 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             action @ ("pause" | "resume" | "abort" | "rollback"),
             id,
         ] => online::act(id, action, None)?,
-        ["rollback", id] => online::act(id, "rollback", None)?,
+        ["rollback", id, ..] => {
+            if let Some(file) = opt(&args, "--key") {
+                let to = opt(&args, "--to").context("--to names the release(s) to go back to")?;
+                online::sign_rollback(id, &load_key(file)?, to)?;
+            }
+            online::act(id, "rollback", None)?;
+        }
         ["rollout", "list", ..] => online::rollouts(None, json)?,
         ["rollout", "show", id, ..] => online::rollouts(Some(id), json)?,
         ["status", ..] => online::status(json)?,
@@ -562,6 +578,36 @@ mod online {
         };
         let v: RolloutView = api.post("/api/admin/v1/rollouts", &req)?;
         say!("{}", describe(&v));
+        Ok(())
+    }
+
+    /// Signs the rollback from rollout `id`'s release to `to` (comma-separated) and uploads it.
+    pub fn sign_rollback(
+        id: &str,
+        key: &protocol::release::SigningKey,
+        to: &str,
+    ) -> anyhow::Result<()> {
+        let id: i64 = id.parse().context("a rollout's number")?;
+        let api = Api::open()?;
+        let v: RolloutView = api.get(&format!("/api/admin/v1/rollouts/{id}"))?;
+        let from = v.rollout.version;
+        let rb = protocol::release::Rollback {
+            from: from.clone(),
+            to: to
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            created_at: fleet_server::now_ms(),
+        };
+        let signed = key.sign_rollback(&rb)?;
+        let _: serde_json::Value =
+            api.post(&format!("/api/admin/v1/releases/{from}/rollback"), &signed)?;
+        say!(
+            "rollback from {from} to {} signed by {} and uploaded",
+            rb.to.join(", "),
+            key.id()
+        );
         Ok(())
     }
 

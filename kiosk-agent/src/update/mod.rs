@@ -239,7 +239,12 @@ impl Updater {
                 (Keyring::default(), Some(why))
             }
         };
-        // Keys learned from endorsements.
+        // Keys revoked (first: nothing brings them back), then keys learned from endorsements.
+        if let Ok(Some(revoked)) = agent.with_store(|s| s.get_setting("update_revoked")).await {
+            for id in revoked.split_whitespace() {
+                keyring.forbid(id);
+            }
+        }
         if let Ok(Some(learned)) = agent.with_store(|s| s.get_setting("update_keys")).await {
             for line in learned.lines().filter(|l| !l.trim().is_empty()) {
                 let _ = keyring.add(line.split('#').next().unwrap_or(""));
@@ -474,8 +479,28 @@ impl Updater {
         }
     }
 
-    /// Adds keys the release's endorsements vouch for (rotation), and keeps them.
+    /// Adds keys the release's endorsements vouch for (rotation), withdraws the ones its
+    /// revocations name, and keeps both.
     async fn learn_keys(&mut self, agent: &Arc<Agent>, d: &DesiredRelease) {
+        let revoked_before = self.keyring.revoked().len();
+        for r in &d.revocations {
+            match self.keyring.revoke(r) {
+                Ok(id) => tracing::debug!(key = %id, "release key revoked"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a key revocation not signed by a trusted key")
+                }
+            }
+        }
+        if self.keyring.revoked().len() != revoked_before {
+            let text = self.keyring.revoked().join("\n");
+            tracing::warn!(revoked = %text, "release keys revoked");
+            if let Err(e) = agent
+                .with_store(move |s| s.set_setting("update_revoked", &text))
+                .await
+            {
+                tracing::error!(error = %e, "revoked keys not saved");
+            }
+        }
         let before = self.keyring.ids().len();
         // An endorsement may rest on another: go round until nothing new is learned.
         for _ in 0..d.endorsements.len() {
@@ -532,6 +557,25 @@ impl Updater {
                 "release {} refused: its manifest is for {}",
                 d.version, m.version
             ));
+        }
+        // No downgrade without a signed rollback that names this release and the running one
+        // (TUF's rule): a compromised server or an old leaked key cannot push an old release.
+        let running = &self.running.version;
+        if protocol::release::compare_versions(&m.version, running).is_lt() {
+            let allowed = d
+                .rollback
+                .as_ref()
+                .map(|r| self.keyring.verify_rollback(r))
+                .transpose()
+                .map_err(|e| format!("release {} refused: its rollback: {e}", d.version))?
+                .is_some_and(|r| r.from == *running && r.to.contains(&m.version));
+            if !allowed {
+                return Err(format!(
+                    "release {} refused: it is older than the running {running}, and no signed \
+                     rollback from {running} names it",
+                    d.version
+                ));
+            }
         }
         Ok(m)
     }
