@@ -333,7 +333,7 @@ fn heartbeat(k: &mut Kiosk, faults: &[Fault], now: UnixMillis) -> Heartbeat {
 
 fn command_output(k: &mut Kiosk, action: &CommandAction) -> CommandResult {
     let output = match action {
-        CommandAction::PrintTestReceipt => "test receipt printed; printer Ok (simulated)".into(),
+        CommandAction::PrintTestReceipt => "test receipt printed; printer ok (simulated)".into(),
         CommandAction::RestartApp => "kiosk-app restarted (simulated)".into(),
         CommandAction::Reboot => "rebooting (simulated)".into(),
         CommandAction::UploadLogs { lines } => (0..(*lines).min(20))
@@ -341,7 +341,7 @@ fn command_output(k: &mut Kiosk, action: &CommandAction) -> CommandResult {
             .collect::<Vec<_>>()
             .join("\n"),
         CommandAction::SelfTest => {
-            "PASS Printer: Ok\nPASS CardReader: Ok\nPASS Touchscreen: Ok\nPASS fleet: reachable\n"
+            "PASS printer: ok\nPASS card reader: ok\nPASS touchscreen: ok\nPASS fleet: reachable\n"
                 .into()
         }
     };

@@ -139,7 +139,7 @@ fn commands_reach_the_kiosk_run_once_and_report_back() {
     let test = admin.queue(json!({ "kind": "self_test" }));
     let r = admin.result(test);
     let report = r["output"].as_str().unwrap();
-    assert!(report.contains("PASS Printer: Ok"), "{report}");
+    assert!(report.contains("PASS printer: ok"), "{report}");
     assert!(report.contains("PASS fleet: reachable"), "{report}");
     assert_eq!(r["ok"], true, "{report}");
 

@@ -84,8 +84,8 @@ fn print_test_receipt(agent: &Agent) -> CommandResult {
             CommandResult {
                 ok: true,
                 output: format!(
-                    "test receipt printed; printer {:?}{}",
-                    st.state,
+                    "test receipt printed; printer {}{}",
+                    st.state.words(),
                     st.detail.map(|d| format!(" ({d})")).unwrap_or_default()
                 ),
             }
@@ -105,10 +105,10 @@ fn self_test(agent: &Agent) -> CommandResult {
         ok &= good;
         let _ = writeln!(
             out,
-            "{} {:?}: {:?}{}",
+            "{} {}: {}{}",
             if good { "PASS" } else { "FAIL" },
-            d.device,
-            d.state,
+            d.device.words(),
+            d.state.words(),
             d.detail.map(|x| format!(" ({x})")).unwrap_or_default()
         );
     }

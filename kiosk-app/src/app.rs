@@ -7,8 +7,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use agent_client::{Client, ClientError};
+
+use crate::errors::Problem;
 use protocol::Lang;
-use protocol::app::{CatalogView, ErrorCode, RequestBody, ResponseBody};
+use protocol::app::{CatalogView, RequestBody, ResponseBody};
 use slint::ComponentHandle;
 
 use crate::AppWindow;
@@ -26,7 +28,7 @@ enum Event {
         has_card_reader: bool,
         printer_down: bool,
     },
-    /// The agent cannot be reached.
+    /// The agent cannot be reached (why, for the log).
     Unreachable(String),
     /// A submission was stored; the receipt printed or not.
     Submitted {
@@ -35,13 +37,13 @@ enum Event {
         printed: bool,
     },
     /// A submission failed.
-    SubmitFailed(String),
+    SubmitFailed(Problem),
     /// A card, or none.
     Card(Option<(String, String)>),
     /// A status answer, or why there is none.
-    Status(Result<protocol::app::StatusAnswer, String>),
+    Status(Result<protocol::app::StatusAnswer, Problem>),
     /// The requests made with a card, or why there are none.
-    MyRequests(Result<Vec<protocol::app::StatusAnswer>, String>),
+    MyRequests(Result<Vec<protocol::app::StatusAnswer>, Problem>),
 }
 
 fn call(
@@ -52,25 +54,13 @@ fn call(
     Client::connect(socket, timeout)?.call(body)
 }
 
-fn message(lang: Lang, e: &ClientError) -> String {
-    let generic = match lang {
-        Lang::Cs => "Žádost se nepodařilo uložit. Zkuste to prosím znovu.",
-        Lang::En => "Your request could not be saved. Please try again.",
-        Lang::Uk => "Заяву не вдалося зберегти. Спробуйте ще раз.",
-    };
-    match e {
-        ClientError::Agent(err) if err.code == ErrorCode::Invalid => err.message.clone(),
-        _ => generic.to_owned(),
-    }
-}
-
 /// The worker: one request at a time, answers as events.
 fn worker(
     socket: std::path::PathBuf,
     jobs: mpsc::Receiver<(Request, Lang)>,
     events: mpsc::Sender<Event>,
 ) {
-    while let Ok((job, lang)) = jobs.recv() {
+    while let Ok((job, _)) = jobs.recv() {
         let event = match job {
             Request::Submit(req) => {
                 match call(&socket, RequestBody::Submit(req), Duration::from_secs(15)) {
@@ -92,8 +82,14 @@ fn worker(
                             printed,
                         }
                     }
-                    Ok(other) => Event::SubmitFailed(format!("{other:?}")),
-                    Err(e) => Event::SubmitFailed(message(lang, &e)),
+                    Ok(other) => {
+                        eprintln!("kiosk-app: unexpected answer to a submission: {other:?}");
+                        Event::SubmitFailed(Problem::NotSaved)
+                    }
+                    Err(e) => {
+                        eprintln!("kiosk-app: submission failed: {e}");
+                        Event::SubmitFailed(Problem::of_submit(&e))
+                    }
                 }
             }
             Request::ReadCard => match call(
@@ -114,9 +110,8 @@ fn worker(
                 Duration::from_secs(10),
             ) {
                 Ok(ResponseBody::Status(a)) => Event::Status(Ok(a)),
-                Ok(_) => Event::Status(Err(String::new())),
-                Err(ClientError::Agent(e)) => Event::Status(Err(e.message)),
-                Err(e) => Event::Status(Err(e.to_string())),
+                Ok(_) => Event::Status(Err(Problem::LookupFailed)),
+                Err(e) => Event::Status(Err(Problem::of_status(&e))),
             },
             Request::MyRequests(identity) => match call(
                 &socket,
@@ -124,9 +119,8 @@ fn worker(
                 Duration::from_secs(15),
             ) {
                 Ok(ResponseBody::MyRequests { requests }) => Event::MyRequests(Ok(requests)),
-                Ok(_) => Event::MyRequests(Err(String::new())),
-                Err(ClientError::Agent(e)) => Event::MyRequests(Err(e.message)),
-                Err(e) => Event::MyRequests(Err(e.to_string())),
+                Ok(_) => Event::MyRequests(Err(Problem::LookupFailed)),
+                Err(e) => Event::MyRequests(Err(Problem::of_my_requests(&e))),
             },
         };
         if events.send(event).is_err() {
@@ -506,27 +500,30 @@ fn apply(st: &mut State, ev: Event) -> Option<Request> {
             }
         }
         Event::Unreachable(why) => {
-            st.chrome.out_of_service = why;
+            if st.chrome.out_of_service.is_empty() {
+                eprintln!("kiosk-app: the agent cannot be reached ({why}); out of service");
+            }
             if st.session.screen != Screen::Submitting {
                 st.session.reset();
                 st.session.screen = Screen::OutOfService;
             }
+            st.chrome.out_of_service = Problem::OutOfService.text(st.session.lang).to_owned();
         }
         Event::Submitted { code, url, printed } => st.session.submitted(code, url, printed),
-        Event::SubmitFailed(m) => st.session.submit_failed(m),
+        Event::SubmitFailed(p) => {
+            let m = p.text(st.session.lang).to_owned();
+            st.session.submit_failed(m);
+        }
         Event::Card(Some((identity, masked))) => return st.session.card_read(identity, masked),
         Event::Card(None) => {
-            st.session.message = match st.session.lang {
-                Lang::Cs => "Karta nebyla přečtena. Zkuste to znovu.",
-                Lang::En => "No card was read. Please try again.",
-                Lang::Uk => "Картку не прочитано. Спробуйте ще раз.",
-            }
-            .into();
+            st.session.message = Problem::NoCard.text(st.session.lang).to_owned();
         }
         Event::Status(Ok(a)) => st.session.status_answer(a),
-        Event::Status(Err(m)) => st.session.status_failed(m),
         Event::MyRequests(Ok(list)) => st.session.requests_listed(list),
-        Event::MyRequests(Err(m)) => st.session.status_failed(m),
+        Event::Status(Err(p)) | Event::MyRequests(Err(p)) => {
+            let m = p.text(st.session.lang).to_owned();
+            st.session.status_failed(m);
+        }
     }
     None
 }
@@ -542,5 +539,116 @@ pub fn today() -> protocol::validate::Date {
         year: c.year.clamp(1900, 2999) as u16,
         month: c.month as u8,
         day: c.day as u8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::app::{ApiError, ErrorCode};
+    use protocol::validate::FieldError;
+
+    /// Every way a call to the agent can fail, as the worker sees it.
+    fn failures() -> Vec<ClientError> {
+        let mut out: Vec<ClientError> = [
+            ErrorCode::BadRequest,
+            ErrorCode::TooLarge,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::UnknownService,
+            ErrorCode::UnknownFormVersion,
+            ErrorCode::Invalid,
+            ErrorCode::BadTrackingCode,
+            ErrorCode::NotFound,
+            ErrorCode::NotEnrolled,
+            ErrorCode::Conflict,
+            ErrorCode::Storage,
+            ErrorCode::PrinterUnavailable,
+            ErrorCode::CardReaderUnavailable,
+            ErrorCode::CardExpired,
+            ErrorCode::TouchscreenUnavailable,
+            ErrorCode::Internal,
+        ]
+        .into_iter()
+        .map(|code| {
+            ClientError::Agent(ApiError::new(
+                code,
+                "no request with this tracking code is known",
+            ))
+        })
+        .collect();
+        let mut invalid = ApiError::new(ErrorCode::Invalid, "1 field(s) need attention");
+        invalid.field_errors.push(FieldError {
+            field: "email".into(),
+            problem: protocol::validate::Problem::Required,
+        });
+        out.push(ClientError::Agent(invalid));
+        out.push(ClientError::Protocol("unexpected answer: Pong".into()));
+        out.push(ClientError::Io {
+            path: "/run/okenko/agent.sock".into(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        });
+        out
+    }
+
+    fn state(lang: Lang) -> State {
+        let mut session = Session::new();
+        session.set_lang(lang);
+        State {
+            session,
+            catalog: None,
+            chrome: Chrome::default(),
+            last_touch: Instant::now(),
+            config: AppConfig::default(),
+            shown_lang: None,
+        }
+    }
+
+    /// Each error path of the app, in each language: what the citizen reads comes from the one
+    /// table, in their language; no agent message, transport error or English text leaks into
+    /// Czech or Ukrainian.
+    #[test]
+    fn every_error_a_citizen_sees_is_from_the_table_in_their_language() {
+        let english: Vec<&str> = Problem::ALL.iter().map(|p| p.text(Lang::En)).collect();
+        for lang in [Lang::Cs, Lang::En, Lang::Uk] {
+            let table: Vec<&str> = Problem::ALL.iter().map(|p| p.text(lang)).collect();
+            let check = |what: &str, shown: &str| {
+                assert!(
+                    table.contains(&shown),
+                    "{lang:?} {what}: {shown:?} is not from the table"
+                );
+                if lang != Lang::En {
+                    assert!(
+                        !english.contains(&shown),
+                        "{lang:?} {what}: English {shown:?}"
+                    );
+                }
+            };
+            for e in failures() {
+                let events = [
+                    ("submit", Event::SubmitFailed(Problem::of_submit(&e))),
+                    ("status", Event::Status(Err(Problem::of_status(&e)))),
+                    (
+                        "my requests",
+                        Event::MyRequests(Err(Problem::of_my_requests(&e))),
+                    ),
+                ];
+                for (what, ev) in events {
+                    let mut st = state(lang);
+                    apply(&mut st, ev);
+                    check(&format!("{what} after {e}"), &st.session.message);
+                }
+            }
+            let mut st = state(lang);
+            apply(&mut st, Event::Card(None));
+            check("no card", &st.session.message);
+            let mut st = state(lang);
+            apply(&mut st, Event::Unreachable("connection refused".into()));
+            assert_eq!(st.session.screen, Screen::OutOfService);
+            // The session starts over (in the kiosk's first language); the reason is its text.
+            assert_eq!(
+                st.chrome.out_of_service,
+                Problem::OutOfService.text(st.session.lang)
+            );
+        }
     }
 }

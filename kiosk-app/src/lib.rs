@@ -25,6 +25,7 @@ pub use generated::*;
 
 pub mod app;
 pub mod config;
+pub mod errors;
 pub mod keyboard;
 pub mod render;
 pub mod session;

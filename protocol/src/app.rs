@@ -351,6 +351,41 @@ pub enum DeviceState {
     NotConfigured,
 }
 
+impl DeviceState {
+    /// In words, for people (the technician's console, the self-test).
+    pub fn words(self) -> &'static str {
+        match self {
+            DeviceState::Ok => "ok",
+            DeviceState::Warning => "warning",
+            DeviceState::Fault => "fault",
+            DeviceState::Missing => "missing",
+            DeviceState::NotConfigured => "not configured",
+        }
+    }
+}
+
+impl DeviceKind {
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            DeviceKind::Printer => "printer",
+            DeviceKind::CardReader => "card reader",
+            DeviceKind::Touchscreen => "touchscreen",
+        }
+    }
+}
+
+impl TouchPhase {
+    /// In words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            TouchPhase::Down => "down",
+            TouchPhase::Move => "move",
+            TouchPhase::Up => "up",
+        }
+    }
+}
+
 /// An error reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use line::{Editor, Event};
-use protocol::app::DeviceKind;
 use protocol::fleet::CommandAction;
 
 use crate::agent::Agent;
@@ -517,8 +516,8 @@ impl<'a> Console<'a> {
             let _ = writeln!(
                 s,
                 "{:<12} {:<15} {}",
-                device_name(d.device),
-                format!("{:?}", d.state),
+                d.device.words(),
+                d.state.words(),
                 d.detail.unwrap_or_default()
             );
         }
@@ -531,8 +530,8 @@ impl<'a> Console<'a> {
             Some(p) => {
                 let d = p.refresh();
                 format!(
-                    "printer {:?}{}",
-                    d.state,
+                    "printer {}{}",
+                    d.state.words(),
                     d.detail.map(|x| format!(": {x}")).unwrap_or_default()
                 )
             }
@@ -584,7 +583,7 @@ impl<'a> Console<'a> {
             for t in taps {
                 say(
                     port,
-                    &format!("{:?} slot {} at {}, {}", t.phase, t.slot, t.x, t.y),
+                    &format!("{} slot {} at {}, {}", t.phase.words(), t.slot, t.x, t.y),
                 )?;
             }
         }
@@ -733,14 +732,6 @@ impl<'a> Console<'a> {
             crate::commands::reboot_now(self.agent);
         }
         Ok(())
-    }
-}
-
-fn device_name(d: DeviceKind) -> &'static str {
-    match d {
-        DeviceKind::Printer => "printer",
-        DeviceKind::CardReader => "card reader",
-        DeviceKind::Touchscreen => "touchscreen",
     }
 }
 
