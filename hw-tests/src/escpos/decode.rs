@@ -39,12 +39,21 @@ pub struct Decoder {
     align: Align,
     line_align: Align,
     codepage: CodePage,
-    qr_data: Option<String>,
+    qr_data: Option<Vec<u8>>,
     qr_module: u8,
     qr_ec: char,
     symbol_data: Option<(u8, String)>,
     graphics: Option<(u32, u32)>,
     events: Vec<Event>,
+    /// `ESC 3 n`, while set.
+    spacing: Option<u8>,
+    /// `ESC D` tab stops, in characters (empty: every 8).
+    tabs: Vec<u8>,
+    /// The last block was an `ESC *` column image strip: the line feed after it advances the
+    /// paper by the strip, it prints no blank line.
+    after_strip: bool,
+    /// The last block is an image made of `ESC *` strips (the next strip joins it).
+    strip_run: bool,
 }
 
 fn u16le(lo: u8, hi: u8) -> usize {
@@ -148,8 +157,13 @@ impl Decoder {
         } else {
             self.line_align
         };
+        self.strip_run = false;
         let spans = std::mem::take(&mut self.line);
-        self.receipt.blocks.push(Block::Line(Line { spans, align }));
+        self.receipt.blocks.push(Block::Line(Line {
+            spans,
+            align,
+            spacing: self.spacing,
+        }));
     }
 
     fn flush_if_pending(&mut self) {
@@ -158,10 +172,17 @@ impl Decoder {
         }
     }
 
+    /// Whether the last block is an image of `ESC *` strips nothing came after.
+    fn after_strip_run(&self) -> bool {
+        self.strip_run && matches!(self.receipt.blocks.last(), Some(Block::Image { .. }))
+    }
+
     fn reset(&mut self) {
         self.style = Style::default();
         self.align = Align::Left;
         self.codepage = CodePage::default();
+        self.spacing = None;
+        self.tabs.clear();
     }
 
     /// Bytes available from `pos`, or `None` when fewer than `n`.
@@ -173,13 +194,26 @@ impl Decoder {
         let b = self.buf[pos];
         match b {
             0x0A | 0x0C => {
+                if std::mem::take(&mut self.after_strip) && self.line.is_empty() {
+                    return Step::Done(1);
+                }
                 self.end_line();
                 Step::Done(1)
             }
             0x0D | 0x00 => Step::Done(1),
             0x09 => {
                 let col: usize = self.line.iter().map(|s| s.text.chars().count()).sum();
-                for _ in 0..(8 - col % 8) {
+                let next = self
+                    .tabs
+                    .iter()
+                    .map(|&t| usize::from(t))
+                    .find(|&t| t > col)
+                    .unwrap_or(if self.tabs.is_empty() {
+                        col + 8 - col % 8
+                    } else {
+                        col
+                    });
+                for _ in col..next {
                     self.push_char(' ');
                 }
                 Step::Done(1)
@@ -193,6 +227,7 @@ impl Decoder {
                 Step::Done(1)
             }
             _ => {
+                self.after_strip = false;
                 let c = self.codepage.decode(b);
                 self.push_char(c);
                 Step::Done(1)
@@ -238,10 +273,14 @@ impl Decoder {
                 self.reset();
                 Step::Done(2)
             }
-            b'2' | b'i' | b'm' | b'<' | b'L' | b'S' | b'F' => Step::Done(2),
+            b'2' => {
+                self.spacing = None;
+                Step::Done(2)
+            }
+            b'i' | b'm' | b'<' | b'L' | b'S' | b'F' | b'\x0c' => Step::Done(2),
             b'!' | b'E' | b'G' | b'-' | b'a' | b'd' | b'J' | b't' | b'M' | b'R' | b'{' | b'3'
             | b'V' | b' ' | b'=' | b'r' | b'U' | b'T' | b'K' | b'e' | b'u' | b'v' | b'I' | b'%'
-            | b'?' | b'&' => {
+            | b'?' | b'4' | b'A' | b'O' | b'n' | b'N' | b'x' | b'Z' | b'y' => {
                 let Some(n) = one(self) else {
                     return Step::Incomplete;
                 };
@@ -272,10 +311,43 @@ impl Decoder {
                 }
                 Step::Done(10)
             }
+            b'&' => {
+                // User-defined characters: y c1 c2, then for each character x and y*x bytes.
+                let Some(&[_, _, y, c1, c2]) = self.need(pos, 5) else {
+                    return Step::Incomplete;
+                };
+                let mut len = 5;
+                for _ in c1..=c2.max(c1) {
+                    let Some(&[x]) = self.need(pos + len, 1) else {
+                        return Step::Incomplete;
+                    };
+                    len += 1 + usize::from(y) * usize::from(x);
+                }
+                if self.need(pos, len).is_none() {
+                    return Step::Incomplete;
+                }
+                Step::Done(len)
+            }
+            b'(' => {
+                // ESC ( A/Y/…: a length-prefixed body.
+                let Some(&[_, _, _, pl, ph]) = self.need(pos, 5) else {
+                    return Step::Incomplete;
+                };
+                let len = 5 + u16le(pl, ph);
+                if self.need(pos, len).is_none() {
+                    return Step::Incomplete;
+                }
+                Step::Done(len)
+            }
             b'D' => {
                 // Tab positions: up to 32 bytes, NUL-terminated.
                 match self.buf[pos + 2..].iter().take(33).position(|&b| b == 0) {
-                    Some(i) => Step::Done(2 + i + 1),
+                    Some(i) => {
+                        let mut stops: Vec<u8> = self.buf[pos + 2..pos + 2 + i].to_vec();
+                        stops.dedup();
+                        self.tabs = stops;
+                        Step::Done(2 + i + 1)
+                    }
                     None if self.buf.len() - pos - 2 > 32 => {
                         self.warn("ESC D without its NUL terminator".into());
                         Step::Done(2)
@@ -295,10 +367,22 @@ impl Decoder {
                 }
                 self.flush_if_pending();
                 let height = if m >= 32 { 24 } else { 8 };
-                self.receipt.blocks.push(Block::Image {
-                    width: columns as u32,
-                    height,
-                });
+                // Strips printed one under another make one image.
+                let joins = self.after_strip_run();
+                match self.receipt.blocks.last_mut() {
+                    Some(Block::Image {
+                        width, height: h, ..
+                    }) if joins && *width == columns as u32 => {
+                        *h += height;
+                    }
+                    _ => self.receipt.blocks.push(Block::Image {
+                        width: columns as u32,
+                        height,
+                        align: self.align,
+                    }),
+                }
+                self.after_strip = true;
+                self.strip_run = true;
                 Step::Done(len)
             }
             _ => {
@@ -319,6 +403,9 @@ impl Decoder {
                 self.style.underline = if n & 0x80 != 0 { 1 } else { 0 };
             }
             b'E' | b'G' => self.style.bold = on,
+            b'4' => self.style.italic = on,
+            b'{' => self.style.upside_down = on,
+            b'3' => self.spacing = Some(n),
             b'-' => self.style.underline = n % 48 % 3,
             b'M' => self.style.font_b = n % 48 == 1,
             b'a' => {
@@ -395,11 +482,12 @@ impl Decoder {
                 }
                 if c == b'/' {
                     self.flush_if_pending();
+                    self.strip_run = false;
                     self.receipt.blocks.push(Block::Image {
                         width: 0,
                         height: 0,
+                        align: self.align,
                     });
-                    let _ = n;
                 }
                 Step::Done(3)
             }
@@ -429,9 +517,11 @@ impl Decoder {
                     return Step::Incomplete;
                 }
                 self.flush_if_pending();
+                self.strip_run = false;
                 self.receipt.blocks.push(Block::Image {
                     width: (wb * 8) as u32,
                     height: h as u32,
+                    align: self.align,
                 });
                 Step::Done(len)
             }
@@ -463,9 +553,11 @@ impl Decoder {
         if c == b'p' {
             // Print a stored (NV) bit image.
             self.flush_if_pending();
+            self.strip_run = false;
             self.receipt.blocks.push(Block::Image {
                 width: 0,
                 height: 0,
+                align: self.align,
             });
         }
         Step::Done(len)
@@ -500,9 +592,11 @@ impl Decoder {
             data.drain(..2);
         }
         self.flush_if_pending();
+        self.strip_run = false;
         self.receipt.blocks.push(Block::Barcode {
             kind: barcode_kind(m),
             data,
+            align: self.align,
         });
         Step::Done(len)
     }
@@ -541,17 +635,21 @@ impl Decoder {
                     _ => 'L',
                 }
             }
-            (49, 80) => {
-                self.qr_data =
-                    Some(String::from_utf8_lossy(body.get(3..).unwrap_or(&[])).into_owned())
-            }
+            (49, 80) => self.qr_data = Some(body.get(3..).unwrap_or(&[]).to_vec()),
             (49, 81) => match self.qr_data.clone() {
-                Some(payload) => {
+                Some(bytes) => {
                     self.flush_if_pending();
+                    self.strip_run = false;
+                    // Text for people: UTF-8 when it is, else Latin-1 (an encoder that sends
+                    // ISO-8859-1); the code itself holds the bytes as sent.
+                    let payload = String::from_utf8(bytes.clone())
+                        .unwrap_or_else(|_| bytes.iter().map(|&b| char::from(b)).collect());
                     self.receipt.blocks.push(Block::Qr {
                         payload,
+                        bytes,
                         module: self.qr_module,
                         ec: self.qr_ec,
+                        align: self.align,
                     });
                 }
                 None => self.warn("QR print without stored data".into()),
@@ -577,14 +675,20 @@ impl Decoder {
     fn graphics(&mut self, body: &[u8]) {
         match body.get(1) {
             Some(112) => {
-                if let Some(&[_, _, _, _, _, xl, xh, yl, yh]) = body.get(..9) {
+                // m fn a bx by c xL xH yL yH d…
+                if let Some(&[_, _, _, _, _, _, xl, xh, yl, yh]) = body.get(..10) {
                     self.graphics = Some((u16le(xl, xh) as u32, u16le(yl, yh) as u32));
                 }
             }
             Some(50) => {
                 let (width, height) = self.graphics.unwrap_or((0, 0));
                 self.flush_if_pending();
-                self.receipt.blocks.push(Block::Image { width, height });
+                self.strip_run = false;
+                self.receipt.blocks.push(Block::Image {
+                    width,
+                    height,
+                    align: self.align,
+                });
             }
             _ => {}
         }

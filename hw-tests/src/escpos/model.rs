@@ -29,6 +29,10 @@ pub struct Style {
     pub invert: bool,
     /// The smaller font B.
     pub font_b: bool,
+    /// Italic (`ESC 4`).
+    pub italic: bool,
+    /// Upside down (`ESC {`).
+    pub upside_down: bool,
 }
 
 impl Default for Style {
@@ -40,6 +44,8 @@ impl Default for Style {
             height: 1,
             invert: false,
             font_b: false,
+            italic: false,
+            upside_down: false,
         }
     }
 }
@@ -60,6 +66,8 @@ pub struct Line {
     pub spans: Vec<Span>,
     /// Its alignment (the one in force when the line was printed).
     pub align: Align,
+    /// The line spacing in force (`ESC 3 n`, dots); `None` for the printer's default.
+    pub spacing: Option<u8>,
 }
 
 impl Line {
@@ -76,8 +84,12 @@ pub enum Block {
     Line(Line),
     /// A QR code.
     Qr {
-        /// The encoded payload.
+        /// The encoded payload, as text (Latin-1 where the bytes are not UTF-8).
         payload: String,
+        /// The payload's bytes as sent (what the QR code holds).
+        bytes: Vec<u8>,
+        /// Alignment in force.
+        align: Align,
         /// Module size in dots.
         module: u8,
         /// Error-correction level, `L`, `M`, `Q` or `H`.
@@ -96,6 +108,8 @@ pub enum Block {
         kind: &'static str,
         /// The data.
         data: String,
+        /// Alignment in force.
+        align: Align,
     },
     /// A bitmap, seen only as a block of its size.
     Image {
@@ -103,6 +117,8 @@ pub enum Block {
         width: u32,
         /// Height in dots.
         height: u32,
+        /// Alignment in force.
+        align: Align,
     },
     /// A paper cut.
     Cut {
@@ -158,8 +174,8 @@ impl Receipt {
                 Block::Line(l) => writeln!(out, "{}", l.text().trim_end()),
                 Block::Qr { payload, .. } => writeln!(out, "[QR] {payload}"),
                 Block::Symbol2d { cn, payload } => writeln!(out, "[2D {cn}] {payload}"),
-                Block::Barcode { kind, data } => writeln!(out, "[BARCODE {kind}] {data}"),
-                Block::Image { width, height } => writeln!(out, "[IMAGE {width}x{height}]"),
+                Block::Barcode { kind, data, .. } => writeln!(out, "[BARCODE {kind}] {data}"),
+                Block::Image { width, height, .. } => writeln!(out, "[IMAGE {width}x{height}]"),
                 Block::Cut { .. } => writeln!(out, "[CUT]"),
             };
         }

@@ -99,8 +99,14 @@ fn draw_line(c: &mut Canvas, line: &Line, y: u32, paper: u32) -> u32 {
         .iter()
         .flat_map(|s| s.text.chars().map(move |ch| (ch, s.style)))
         .collect();
+    // `ESC 3 n` sets the advance per line; a line never advances less than its characters.
+    let spacing = line.spacing.map_or(0, u32::from);
     if chars.is_empty() {
-        return 24 + LINE_GAP;
+        return if line.spacing.is_some() {
+            spacing
+        } else {
+            24 + LINE_GAP
+        };
     }
     let mut rows: Vec<&[(char, Style)]> = Vec::new();
     let (mut start, mut used) = (0, 0);
@@ -116,7 +122,7 @@ fn draw_line(c: &mut Canvas, line: &Line, y: u32, paper: u32) -> u32 {
     rows.push(&chars[start..]);
     let mut h = 0;
     for row in rows {
-        h += draw_row(c, row, line.align, y + h, paper);
+        h += draw_row(c, row, line.align, y + h, paper).max(spacing);
     }
     h
 }
@@ -161,8 +167,15 @@ fn draw_row(c: &mut Canvas, row: &[(char, Style)], align: Align, y: u32, paper: 
     height + LINE_GAP
 }
 
-fn draw_label_box(c: &mut Canvas, y: u32, w: u32, h: u32, label: &str, paper: u32) -> u32 {
-    let x = i64::from(MARGIN) + x_for(Align::Center, w, paper);
+fn draw_label_box(
+    c: &mut Canvas,
+    y: u32,
+    (w, h): (u32, u32),
+    align: Align,
+    label: &str,
+    paper: u32,
+) -> u32 {
+    let x = i64::from(MARGIN) + x_for(align, w, paper);
     c.fill(x, i64::from(y), w, h, 225);
     c.fill(x, i64::from(y), w, 2, 0);
     c.fill(x, i64::from(y + h - 2), w, 2, 0);
@@ -173,13 +186,20 @@ fn draw_label_box(c: &mut Canvas, y: u32, w: u32, h: u32, label: &str, paper: u3
             text: label.chars().take((w / 12) as usize).collect(),
             style: Style::default(),
         }],
-        align: Align::Center,
+        align,
+        spacing: None,
     };
     draw_line(c, &line, y + h / 2 - 14, paper);
     h + LINE_GAP * 2
 }
 
-fn draw_qr(c: &mut Canvas, y: u32, payload: &str, module: u8, ec: char, paper: u32) -> u32 {
+fn draw_qr(
+    c: &mut Canvas,
+    y: u32,
+    (bytes, module, ec): (&[u8], u8, char),
+    align: Align,
+    paper: u32,
+) -> u32 {
     use qrcode::{Color, EcLevel, QrCode};
     let level = match ec {
         'L' => EcLevel::L,
@@ -187,14 +207,14 @@ fn draw_qr(c: &mut Canvas, y: u32, payload: &str, module: u8, ec: char, paper: u
         'H' => EcLevel::H,
         _ => EcLevel::M,
     };
-    let Ok(code) = QrCode::with_error_correction_level(payload.as_bytes(), level) else {
-        return draw_label_box(c, y, 240, 80, "QR too long", paper);
+    let Ok(code) = QrCode::with_error_correction_level(bytes, level) else {
+        return draw_label_box(c, y, (240, 80), align, "QR too long", paper);
     };
     let n = code.width() as u32;
     let size = u32::from(module.clamp(1, 16));
     let quiet = 4 * size;
     let side = n * size + 2 * quiet;
-    let x0 = i64::from(MARGIN) + x_for(Align::Center, side, paper) + i64::from(quiet);
+    let x0 = i64::from(MARGIN) + x_for(align, side, paper) + i64::from(quiet);
     let y0 = i64::from(y + quiet);
     for (i, color) in code.to_colors().into_iter().enumerate() {
         if color == Color::Dark {
@@ -233,31 +253,37 @@ pub fn render(receipt: &Receipt, paper: u32) -> (u32, u32, Vec<u8>) {
         y += match b {
             Block::Line(l) => draw_line(&mut c, l, y, paper),
             Block::Qr {
-                payload,
+                bytes,
                 module,
                 ec,
-            } => draw_qr(&mut c, y, payload, *module, *ec, paper),
+                align,
+                ..
+            } => draw_qr(&mut c, y, (bytes, *module, *ec), *align, paper),
             Block::Symbol2d { cn, payload } => draw_label_box(
                 &mut c,
                 y,
-                paper.min(360),
-                90,
+                (paper.min(360), 90),
+                Align::Center,
                 &format!("2D symbol {cn}: {payload}"),
                 paper,
             ),
-            Block::Barcode { kind, data } => draw_label_box(
+            Block::Barcode { kind, data, align } => draw_label_box(
                 &mut c,
                 y,
-                paper.min(360),
-                90,
+                (paper.min(360), 90),
+                *align,
                 &format!("{kind} {data}"),
                 paper,
             ),
-            Block::Image { width, height } => draw_label_box(
+            Block::Image {
+                width,
+                height,
+                align,
+            } => draw_label_box(
                 &mut c,
                 y,
-                (*width).clamp(24, paper),
-                (*height).clamp(24, 2_000),
+                ((*width).clamp(24, paper), (*height).clamp(24, 2_000)),
+                *align,
                 &format!("image {width}×{height}"),
                 paper,
             ),
