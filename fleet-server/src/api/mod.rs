@@ -402,8 +402,63 @@ pub fn app(state: AppState) -> Router {
             state.body_timeouts,
             crate::http_server::body_deadline,
         ))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// Every error of the API is the JSON error body: axum's own refusals (a path or query that does
+/// not parse, a wrong method, a body over the limit) come as plain text, and are rewritten here.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let api = {
+        let p = req.uri().path();
+        p.starts_with("/api/") || p == "/metrics" || p == "/healthz"
+    };
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let kind = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        _ if status.is_server_error() => "internal",
+        _ => "error",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let body = ErrorBody {
+        error: kind.into(),
+        message,
+    };
+    let mut out = (status, axum::Json(body)).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
