@@ -172,6 +172,8 @@ Okénko is running locally (logs in $RUN/*.log):
   releases          1.0.0 and 1.1.0 uploaded; roll 1.1.0 out on the dashboard's Releases page or:
                     $BIN/fleetctl rollout create 1.1.0 --canary ostrava-01 --force
                     $BIN/fleetctl rollout expand 1 --percent 100;  $BIN/fleetctl status
+                    roll back (signed with the release key, as kiosks demand):
+                    $BIN/fleetctl rollback 1 --key $RUN/release.key --to 1.0.0
                     (OKENKO_FLEET_URL and OKENKO_ADMIN_TOKEN as exported by this script; or
                      $BIN/fleetctl login http://127.0.0.1:$PORT admin)
 
