@@ -63,6 +63,7 @@ pub async fn run(
         timeout: Duration::from_secs(cfg.timeout_s),
         max_delay_ms: Duration::from_secs(cfg.retry_max_s).as_millis() as i64,
         purge_at_once: cfg.keep_delivered_s == 0,
+        scrubbed_at: std::sync::Mutex::new(None),
     });
     let slots = cfg.concurrency.max(1);
     let mut in_flight: HashSet<uuid::Uuid> = HashSet::new();
@@ -137,6 +138,9 @@ struct Job {
     timeout: Duration,
     max_delay_ms: i64,
     purge_at_once: bool,
+    /// When the log was last scrubbed after a purge (at most once a minute: a checkpoint
+    /// costs a flush).
+    scrubbed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Job {
@@ -165,12 +169,24 @@ impl Job {
         };
         let s = Arc::clone(&self.store);
         let (max_ms, purge) = (self.max_delay_ms, self.purge_at_once);
+        // After a delivery that purged values, the log is scrubbed too (at most once a minute).
+        let scrub = result.is_ok() && purge && {
+            let mut at = self.scrubbed_at.lock().unwrap_or_else(|p| p.into_inner());
+            let due = at.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
+            if due {
+                *at = Some(std::time::Instant::now());
+            }
+            due
+        };
         let outcome = tokio::task::spawn_blocking(move || match result {
             Ok(()) => {
                 let now = crate::now_ms();
                 s.mark_delivered(id, now)?;
                 if purge {
                     s.purge_delivered(now)?;
+                }
+                if scrub && !s.scrub_log()? {
+                    tracing::debug!("log scrub held back by a reader; the hourly one follows");
                 }
                 Ok(0)
             }

@@ -221,10 +221,13 @@ async fn maintain(
         let keep_ms = connector.keep_delivered_s as i64 * 1000;
         let id_ms = i64::from(connector.identity_days) * 86_400_000;
         let purged = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((
+            let purged = (
                 s.purge_delivered(now - keep_ms)?,
                 s.forget_identities(now - id_ms)?,
-            ))
+            );
+            // What was overwritten stays in no log frame either.
+            s.scrub_log()?;
+            Ok::<_, crate::store::StoreError>(purged)
         })
         .await;
         match purged {

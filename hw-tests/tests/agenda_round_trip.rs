@@ -133,6 +133,17 @@ fn submission_reaches_the_agenda_and_its_state_comes_back() {
         .unwrap();
     assert!(purged, "{body}");
     assert!(!body.contains("agenda-marker"), "{body}");
+    // Nor anywhere in its files: the database overwrote them, and the log was emptied.
+    let data = tmp.path().join("fleet/data");
+    let on_disk = |name: &str| {
+        std::fs::read(data.join(name)).is_ok_and(|b| {
+            b.windows(b"agenda-marker".len())
+                .any(|w| w == b"agenda-marker")
+        })
+    };
+    for name in ["fleet.sqlite", "fleet.sqlite-wal"] {
+        assert!(!on_disk(name), "the citizen's value is still in {name}");
+    }
     assert_eq!(code, ack.tracking_code.as_str());
     assert!(received_at > 0);
 

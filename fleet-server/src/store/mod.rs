@@ -551,6 +551,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// how many were purged.
     fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError>;
 
+    /// Copies the write-ahead log into the database and empties it, so that values purged
+    /// (overwritten there, `secure_delete`) survive in no old log frame either. `false` when a
+    /// reader held it back (it is tried again later).
+    fn scrub_log(&self) -> Result<bool, StoreError>;
+
     /// Forgets the keyed hash of the citizen's card of requests received before `before` (they
     /// no longer show in "my requests"); returns how many.
     fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError>;

@@ -1169,6 +1169,15 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
+    fn scrub_log(&self) -> Result<bool, StoreError> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|busy| busy == 0)
+            .map_err(db)
+    }
+
     fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError> {
         self.conn()
             .prepare_cached(
