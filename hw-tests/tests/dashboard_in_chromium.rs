@@ -395,7 +395,51 @@ fn a_release_manager_rolls_out_from_the_dashboard() {
         WAIT,
     )
     .unwrap();
-    // Six live pages were loaded in this tab so far, each with its event stream: signing out
+    // Roll back: refused until a rollback signed with the release key comes with it (the
+    // kiosk would refuse an older release without one); pasted into the form, it goes through
+    // and the kiosk returns to 1.0.0.
+    ctl_admin(&fleet, &["release", "upload", &v1.to_string_lossy()]);
+    b.goto(&format!("{url}/dashboard/releases")).unwrap();
+    b.click("#rollout-1 form[action$='/rollback'] button")
+        .unwrap();
+    b.wait_for(
+        "(document.querySelector('.flash.err') || {textContent: ''}).textContent.includes('signed with a release key')",
+        WAIT,
+    )
+    .unwrap();
+    let (ok, signed, err) = hw_tests::releases::fleetctl(
+        &[
+            "release",
+            "rollback",
+            &kit.key.to_string_lossy(),
+            "--from",
+            "1.1.0",
+            "--to",
+            "1.0.0",
+        ],
+        "",
+        &[],
+    );
+    assert!(ok, "{err}");
+    b.eval(&format!(
+        "document.querySelector('#rollout-1 textarea[name=signed_rollback]').value = {}",
+        serde_json::to_string(signed.trim()).unwrap()
+    ))
+    .unwrap();
+    b.click("#rollout-1 form[action$='/rollback'] button")
+        .unwrap();
+    b.wait_for(
+        "(document.querySelector('.flash.ok') || {}).textContent === 'Rollout 1 is rolled back at 25 %.'",
+        WAIT,
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(60), || fleet
+            .admin_get("/api/admin/v1/updates")
+            .is_some_and(|u| u["by_version"]["1.0.0"] == 1)),
+        "the kiosk went back"
+    );
+    // Seven live pages were loaded in this tab so far, each with its event stream: signing out
     // still gets a connection (a page left behind gives its stream back, even from the
     // back/forward cache; without that this hung about one run in three).
     sign_out(&b);

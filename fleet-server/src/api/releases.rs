@@ -104,21 +104,47 @@ async fn add_rollback(
     Path(version): Path<String>,
     JsonBody(signed): JsonBody<protocol::release::SignedRollback>,
 ) -> Result<Json<Release>, AppError> {
-    require(&staff, Role::ReleaseManager)?;
-    let (rollouts, v) = (state.rollouts.clone(), version.clone());
+    Ok(Json(
+        keep_signed_rollback(&state, &staff, &version, signed).await?,
+    ))
+}
+
+/// Keeps a signed rollback with the release rollout `id` rolled out (the dashboard's form).
+pub async fn keep_rollback(
+    state: &AppState,
+    staff: &Staff,
+    id: i64,
+    signed: protocol::release::SignedRollback,
+) -> Result<Release, AppError> {
+    let version = state
+        .rollouts
+        .rollout(id)
+        .ok_or_else(|| AppError::NotFound(format!("no rollout {id}")))?
+        .version;
+    keep_signed_rollback(state, staff, &version, signed).await
+}
+
+async fn keep_signed_rollback(
+    state: &AppState,
+    staff: &Staff,
+    version: &str,
+    signed: protocol::release::SignedRollback,
+) -> Result<Release, AppError> {
+    require(staff, Role::ReleaseManager)?;
+    let (rollouts, v) = (state.rollouts.clone(), version.to_owned());
     let key = signed.key_id.clone();
-    let r = blocking(&state, move |s| Ok(rollouts.accept_rollback(s, &v, signed)))
+    let r = blocking(state, move |s| Ok(rollouts.accept_rollback(s, &v, signed)))
         .await?
         .map_err(rollout_error)?;
     super::admin::audit(
-        &state,
+        state,
         &staff.name,
         "release.rollback_signed",
-        &version,
+        version,
         format!("key {key}"),
     )
     .await;
-    Ok(Json(r))
+    Ok(r)
 }
 
 /// The versions whose bundles are being uploaded.

@@ -11,6 +11,9 @@
 //!                                                revocation (JSON) for releases.revocations
 //! fleetctl release sign KEYFILE BUNDLE --version V --compatible HW[,HW…]
 //!                                                writes BUNDLE.manifest.json
+//! fleetctl release rollback KEYFILE --from V --to W[,X]
+//!                                                prints a signed rollback (JSON) from V to W,
+//!                                                to paste into the dashboard's roll back
 //! fleetctl release verify KEYRING BUNDLE --hardware HW
 //!                                                checks BUNDLE.manifest.json and the bundle
 //! ```
@@ -46,7 +49,8 @@ use anyhow::{Context, bail};
 use protocol::release::{Keyring, SignedManifest, SigningKey, check_bundle, manifest_of};
 
 const USAGE: &str = "usage: fleetctl key new KEYFILE | key show KEYFILE | key endorse KEYFILE NEW_PUBLIC_KEY | \
-release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | release verify KEYRING BUNDLE --hardware HW | \
+release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | \
+release rollback KEYFILE --from V --to W[,X...] | release verify KEYRING BUNDLE --hardware HW | \
 login URL USER | logout | release upload BUNDLE | release list | \
 rollout create VERSION [--group G] [--canary K,...] [--percent N] [--force] [--max-failures P] | \
 rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | \
@@ -89,6 +93,19 @@ fn opt<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 fn load_key(path: &str) -> anyhow::Result<SigningKey> {
     let doc = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
     SigningKey::from_pkcs8(&doc).with_context(|| path.to_owned())
+}
+
+/// A rollback from `from` to the comma-separated `to`, dated now.
+fn rollback(from: &str, to: &str) -> protocol::release::Rollback {
+    protocol::release::Rollback {
+        from: from.to_owned(),
+        to: to
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        created_at: fleet_server::now_ms(),
+    }
 }
 
 fn manifest_path(bundle: &str) -> PathBuf {
@@ -152,6 +169,15 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
                 m.size,
                 m.sha256,
                 key.id()
+            );
+        }
+        ["release", "rollback", file, ..] => {
+            let key = load_key(file)?;
+            let from = opt(&args, "--from").context("--from names the release left")?;
+            let to = opt(&args, "--to").context("--to names the release(s) to go back to")?;
+            say!(
+                "{}",
+                serde_json::to_string(&key.sign_rollback(&rollback(from, to))?)?
             );
         }
         ["release", "verify", keyring, bundle, ..] => {
@@ -591,15 +617,7 @@ mod online {
         let api = Api::open()?;
         let v: RolloutView = api.get(&format!("/api/admin/v1/rollouts/{id}"))?;
         let from = v.rollout.version;
-        let rb = protocol::release::Rollback {
-            from: from.clone(),
-            to: to
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            created_at: fleet_server::now_ms(),
-        };
+        let rb = super::rollback(&from, to);
         let signed = key.sign_rollback(&rb)?;
         let _: serde_json::Value =
             api.post(&format!("/api/admin/v1/releases/{from}/rollback"), &signed)?;

@@ -129,12 +129,19 @@ fn rollout_card(v: &RolloutView, staff: &Staff, newest: bool) -> String {
             ));
         }
         if newest && r.state != RolloutState::RolledBack {
-            actions.push_str(&button(
-                "rollback",
-                "Roll back",
-                "danger",
-                "Send every kiosk this rollout updated back to its previous release?",
-            ));
+            // Kiosks go back only with a rollback signed with a release key: pasted here (as
+            // `fleetctl release rollback KEYFILE --from V --to W` prints it) unless uploaded.
+            let _ = write!(
+                actions,
+                "<form class=\"inline rollback\" method=\"post\" action=\"/dashboard/rollouts/{id}/rollback\" \
+                 data-confirm=\"Send every kiosk this rollout updated back to its previous release?\">{csrf}\
+                 <label class=\"inline\">Signed rollback <textarea name=\"signed_rollback\" rows=\"2\" cols=\"40\" \
+                 placeholder=\"fleetctl release rollback KEYFILE --from {v} --to …\" \
+                 aria-label=\"signed rollback\"></textarea></label> \
+                 <button class=\"danger\" type=\"submit\">Roll back</button></form>",
+                id = r.id,
+                v = esc(&r.version),
+            );
         }
     }
     format!(
@@ -375,6 +382,22 @@ pub async fn act(
         Ok(a) => a,
         Err(e) => return outcome(&staff, to, Err(e)),
     };
+    // A signed rollback pasted with the roll back is kept with the release first.
+    let signed = field(&f, "signed_rollback");
+    if action == crate::rollout::Action::Rollback && !signed.is_empty() {
+        let kept = match protocol::json::decode::<protocol::release::SignedRollback>(
+            signed.as_bytes(),
+            16 * 1024,
+        ) {
+            Ok(signed) => crate::api::releases::keep_rollback(&state, &staff, id, signed).await,
+            Err(e) => Err(AppError::BadRequest(format!(
+                "the signed rollback is not one: {e}"
+            ))),
+        };
+        if let Err(e) = kept {
+            return outcome(&staff, to, Err(e));
+        }
+    }
     let r = act_on(&state, &staff, id, action).await.map(|v| {
         format!(
             "Rollout {} is {} at {} %.",
