@@ -181,10 +181,7 @@ impl Job {
         let outcome = tokio::task::spawn_blocking(move || match result {
             Ok(()) => {
                 let now = crate::now_ms();
-                s.mark_delivered(id, now)?;
-                if purge {
-                    s.purge_delivered(now)?;
-                }
+                s.mark_delivered(id, now, purge)?;
                 if scrub && !s.scrub_log()? {
                     tracing::debug!("log scrub held back by a reader; the hourly one follows");
                 }

@@ -571,12 +571,13 @@ impl Rollouts {
     ) -> Result<Rollout, RolloutError> {
         let mut book = self.book();
         let latest = book.rollouts.last().map(|r| r.id);
-        let signed_rollbacks: std::collections::HashSet<String> = book
-            .releases
-            .values()
-            .filter(|rel| rel.rollback.is_some())
-            .map(|rel| rel.version.clone())
-            .collect();
+        // Whether the rollout's release has its signed rollback (asked before `r` borrows).
+        let rollback_signed = book
+            .rollouts
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| book.releases.get(&r.version))
+            .is_some_and(|rel| rel.rollback.is_some());
         let r = book
             .rollouts
             .iter_mut()
@@ -639,7 +640,7 @@ impl Rollouts {
                     return Err(refuse("rolled back"));
                 }
                 // Kiosks refuse to go back without a signed rollback: say so now, not later.
-                if !signed_rollbacks.contains(&r.version) {
+                if !rollback_signed {
                     return Err(RolloutError::Conflict(format!(
                         "rolling back {v} needs a rollback signed with a release key: \
                          fleetctl rollback {id} --key KEYFILE --to VERSION",

@@ -236,36 +236,10 @@ pub fn login(
 ) -> Result<NewSession, LoginError> {
     // Names are kept lower-case; what a stranger types is bounded before it is stored.
     let username: String = username.chars().take(64).collect::<String>().to_lowercase();
-    let user = store.user(&username).map_err(|_| LoginError::Store)?;
-    // One argon2 run whatever happens next: the time tells nothing.
-    let right = verify_password(
-        password,
-        user.as_ref()
-            .map_or(decoy_hash(), |u| u.password_hash.as_str()),
-    );
-    let locked = |until: UnixMillis| LoginError::Locked {
-        minutes: (until - now + 59_999) / 60_000,
-    };
-    if let Some(until) = store
-        .login_lock(&username, source, now)
-        .map_err(|_| LoginError::Store)?
-    {
-        return Err(locked(until));
-    }
-    let role = user.as_ref().and_then(|u| Role::parse(&u.role));
-    let usable = user.filter(|u| right && !u.disabled);
-    let (Some(user), Some(role)) = (usable, role) else {
-        return match store
-            .login_failed(&username, source, now, LIMITS)
-            .map_err(|_| LoginError::Store)?
-        {
-            Some(until) => {
-                tracing::warn!(user = %username, "sign-in locked after wrong passwords");
-                Err(locked(until))
-            }
-            None => Err(LoginError::Wrong),
-        };
-    };
+    let user = check(store, &username, password, source, now, |u| {
+        !u.disabled && Role::parse(&u.role).is_some()
+    })?;
+    let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
     let token = auth::fresh_secret(32);
     let session = StaffSession {
         id_hash: auth::hash_secret(&token),
@@ -299,29 +273,45 @@ pub fn check_current_password(
     source: &str,
     now: UnixMillis,
 ) -> Result<String, LoginError> {
+    check(store, username, password, source, now, |_| true).map(|u| u.password_hash)
+}
+
+/// The account `username`, if `password` is its password, no lock holds for `source` and the
+/// account passes `usable`; otherwise the failure is counted (and may lock). One argon2 run
+/// whatever happens (an unknown name is checked against a decoy), so the time tells nothing.
+fn check(
+    store: &dyn Store,
+    username: &str,
+    password: &str,
+    source: &str,
+    now: UnixMillis,
+    usable: impl Fn(&StaffUser) -> bool,
+) -> Result<StaffUser, LoginError> {
     let user = store.user(username).map_err(|_| LoginError::Store)?;
     let right = verify_password(
         password,
         user.as_ref()
             .map_or(decoy_hash(), |u| u.password_hash.as_str()),
     );
+    let locked = |until: UnixMillis| LoginError::Locked {
+        minutes: (until - now + 59_999) / 60_000,
+    };
     if let Some(until) = store
         .login_lock(username, source, now)
         .map_err(|_| LoginError::Store)?
     {
-        return Err(LoginError::Locked {
-            minutes: (until - now + 59_999) / 60_000,
-        });
+        return Err(locked(until));
     }
-    match user {
-        Some(u) if right => Ok(u.password_hash),
-        _ => match store
+    match user.filter(|u| right && usable(u)) {
+        Some(u) => Ok(u),
+        None => match store
             .login_failed(username, source, now, LIMITS)
             .map_err(|_| LoginError::Store)?
         {
-            Some(until) => Err(LoginError::Locked {
-                minutes: (until - now + 59_999) / 60_000,
-            }),
+            Some(until) => {
+                tracing::warn!(user = %username, "sign-in locked after wrong passwords");
+                Err(locked(until))
+            }
             None => Err(LoginError::Wrong),
         },
     }

@@ -382,39 +382,73 @@ fn endorsement_message(key_hex: &str) -> String {
 
 /// Checks a downloaded bundle (size, then SHA-256) against its manifest.
 pub fn check_bundle(m: &Manifest, bundle: &mut impl std::io::Read) -> Result<(), ReleaseError> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut n: u64 = 0;
-    loop {
-        let got = bundle
-            .read(&mut buf)
-            .map_err(|e| ReleaseError::WrongBundle(format!("cannot read it: {e}")))?;
-        if got == 0 {
-            break;
+    Verifying::new(bundle, m).finish()
+}
+
+/// A reader that checks the bundle bytes passing through it against a manifest: it refuses to
+/// read past the manifest's size, and [`Verifying::finish`] checks the length and SHA-256 of
+/// everything read. Whoever consumes the bytes (a hash check, an unpacker) gets exactly the
+/// bytes that were checked.
+#[derive(Debug)]
+pub struct Verifying<'m, R> {
+    inner: R,
+    manifest: &'m Manifest,
+    sha: Sha256,
+    len: u64,
+}
+
+/// The marker of a bundle longer than its manifest, inside an I/O error.
+#[derive(Debug, thiserror::Error)]
+#[error("longer than the {0} bytes of its manifest")]
+struct TooLong(u64);
+
+impl<'m, R: std::io::Read> Verifying<'m, R> {
+    /// Checks what is read from `inner` against `manifest`.
+    pub fn new(inner: R, manifest: &'m Manifest) -> Self {
+        Verifying {
+            inner,
+            manifest,
+            sha: Sha256::new(),
+            len: 0,
         }
-        n += got as u64;
-        if n > m.size {
+    }
+
+    /// Reads what is left, then checks the whole against the manifest.
+    pub fn finish(mut self) -> Result<(), ReleaseError> {
+        std::io::copy(&mut self, &mut std::io::sink()).map_err(|e| {
+            match e.get_ref().and_then(|i| i.downcast_ref::<TooLong>()) {
+                Some(t) => ReleaseError::WrongBundle(t.to_string()),
+                None => ReleaseError::WrongBundle(format!("cannot read it: {e}")),
+            }
+        })?;
+        let m = self.manifest;
+        if self.len != m.size {
             return Err(ReleaseError::WrongBundle(format!(
-                "longer than the {} bytes of its manifest",
-                m.size
+                "{} bytes, its manifest says {}",
+                self.len, m.size
             )));
         }
-        h.update(&buf[..got]);
+        let digest = crate::hex(&self.sha.finalize());
+        if digest != m.sha256.to_ascii_lowercase() {
+            return Err(ReleaseError::WrongBundle(format!(
+                "SHA-256 {digest}, its manifest says {}",
+                m.sha256
+            )));
+        }
+        Ok(())
     }
-    if n != m.size {
-        return Err(ReleaseError::WrongBundle(format!(
-            "{n} bytes, its manifest says {}",
-            m.size
-        )));
+}
+
+impl<R: std::io::Read> std::io::Read for Verifying<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.len += n as u64;
+        if self.len > self.manifest.size {
+            return Err(std::io::Error::other(TooLong(self.manifest.size)));
+        }
+        self.sha.update(&buf[..n]);
+        Ok(n)
     }
-    let digest = crate::hex(&h.finalize());
-    if digest != m.sha256.to_ascii_lowercase() {
-        return Err(ReleaseError::WrongBundle(format!(
-            "SHA-256 {digest}, its manifest says {}",
-            m.sha256
-        )));
-    }
-    Ok(())
 }
 
 /// A signing key (PKCS#8), as `fleetctl` keeps it for the release manager.

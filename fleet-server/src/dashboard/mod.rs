@@ -144,9 +144,9 @@ pub struct Flash {
 impl Flash {
     /// The message as HTML, if the server wrote it for the session `staff` (else nothing).
     fn html(&self, staff: &Staff) -> String {
-        let (class, role, text) = match (&self.ok, &self.err) {
-            (_, Some(e)) => ("err", "alert", e),
-            (Some(m), None) => ("ok", "status", m),
+        let (class, text) = match (&self.ok, &self.err) {
+            (_, Some(e)) => ("err", e),
+            (Some(m), None) => ("ok", m),
             _ => return String::new(),
         };
         let genuine = self
@@ -156,10 +156,7 @@ impl Flash {
         if !genuine {
             return String::new();
         }
-        format!(
-            "<div class=\"flash {class}\" role=\"{role}\">{}</div>",
-            esc(text)
-        )
+        flash_div(class, text)
     }
 }
 
@@ -194,8 +191,8 @@ const LOGIN_MESSAGES: &[(&str, &str, &str)] = &[
     ("expired", "err", "Your session ended; sign in again."),
 ];
 
-/// A sign-in page message.
-fn login_message(kind: &str, text: &str) -> String {
+/// A message box of kind `ok` or `err`.
+fn flash_div(kind: &str, text: &str) -> String {
     let role = if kind == "err" { "alert" } else { "status" };
     format!(
         "<div class=\"flash {kind}\" role=\"{role}\">{}</div>",
@@ -443,7 +440,7 @@ async fn login_page(Query(q): Query<LoginQuery>) -> Response {
         .msg
         .as_deref()
         .and_then(|code| LOGIN_MESSAGES.iter().find(|(c, _, _)| *c == code))
-        .map_or(String::new(), |(_, kind, text)| login_message(kind, text));
+        .map_or(String::new(), |(_, kind, text)| flash_div(kind, text));
     login_html(safe_next(q.next.as_deref()), &flash, StatusCode::OK)
 }
 
@@ -536,7 +533,7 @@ async fn throttle_login(
         tracing::warn!(%ip, "sign-in attempts over the limit");
         return login_html(
             "/dashboard",
-            &login_message(
+            &flash_div(
                 "err",
                 "Too many sign-in attempts from this address; wait a minute.",
             ),
@@ -553,7 +550,7 @@ async fn login(
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref()).to_owned();
-    let refuse = |msg: &str, status| login_html(&next, &login_message("err", msg), status);
+    let refuse = |msg: &str, status| login_html(&next, &flash_div("err", msg), status);
     if let Err(why) = login_origin_ok(&headers, form.login_csrf.as_deref()) {
         tracing::warn!(%ip, why, "sign-in refused: not posted from this server's sign-in page");
         return Ok(refuse(

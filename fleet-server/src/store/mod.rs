@@ -560,8 +560,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// no longer show in "my requests"); returns how many.
     fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError>;
 
-    /// Marks a delivery done; the request becomes `received` if it was `submitted`.
-    fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError>;
+    /// Marks a delivery done; the request becomes `received` if it was `submitted`. With
+    /// `purge`, the submission's values leave its body in the same transaction (as
+    /// [`Store::purge_delivered`] does for older ones).
+    fn mark_delivered(
+        &self,
+        id: uuid::Uuid,
+        now: UnixMillis,
+        purge: bool,
+    ) -> Result<(), StoreError>;
 
     /// Records a failed delivery and schedules the next attempt with back-off (at most
     /// `max_delay_ms`); returns the attempts so far.

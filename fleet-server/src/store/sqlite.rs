@@ -1157,14 +1157,12 @@ impl Store for SqliteStore {
 
     fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError> {
         self.conn()
-            .prepare_cached(
-                "UPDATE submissions
-                 SET body = json_set(json_remove(body, '$.identity'), '$.values', json('{}')),
-                     purged = 1
+            .prepare_cached(&format!(
+                "UPDATE submissions SET {PURGE}
                  WHERE purged = 0 AND id IN (
                      SELECT submission_id FROM deliveries
-                     WHERE delivered_at IS NOT NULL AND delivered_at <= ?1)",
-            )
+                     WHERE delivered_at IS NOT NULL AND delivered_at <= ?1)"
+            ))
             .and_then(|mut st| st.execute([delivered_before]))
             .map_err(db)
     }
@@ -1188,9 +1186,21 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
-    fn mark_delivered(&self, id: uuid::Uuid, now: UnixMillis) -> Result<(), StoreError> {
+    fn mark_delivered(
+        &self,
+        id: uuid::Uuid,
+        now: UnixMillis,
+        purge: bool,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
+        if purge {
+            tx.prepare_cached(&format!(
+                "UPDATE submissions SET {PURGE} WHERE id = ?1 AND purged = 0"
+            ))
+            .and_then(|mut st| st.execute([id.to_string()]))
+            .map_err(db)?;
+        }
         tx.execute(
             "UPDATE deliveries SET delivered_at = ?2, last_error = NULL WHERE submission_id = ?1",
             params![id.to_string(), now],
@@ -2046,6 +2056,10 @@ impl Store for SqliteStore {
         Ok(out)
     }
 }
+
+/// What purging a delivered submission sets: its values and the card's hash leave the body.
+const PURGE: &str = "body = json_set(json_remove(body, '$.identity'), '$.values', json('{}')),
+                     purged = 1";
 
 const STAFF_COLUMNS: &str = "username, role, password_hash, created_at, disabled,
      COALESCE((SELECT failures FROM login_failures f

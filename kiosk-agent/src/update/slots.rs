@@ -55,47 +55,6 @@ pub enum AppHealth {
     Down(String),
 }
 
-/// A reader that hashes and counts what passes through it.
-struct Hashing<R> {
-    inner: R,
-    sha: sha2::Sha256,
-    len: u64,
-}
-
-impl<R: std::io::Read> Hashing<R> {
-    fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            sha: <sha2::Sha256 as sha2::Digest>::new(),
-            len: 0,
-        }
-    }
-
-    /// Reads what is left, then checks the whole against the manifest's size and SHA-256.
-    fn finish(&mut self, m: &Manifest) -> Result<(), SlotError> {
-        std::io::copy(self, &mut std::io::sink())
-            .map_err(|e| err(format!("cannot read the bundle: {e}")))?;
-        let digest = protocol::hex(&sha2::Digest::finalize(self.sha.clone()));
-        if self.len != m.size || digest != m.sha256.to_ascii_lowercase() {
-            return Err(err(format!(
-                "the bundle changed under the install: {} bytes, SHA-256 {digest}; its manifest \
-                 says {} bytes, {}",
-                self.len, m.size, m.sha256
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl<R: std::io::Read> std::io::Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        sha2::Digest::update(&mut self.sha, &buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-}
-
 /// Where releases are installed and which one runs.
 pub trait SlotBackend: Send + Sync + std::fmt::Debug {
     /// Decides which slot runs and starts it (at agent start; for `DirSlots` also at reboot).
@@ -379,7 +338,7 @@ impl SlotBackend for DirSlots {
         // One open file, verified as it is unpacked: the bytes in the slot are the bytes that
         // were hashed, whatever happens to the path meanwhile. A mismatch empties the slot,
         // which is never labelled.
-        let mut hashed = Hashing::new(std::io::BufReader::new(f));
+        let mut hashed = protocol::release::Verifying::new(std::io::BufReader::new(f), m);
         let mut archive = tar::Archive::new(&mut hashed);
         archive.set_preserve_permissions(true);
         // `unpack` refuses entries that would land outside the slot.
@@ -388,7 +347,11 @@ impl SlotBackend for DirSlots {
                 "the bundle is not a tar archive a slot can hold: {e}"
             ))
         });
-        let verified = unpacked.and_then(|()| hashed.finish(m));
+        let verified = unpacked.and_then(|()| {
+            hashed
+                .finish()
+                .map_err(|e| err(format!("the bundle changed under the install: {e}")))
+        });
         if let Err(e) = verified {
             let _ = std::fs::remove_dir_all(&slot);
             return Err(e);
