@@ -19,6 +19,8 @@ pub struct Agent {
     pub fleet: FleetClient,
     /// Notified when there is something new to upload.
     pub wake: Notify,
+    /// Notified when the agent must start again (it was just provisioned).
+    pub restart: Notify,
     /// The kiosk's devices.
     pub devices: crate::devices::Devices,
     /// The cards read, behind the tokens the UI holds.
@@ -64,6 +66,7 @@ impl Agent {
             store: Arc::new(Mutex::new(store)),
             fleet,
             wake: Notify::new(),
+            restart: Notify::new(),
             contact: Mutex::new(Contact::default()),
             cards: crate::card_tokens::CardTokens::default(),
             console_events: Mutex::new(Vec::new()),

@@ -47,8 +47,14 @@ pub enum ConfigError {
 pub struct Config {
     /// Local side: socket and data.
     pub agent: AgentSection,
-    /// The fleet server.
+    /// The fleet server. On the appliance image it comes from provisioning instead
+    /// ([`crate::provision`]): then `[provision]` is set and `url` left out.
+    #[serde(default)]
     pub fleet: FleetSection,
+    /// Where a kiosk built from the shared image finds its provisioning; see
+    /// [`crate::provision`].
+    #[serde(default)]
+    pub provision: Option<ProvisionSection>,
     /// The receipt printer; without this section the kiosk has none.
     #[serde(default)]
     pub printer: Option<PrinterSection>,
@@ -331,11 +337,22 @@ fn default_device_poll_ms() -> u64 {
     5_000
 }
 
+/// `[provision]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionSection {
+    /// Installer's files to take on the first start (the first that exists), e.g. on the ESP.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+}
+
 /// `[fleet]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetSection {
     /// Base URL of the fleet server. `https://` is required except on a loopback address.
+    /// Empty only on a kiosk that waits to be provisioned.
+    #[serde(default)]
     pub url: String,
     /// PEM file of the CA(s) that sign the fleet server's certificate. When set, only these are
     /// trusted (pinned); when absent, the system's trust store is used.
@@ -368,6 +385,24 @@ pub struct FleetSection {
     /// Longest retry delay, seconds. Default 300.
     #[serde(default = "default_backoff_max")]
     pub backoff_max_s: u64,
+}
+
+impl Default for FleetSection {
+    fn default() -> FleetSection {
+        FleetSection {
+            url: String::new(),
+            ca_file: None,
+            bootstrap_token: None,
+            bootstrap_token_file: None,
+            request_timeout_s: default_request_timeout(),
+            status_timeout_s: default_status_timeout(),
+            batch_size: default_batch(),
+            heartbeat_interval_s: default_heartbeat(),
+            catalog_interval_s: default_catalog_interval(),
+            backoff_initial_ms: default_backoff_initial(),
+            backoff_max_s: default_backoff_max(),
+        }
+    }
 }
 
 /// `[log]`
@@ -473,7 +508,16 @@ impl Config {
             key,
             problem: problem.into(),
         };
-        check_fleet_url(&self.fleet.url).map_err(|p| invalid("fleet.url", &p))?;
+        if self.fleet.url.is_empty() {
+            if self.provision.is_none() {
+                return Err(invalid(
+                    "fleet.url",
+                    "is required (or a [provision] section, on the appliance image)",
+                ));
+            }
+        } else {
+            check_fleet_url(&self.fleet.url).map_err(|p| invalid("fleet.url", &p))?;
+        }
         if !(1..=protocol::fleet::MAX_BATCH).contains(&self.fleet.batch_size) {
             return Err(invalid("fleet.batch_size", "must be between 1 and 100"));
         }
@@ -601,10 +645,20 @@ impl Config {
         let Some(c) = &self.card_reader else {
             return Ok(None);
         };
-        let key = std::fs::read(&c.key_file).map_err(|source| ConfigError::Read {
-            path: c.key_file.clone(),
-            source,
-        })?;
+        let key = match std::fs::read(&c.key_file) {
+            Ok(k) => k,
+            // A kiosk waiting for its provisioning has no card key yet: no card reader until then.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.provision.is_some() => {
+                tracing::warn!(path = %c.key_file.display(), "no card key provisioned yet; the card reader stays off");
+                return Ok(None);
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: c.key_file.clone(),
+                    source,
+                });
+            }
+        };
         let key: Vec<u8> = key.trim_ascii().to_vec();
         if key.len() < 16 {
             return Err(ConfigError::Invalid {

@@ -16,6 +16,8 @@ pub mod devices;
 pub mod handlers;
 pub mod local_api;
 pub mod logging;
+pub mod notify;
+pub mod provision;
 pub mod random;
 pub mod run;
 pub mod store;

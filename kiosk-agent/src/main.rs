@@ -39,5 +39,17 @@ fn run() -> anyhow::Result<()> {
     }
     let config = Config::from_file(&path)?;
     kiosk_agent::logging::init(&config.log.filter);
-    kiosk_agent::run::run(config)
+    match kiosk_agent::run::run(config)? {
+        kiosk_agent::run::Ended::Stopped => Ok(()),
+        kiosk_agent::run::Ended::Restart => {
+            // Provisioned: the same program again, with the same arguments and process id (so
+            // systemd's watchdog and notifications follow), reading its new configuration.
+            use std::os::unix::process::CommandExt;
+            let exe = std::env::current_exe()?;
+            let err = std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .exec();
+            Err(anyhow::anyhow!("cannot restart the agent: {err}"))
+        }
+    }
 }

@@ -11,8 +11,17 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::sync::http::FleetClient;
 
+/// How a run of the agent ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGTERM or SIGINT.
+    Stopped,
+    /// The kiosk was provisioned: start again to use it.
+    Restart,
+}
+
 /// Runs the agent with `config` until it is told to stop.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(config: Config) -> anyhow::Result<Ended> {
     runtime()
         .context("cannot start the async runtime")?
         .block_on(serve(config))
@@ -26,13 +35,26 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<Ended> {
     // Held until the agent returns: a second agent on this data directory refuses to start.
     let _lock = lock_data_dir(&config.agent.data_dir)?;
+    if let Err(e) = crate::provision::import_drop_file(&config) {
+        tracing::error!(error = %e, "the installer's provisioning file was refused");
+    }
+    config
+        .apply_provisioned()
+        .context("the kiosk's provisioning in its data directory is unusable")?;
     let db = config.db_path();
     let mut store = Store::open(&db)?;
     store.code_key(crate::tracking::fresh_key)?;
-    let fleet = FleetClient::new(&config.fleet)?;
+    let fleet = if crate::provision::is_provisioned(&config) {
+        FleetClient::new(&config.fleet)?
+    } else {
+        tracing::warn!(
+            "this kiosk is not provisioned: it waits for `enrol` on the serial console or an installer's file"
+        );
+        FleetClient::unprovisioned()?
+    };
     let listener = crate::local_api::bind(&config.agent.socket)?;
     let socket = config.agent.socket.clone();
     let agent = Arc::new(Agent::new(config, store, fleet)?);
@@ -55,8 +77,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("cannot start the serial console")?;
     let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx.clone()));
     let updates = tokio::spawn(crate::update::run(Arc::clone(&agent), stop_rx));
-    wait_for_signal().await?;
-    tracing::info!("stopping");
+    let notifier = crate::notify::Notifier::from_env();
+    let watchdog = notifier
+        .as_ref()
+        .and_then(|_| crate::notify::watchdog_interval());
+    if let Some(n) = &notifier {
+        n.send("READY=1");
+    }
+    let ended = tokio::select! {
+        r = wait_for_signal() => { r?; Ended::Stopped }
+        () = agent.restart.notified() => Ended::Restart,
+        () = keep_watchdog(&agent, notifier.as_ref(), watchdog) => Ended::Stopped,
+    };
+    if let Some(n) = &notifier {
+        n.send("STOPPING=1");
+    }
+    tracing::info!(?ended, "stopping");
     let _ = stop_tx.send(true);
     console_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     agent.devices.stop();
@@ -73,7 +109,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await;
     let _ = std::fs::remove_file(&socket);
-    Ok(())
+    Ok(ended)
+}
+
+/// Pings systemd's watchdog while the runtime and the database answer; never returns.
+async fn keep_watchdog(
+    agent: &Agent,
+    notifier: Option<&crate::notify::Notifier>,
+    every: Option<std::time::Duration>,
+) {
+    let (Some(n), Some(every)) = (notifier, every) else {
+        return std::future::pending().await;
+    };
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match agent.with_store(|s| s.outbox_stats()).await {
+            Ok(_) => n.send("WATCHDOG=1"),
+            Err(e) => {
+                tracing::error!(error = %e, "the database does not answer; not feeding the watchdog")
+            }
+        }
+    }
 }
 
 /// Takes the data directory's lock file (`agent.lock`, an exclusive `flock` the kernel drops

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! kiosk-app [--config /etc/okenko/app.toml]     run (window with winit, fullscreen with linuxkms)
-//! kiosk-app --render-screens DIR [--only TEXT]   every screen (whose file name contains TEXT)
-//!                                                to PNG, offscreen, no display
+//! kiosk-app --render-screens DIR [--only TEXT] [--size WxH]
+//!                                                every screen (whose file name contains TEXT)
+//!                                                to PNG, offscreen, no display; at one size
 //! ```
 
 use std::process::ExitCode;
@@ -19,7 +20,23 @@ fn main() -> ExitCode {
     };
     if let Some(dir) = opt("--render-screens") {
         let only = opt("--only").map(String::as_str);
-        return match kiosk_app::render::render_screens(std::path::Path::new(dir), only) {
+        let size = match opt("--size").map(|s| s.split_once('x')) {
+            None => None,
+            Some(Some((w, h))) => match (w.parse(), h.parse()) {
+                (Ok(w), Ok(h)) if (320..=8192).contains(&w) && (320..=8192).contains(&h) => {
+                    Some((w, h))
+                }
+                _ => {
+                    eprintln!("kiosk-app: --size takes WIDTHxHEIGHT, e.g. 1280x800");
+                    return ExitCode::from(2);
+                }
+            },
+            Some(None) => {
+                eprintln!("kiosk-app: --size takes WIDTHxHEIGHT, e.g. 1280x800");
+                return ExitCode::from(2);
+            }
+        };
+        return match kiosk_app::render::render_screens(std::path::Path::new(dir), only, size) {
             Ok(files) => {
                 println!("{} screens written to {dir}", files.len());
                 ExitCode::SUCCESS

@@ -377,12 +377,23 @@ pub fn select_language(lang: Lang) {
 /// Renders every screen in every language, both themes and both orientations into `dir`
 /// (`<orientation>-<theme>-<lang>-<screen>.png`); with `only` (comma-separated), just those
 /// whose name contains one of its parts. Returns the files written.
-pub fn render_screens(dir: &Path, only: Option<&str>) -> Result<Vec<String>, String> {
+/// With `size`, only at that size (e.g. the appliance VM's 1280×800 screen, to compare with
+/// what it shows), named by orientation as the others.
+pub fn render_screens(
+    dir: &Path,
+    only: Option<&str>,
+    size: Option<(u32, u32)>,
+) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let catalog = demo_catalog();
     let mut off = Offscreen::new(1920, 1080, false)?;
     let mut written = Vec::new();
-    for (orientation, (w, h)) in [("landscape", (1920, 1080)), ("portrait", (1080, 1920))] {
+    let sizes = match size {
+        Some((w, h)) if h > w => vec![("portrait", (w, h))],
+        Some(wh) => vec![("landscape", wh)],
+        None => vec![("landscape", (1920, 1080)), ("portrait", (1080, 1920))],
+    };
+    for (orientation, (w, h)) in sizes {
         off.resize(w, h);
         for (theme, contrast) in [("normal", false), ("contrast", true)] {
             for lang in [Lang::Cs, Lang::En, Lang::Uk] {

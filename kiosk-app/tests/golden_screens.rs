@@ -28,7 +28,7 @@ fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
 #[test]
 fn screens_match_their_golden_images() {
     let out = std::env::temp_dir().join(format!("okenko-golden-{}", std::process::id()));
-    let written = kiosk_app::render::render_screens(&out, Some(&SCREENS.join(","))).unwrap();
+    let written = kiosk_app::render::render_screens(&out, Some(&SCREENS.join(",")), None).unwrap();
     assert_eq!(written.len(), SCREENS.len(), "{written:?}");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let update = std::env::var_os("OKENKO_UPDATE_GOLDEN").is_some();

@@ -16,6 +16,7 @@
 //!   with the next heartbeat ([`protocol::fleet::ConsoleEvent`]), which adds it to its audit
 //!   log.
 
+mod enrol;
 pub mod line;
 
 use std::fmt::Write as _;
@@ -196,6 +197,11 @@ impl<'a> Console<'a> {
                 continue;
             }
             self.ed.ansi = detect_ansi(port)?;
+            if !crate::provision::is_provisioned(&self.agent.config) {
+                port.write_all(self.banner().as_bytes())?;
+                self.unprovisioned(port)?;
+                continue;
+            }
             if self.sign_in(port)? {
                 let who = "technician";
                 tracing::info!(target: "console", who, "console session opened");
@@ -463,6 +469,8 @@ impl<'a> Console<'a> {
             None => boot_slot(),
         };
         let _ = writeln!(s, "boot slot  {slot}");
+        let _ = writeln!(s, "root       {}", root_mount());
+        let _ = writeln!(s, "memory     {}", memory_in_use());
         let contact = self
             .agent
             .contact
@@ -644,6 +652,11 @@ impl<'a> Console<'a> {
                 dns.join(", ")
             }
         );
+        if !crate::provision::is_provisioned(&self.agent.config) {
+            let _ = writeln!(s, "fleet      not provisioned yet (enrol)");
+            let _ = write!(s, "time       {}", time_sync());
+            return s;
+        }
         let base = self.agent.fleet.base();
         let host = base.host_str().unwrap_or_default().to_owned();
         let port = base.port_or_known_default().unwrap_or(443);
@@ -790,6 +803,40 @@ fn detect_ansi(port: &mut dyn Port) -> std::io::Result<bool> {
     // A dumb terminal may have shown the query; start on a clean line.
     port.write_all(b"\r\n")?;
     Ok(false)
+}
+
+/// Memory in use (MemTotal − MemAvailable) of the total, from `/proc/meminfo`.
+fn memory_in_use() -> String {
+    let info = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let kb = |key: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    match (kb("MemTotal:"), kb("MemAvailable:")) {
+        (Some(t), Some(a)) => format!(
+            "{} MiB in use of {} MiB",
+            t.saturating_sub(a) / 1024,
+            t / 1024
+        ),
+        _ => "unknown".into(),
+    }
+}
+
+/// The root file system's device and whether it is mounted read-only, from `/proc/mounts`.
+fn root_mount() -> String {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&"/")).then(|| (f[0].to_owned(), f.get(3).copied().unwrap_or("")))
+        })
+        .next_back()
+        .map_or("unknown".into(), |(dev, opts)| {
+            let ro = opts.split(',').any(|o| o == "ro");
+            format!("{dev} {}", if ro { "read-only" } else { "read-write" })
+        })
 }
 
 /// The slot the system booted from: RAUC's `rauc.slot=` on the kernel command line.

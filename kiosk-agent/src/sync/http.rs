@@ -130,6 +130,26 @@ impl FleetClient {
         Ok(FleetClient { http, base })
     }
 
+    /// The client of a kiosk that is not provisioned yet: it names no fleet
+    /// (`https://unprovisioned.invalid`, a name that never resolves) and the sync loop does not
+    /// use it until the agent has restarted provisioned.
+    pub fn unprovisioned() -> Result<FleetClient, FleetError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| FleetError::Setup(e.to_string()))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .no_proxy()
+            .build()
+            .map_err(|e| FleetError::Setup(error_chain(&e)))?;
+        let base = Url::parse("https://unprovisioned.invalid")
+            .map_err(|e| FleetError::Setup(e.to_string()))?;
+        Ok(FleetClient { http, base })
+    }
+
     fn url(&self, path: &str) -> Url {
         let mut u = self.base.clone();
         u.set_path(&format!(

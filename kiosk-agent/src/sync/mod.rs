@@ -33,6 +33,9 @@ pub enum SyncError {
     /// No bootstrap token is configured and the kiosk is not enrolled.
     #[error("not enrolled and no fleet.bootstrap_token configured")]
     NoToken,
+    /// The kiosk waits for its provisioning.
+    #[error("not provisioned: type enrol on the serial console, or drop a provisioning file")]
+    NotProvisioned,
     /// The token file could not be read.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -117,6 +120,9 @@ async fn update_changed(agent: &Agent) {
 
 /// One round: enrol if needed, drain the outbox, heartbeat and catalog when due.
 async fn round(agent: &Arc<Agent>, sched: &mut Schedule) -> Result<(), SyncError> {
+    if !crate::provision::is_provisioned(&agent.config) {
+        return Err(SyncError::NotProvisioned);
+    }
     let identity = ensure_enrolled(agent).await?;
     let cred = Credential::new(&identity.kiosk_id, &identity.credential);
     drain_outbox(agent, &cred, sched).await?;
