@@ -1,0 +1,20 @@
+# Runs inside the new root (chroot) at the end of image/build.sh: users, units, what is masked.
+# Fixed ids: the data partition keeps its owners across updates of the root.
+groupadd --system --gid 901 okenko-ui
+groupadd --system --gid 902 kiosk
+useradd --system --uid 901 --gid okenko-ui --groups kiosk,input --no-create-home \
+  --home-dir /data/okenko --shell /usr/sbin/nologin okenko-agent
+useradd --system --uid 902 --user-group --groups okenko-ui,video,input --no-create-home \
+  --home-dir /nonexistent --shell /usr/sbin/nologin okenko-app
+
+systemctl enable okenko-agent.service okenko-app.service okenko-machine-id.service \
+  okenko-debug-journal.service okenko-provision-import.service okenko-lab-meminfo.service \
+  systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+systemctl set-default graphical.target
+# No login anywhere: not on the screen, not on the technician's port (the agent owns ttyS0).
+systemctl mask getty@tty1.service serial-getty@ttyS0.service getty.target \
+  e2scrub_reap.service e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer \
+  systemd-firstboot.service systemd-journal-catalog-update.service systemd-update-done.service \
+  ldconfig.service systemd-logind.service
+# Nothing to fsck at boot: the root is read-only, the data partition has a journal.
+echo "okenko" > /etc/hostname
