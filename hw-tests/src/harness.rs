@@ -193,6 +193,8 @@ pub struct Fleet {
     /// The admin API token.
     pub admin_token: String,
     extra: String,
+    /// The CA of its TLS certificate, when it serves HTTPS ([`Fleet::trust`]).
+    tls_ca: Option<PathBuf>,
 }
 
 impl Fleet {
@@ -207,6 +209,7 @@ impl Fleet {
             config: dir.join("fleet.toml"),
             admin_token: "test-admin-token-0123456789".into(),
             extra: with_disk_limit(extra, "[alerts]\n"),
+            tls_ca: None,
         };
         f.write_config("127.0.0.1:0");
         f.spawn();
@@ -271,7 +274,15 @@ impl Fleet {
 
     /// Its base URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls_ca {
+            Some(_) => format!("https://{}", self.addr),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// For a server started with `tls_cert`: the admin calls trust `ca` and use HTTPS.
+    pub fn trust(&mut self, ca: &Path) {
+        self.tls_ca = Some(ca.to_owned());
     }
 
     /// Runs a `fleet-server` sub-command on this server's config.
@@ -319,9 +330,13 @@ impl Fleet {
             .ok()?;
         rt.block_on(async {
             let url = format!("{}{path}", self.url());
+            let client = match &self.tls_ca {
+                Some(ca) => client_trusting(ca)?,
+                None => http_client(),
+            };
             let req = match body {
-                Some(b) => http_client().post(url).json(b),
-                None => http_client().get(url),
+                Some(b) => client.post(url).json(b),
+                None => client.get(url),
             };
             let r = req.bearer_auth(&self.admin_token).send().await.ok()?;
             if !r.status().is_success() {
@@ -597,6 +612,18 @@ pub fn sample_receipt() -> kiosk_agent::devices::printer::ReceiptContent {
         status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
         lang: protocol::Lang::Cs,
     }
+}
+
+/// [`http_client`] trusting only the CA in the PEM file `ca`.
+pub fn client_trusting(ca: &Path) -> Option<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = std::fs::read(ca).ok()?;
+    let cert = reqwest::Certificate::from_pem(&pem).ok()?;
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .tls_certs_only([cert])
+        .build()
+        .ok()
 }
 
 /// An HTTP client for tests (rustls with the ring provider, 10 s time-out).

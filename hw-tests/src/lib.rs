@@ -24,3 +24,4 @@ pub mod releases;
 pub mod selftest;
 pub mod sinks;
 pub mod touchsim;
+pub mod vm;

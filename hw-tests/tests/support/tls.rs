@@ -2,9 +2,20 @@
 //! tests that run the fleet over TLS).
 
 /// Writes `<name>-ca.pem`, `<name>.pem` and `<name>.key` into `dir`; their paths.
+#[allow(dead_code)] // not every test that includes this module uses both
 pub fn ca_and_cert(
     dir: &std::path::Path,
     name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    ca_and_cert_for(dir, name, &[])
+}
+
+/// [`ca_and_cert`], the certificate also valid for `ips`.
+#[allow(dead_code)]
+pub fn ca_and_cert_for(
+    dir: &std::path::Path,
+    name: &str,
+    ips: &[std::net::IpAddr],
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -18,6 +29,11 @@ pub fn ca_and_cert(
     params
         .subject_alt_names
         .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+    for ip in ips {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(*ip));
+    }
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let cert = params.signed_by(&key, &issuer).unwrap();
     let (ca_path, cert_path, key_path) = (
