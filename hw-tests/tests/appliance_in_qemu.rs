@@ -429,6 +429,20 @@ fn a_citizen_and_a_technician_use_the_appliance() {
 
     // 6. What the app's sandbox lets it reach (its own user, checked before it started).
     let journal = vm.journal();
+    // The agent told systemd it was ready and has fed its watchdog (WatchdogSec=30) for minutes.
+    assert!(
+        journal.contains("Started okenko-agent.service"),
+        "Type=notify: READY=1"
+    );
+    assert!(
+        !journal.contains("Watchdog timeout"),
+        "the watchdog was fed"
+    );
+    assert_eq!(
+        journal.matches("kiosk-agent started").count(),
+        1,
+        "one agent all along"
+    );
     for denied in [
         "read the card reader",
         "open the printer",

@@ -768,6 +768,19 @@ mod tests {
     }
 
     #[test]
+    fn a_kiosk_waiting_for_provisioning_needs_no_fleet_url_but_others_do() {
+        let e = Config::from_toml("[agent]\n").unwrap_err().to_string();
+        assert!(e.contains("fleet.url") && e.contains("[provision]"), "{e}");
+        let c = Config::from_toml("[agent]\n[provision]\nfiles = [\"/x.toml\"]\n").unwrap();
+        assert!(c.fleet.url.is_empty());
+        assert!(!crate::provision::is_provisioned(&c));
+        assert_eq!(
+            c.fleet.heartbeat_interval_s, 30,
+            "the fleet's defaults still apply"
+        );
+    }
+
+    #[test]
     fn the_example_file_parses_and_shows_the_defaults() {
         let example = include_str!("../agent.example.toml");
         let c = Config::from_toml(example).unwrap();
