@@ -81,7 +81,7 @@ if [ -n "$peer" ]; then
   peer_hooks=(
     --customize-hook="mkdir -p \"\$1/usr/share/okenko-peer\" && cp '$repo/image/peer/index.html' \"\$1/usr/share/okenko-peer/\""
     --customize-hook="cp '$repo/image/peer/okenko-peer.service' \"\$1/etc/systemd/system/\""
-    --customize-hook="chroot \"\$1\" /bin/sh -eu -c 'useradd --system --uid 903 --groups video,input,_seatd --create-home --home-dir /var/lib/okenko-peer peer; systemctl disable okenko-agent.service okenko-app.service; systemctl enable seatd.service okenko-peer.service'"
+    --customize-hook="chroot \"\$1\" /bin/sh -eu -c 'useradd --system --uid 903 --groups video,input,render --no-create-home --home-dir /var/lib/okenko-peer peer; systemctl disable okenko-agent.service okenko-app.service; systemctl enable seatd.service okenko-peer.service'"
   )
 fi
 cache=$repo/target/image-cache/debs

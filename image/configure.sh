@@ -8,7 +8,7 @@ useradd --system --uid 902 --user-group --groups okenko-ui,video,input --no-crea
   --home-dir /nonexistent --shell /usr/sbin/nologin okenko-app
 
 systemctl enable okenko-agent.service okenko-app.service okenko-machine-id.service \
-  okenko-debug-journal.service okenko-provision-import.service okenko-lab-meminfo.service \
+  okenko-debug-journal.service okenko-provision-import.service okenko-lab-meminfo.service okenko-lab-blame.service \
   systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 systemctl set-default graphical.target
 # No login anywhere: not on the screen, not on the technician's port (the agent owns ttyS0).

@@ -426,6 +426,14 @@ fn a_citizen_and_a_technician_use_the_appliance() {
         .console_command("net", "okenko> ", Duration::from_secs(60))
         .unwrap();
     assert!(net.contains("reachable, TLS handshake OK"), "{net}");
+    // Nothing but the console ever wrote on ttyS0: no kernel or systemd messages in between.
+    let transcript = std::fs::read_to_string(vm.dir().join("console.log")).unwrap_or_default();
+    for noise in ["systemd", "kernel", "login:", "Started ", "[    "] {
+        assert!(
+            !transcript.contains(noise),
+            "{noise:?} on the console: {transcript}"
+        );
+    }
 
     // 6. What the app's sandbox lets it reach (its own user, checked before it started).
     let journal = vm.journal();
@@ -530,12 +538,17 @@ fn a_citizen_and_a_technician_use_the_appliance() {
         "the provisioning file is gone from the ESP: {listing}"
     );
 
-    let vm = Vm::start(&dir.join("vm2"), &options(&lab, &disk)).unwrap();
+    // The kiosk comes back up with its cable still out; the submission waits on its disk.
+    let mut vm = Vm::start(&dir.join("vm2"), &options(&lab, &disk)).unwrap();
+    vm.set_link(false).unwrap();
     assert!(
         vm.wait_journal("kiosk-agent started", BOOT),
         "{}",
         vm.journal()
     );
+    std::thread::sleep(Duration::from_secs(20));
+    assert!(stored(&lab, "díra č3").is_empty(), "still offline");
+    vm.set_link(true).unwrap();
     assert!(
         wait_until(Duration::from_secs(120), || stored(&lab, "díra č3").len()
             == 1),
