@@ -220,7 +220,7 @@ fn a_technician_enrols_a_kiosk_on_its_serial_console() {
     let lab = lab(&dir);
     let disk = fresh_disk(&dir);
     let token = lab.fleet.token("vm-02");
-    let pin = protocol::sha256_hex(rustls_pemfile_der(&lab.ca_pem));
+    let pin = protocol::sha256_hex(tls::first_cert_der(&lab.ca_pem));
     let mut vm = Vm::start(&dir.join("vm"), &options(&lab, &disk)).unwrap();
     assert!(
         vm.wait_journal("serial console ready", BOOT),
@@ -286,15 +286,6 @@ fn a_technician_enrols_a_kiosk_on_its_serial_console() {
         vm.console_seen
     );
     run.passed = true;
-}
-
-/// The DER bytes of the first certificate in a PEM text.
-fn rustls_pemfile_der(pem: &str) -> Vec<u8> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap()
-        .to_vec()
 }
 
 /// The on-screen keyboard's keys (Czech layout, as it opens on the form) for the text

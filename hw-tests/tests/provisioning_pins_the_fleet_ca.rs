@@ -14,14 +14,6 @@ use kiosk_agent::provision;
 #[path = "support/tls.rs"]
 mod tls;
 
-fn der(pem: &str) -> Vec<u8> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap()
-        .to_vec()
-}
-
 /// A fleet over TLS; with `full_chain` its certificate file also holds the CA.
 fn tls_fleet(dir: &std::path::Path, full_chain: bool) -> (Fleet, String) {
     let (ca, cert, key) = tls::ca_and_cert(dir, "fleet");
@@ -47,11 +39,15 @@ fn the_console_pins_the_ca_the_fleet_presents_and_nothing_else() {
     let tmp = TempDir::new("pin");
     let (fleet, ca_pem) = tls_fleet(tmp.path(), true);
     let url = format!("https://localhost:{}", fleet.addr().port());
-    let pin = protocol::sha256_hex(der(&ca_pem));
+    let pin = protocol::sha256_hex(tls::first_cert_der(&ca_pem));
     let t = Duration::from_secs(10);
 
     let got = provision::pin_ca(&url, &pin, t).unwrap();
-    assert_eq!(der(&got), der(&ca_pem), "the pinned certificate is the CA");
+    assert_eq!(
+        tls::first_cert_der(&got),
+        tls::first_cert_der(&ca_pem),
+        "the pinned certificate is the CA"
+    );
     // With colons and in capitals, as openssl prints it.
     let colons: Vec<String> = pin
         .to_uppercase()
@@ -78,7 +74,7 @@ fn the_console_pins_the_ca_the_fleet_presents_and_nothing_else() {
     let (leaf_only, ca2) = tls_fleet(tmp2.path(), false);
     let e = provision::pin_ca(
         &format!("https://localhost:{}", leaf_only.addr().port()),
-        &protocol::sha256_hex(der(&ca2)),
+        &protocol::sha256_hex(tls::first_cert_der(&ca2)),
         t,
     )
     .unwrap_err()

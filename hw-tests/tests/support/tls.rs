@@ -46,3 +46,13 @@ pub fn ca_and_cert_for(
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
     (ca_path, cert_path, key_path)
 }
+
+/// The DER bytes of the first certificate in a PEM text.
+#[allow(dead_code)]
+pub fn first_cert_der(pem: &str) -> Vec<u8> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .expect("a certificate")
+        .expect("a readable certificate")
+        .to_vec()
+}
