@@ -117,6 +117,20 @@ pub struct UpdateSection {
     /// `systemctl is-active --quiet kiosk-app.service`.
     #[serde(default = "default_app_check")]
     pub app_check: Vec<String>,
+    /// `rauc`: the app's systemd unit (e.g. `okenko-app.service`); when set, the app is up once
+    /// the unit has been active for `settle_s`, and down after 3 restarts (`app_check` is not
+    /// used then).
+    #[serde(default)]
+    pub app_unit: Option<String>,
+    /// `rauc`: where the agent writes its verdict on a boot on trial (`good` or `bad`), which
+    /// the image's `okenko-boot-health.service` waits for before the boot is blessed. Unset:
+    /// RAUC's `mark-good` marks it.
+    #[serde(default)]
+    pub health_file: Option<PathBuf>,
+    /// `rauc`: the file whose first line is the running root's release (the factory slot has
+    /// no RAUC record). Unset: RAUC's record only.
+    #[serde(default)]
+    pub release_file: Option<PathBuf>,
     /// Install only after nobody touched the kiosk for this long, seconds (unless forced).
     /// Default 300.
     #[serde(default = "default_idle_s")]

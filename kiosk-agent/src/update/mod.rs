@@ -101,8 +101,13 @@ impl Updates {
             )?),
             SlotKind::Rauc => Arc::new(slots::Rauc::new(
                 cfg.rauc.clone(),
-                cfg.app_check.clone(),
+                match &cfg.app_unit {
+                    Some(unit) => slots::AppCheck::Unit(unit.clone()),
+                    None => slots::AppCheck::Command(cfg.app_check.clone()),
+                },
                 reboot.to_vec(),
+                cfg.health_file.clone(),
+                cfg.release_file.clone(),
             )),
         };
         Ok(Updates {
@@ -304,7 +309,8 @@ impl Updater {
     }
 
     fn bundle_path(&self, version: &str) -> PathBuf {
-        self.dir.join(format!("{version}.bundle"))
+        self.dir
+            .join(format!("{version}.{}", self.backend.bundle_suffix()))
     }
 
     fn publish(&self, agent: &Arc<Agent>) {
@@ -706,6 +712,7 @@ impl Updater {
         });
         if !in_slot {
             let path = self.bundle_path(&d.version);
+            tracing::info!(version = %d.version, "installing the release into the other slot");
             // Checked again: the file sat on disk while waiting.
             let (p, mm) = (path.clone(), m.clone());
             let done = on_backend(&self.backend, move |b| {
