@@ -4,7 +4,8 @@
 # try the technician's serial console locally), the libinput
 # and xkbcommon headers (the kiosk UI's fullscreen backend), Chromium (the dashboard's browser
 # tests run it headless), cargo-nextest, and what the appliance image's build and its QEMU tests
-# need (mmdebstrap, mtools, dosfstools, fdisk, OVMF, socat (the VM's way to the fleet), QEMU 8.1 or later for the virtio
+# need (mmdebstrap, mtools, dosfstools, fdisk, OVMF, socat (the VM's way to the fleet), rauc,
+# squashfs-tools and openssl (the update bundles and their signing keys), QEMU 8.1 or later for the virtio
 # multi-touch screen: on Debian bookworm from bookworm-backports, which this script adds with the
 # mirror apt already uses). Safe to run again; it only installs what is absent.
 set -euo pipefail
@@ -24,7 +25,8 @@ for lib_pkg in libinput:libinput-dev libudev:libudev-dev xkbcommon:libxkbcommon-
   pkg-config --exists "$lib" 2>/dev/null || need_apt+=("$pkg")
 done
 for cmd_pkg in mmdebstrap:mmdebstrap mcopy:mtools mkfs.vfat:dosfstools sfdisk:fdisk \
-               mkfs.ext4:e2fsprogs qemu-img:qemu-utils socat:socat; do
+               mkfs.ext4:e2fsprogs qemu-img:qemu-utils socat:socat rauc:rauc \
+               mksquashfs:squashfs-tools openssl:openssl debugfs:e2fsprogs; do
   cmd=${cmd_pkg%%:*}; pkg=${cmd_pkg#*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/sbin/$cmd" ] || need_apt+=("$pkg")
 done
