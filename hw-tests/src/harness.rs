@@ -285,6 +285,11 @@ impl Fleet {
         self.tls_ca = Some(ca.to_owned());
     }
 
+    /// The CA [`Fleet::trust`] was given, if any.
+    pub fn tls_ca(&self) -> Option<&Path> {
+        self.tls_ca.as_deref()
+    }
+
     /// Runs a `fleet-server` sub-command on this server's config.
     pub fn command(&self, args: &[&str]) -> String {
         let out = Command::new(bin("fleet-server"))

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::harness::{Fleet, bin};
+use std::time::Duration;
+
+use crate::harness::{Fleet, bin, wait_until};
 
 /// The hardware the test kiosks are.
 pub const HARDWARE: &str = "okenko-test";
@@ -44,17 +46,22 @@ pub fn fleetctl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, Stri
     )
 }
 
-/// Runs `fleetctl` against `fleet` with its admin token: (success, stdout, stderr).
+/// Runs `fleetctl` against `fleet` with its admin token (and its CA, over HTTPS): (success,
+/// stdout, stderr).
 pub fn fleetctl_admin(fleet: &Fleet, args: &[&str]) -> (bool, String, String) {
     let url = fleet.url();
-    fleetctl(
-        args,
-        "",
-        &[
-            ("OKENKO_FLEET_URL", url.as_str()),
-            ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
-        ],
-    )
+    let ca = fleet
+        .tls_ca()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut env = vec![
+        ("OKENKO_FLEET_URL", url.as_str()),
+        ("OKENKO_ADMIN_TOKEN", fleet.admin_token.as_str()),
+    ];
+    if !ca.is_empty() {
+        env.push(("OKENKO_FLEET_CA", ca.as_str()));
+    }
+    fleetctl(args, "", &env)
 }
 
 /// [`fleetctl_admin`] that must succeed: its standard output.
@@ -184,4 +191,60 @@ pub fn update_section(keyring: &Path) -> String {
 /// Which slot's app ran, in order (`<version> started|crashed`), from the agent in `agent_dir`.
 pub fn app_log(agent_dir: &Path) -> String {
     std::fs::read_to_string(agent_dir.join("data/slots/app.log")).unwrap_or_default()
+}
+
+/// The kiosk's (running, target, state, reason) as the fleet has it.
+pub fn report(fleet: &Fleet, id: &str) -> (String, String, String, String) {
+    let v = fleet.admin_get("/api/admin/v1/updates").unwrap_or_default();
+    let k = v["kiosks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kiosk_id"] == id)
+        .cloned()
+        .unwrap_or_default();
+    let r = &k["update"]["report"];
+    let s = |key: &str| r[key].as_str().unwrap_or("").to_owned();
+    (s("running"), s("target"), s("state"), s("reason"))
+}
+
+/// Waits until the kiosk runs `running` and its update of `target` (any, if empty) is in
+/// `state`.
+pub fn wait_state(fleet: &Fleet, id: &str, running: &str, target: &str, state: &str, secs: u64) {
+    assert!(
+        wait_until(Duration::from_secs(secs), || {
+            let r = report(fleet, id);
+            r.0 == running && (target.is_empty() || r.1 == target) && r.2 == state
+        }),
+        "{id}: wanted {running} {state} of {target:?}, have {:?}",
+        report(fleet, id)
+    );
+}
+
+/// Uploads `bundle` with its `BUNDLE.manifest.json` (`fleetctl release upload`).
+pub fn upload(fleet: &Fleet, bundle: &Path) {
+    ctl_admin(fleet, &["release", "upload", &bundle.to_string_lossy()]);
+}
+
+/// A rollout of `version` to `canary` alone, forced; its number.
+pub fn roll(fleet: &Fleet, version: &str, canary: &str) -> String {
+    let out = ctl_admin(
+        fleet,
+        &["rollout", "create", version, "--canary", canary, "--force"],
+    );
+    out.split_whitespace().nth(1).unwrap_or_default().to_owned()
+}
+
+/// Waits for rollout `id` to pause by itself, then aborts it.
+pub fn paused_then_abort(fleet: &Fleet, id: &str) {
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            fleet
+                .admin_get(&format!("/api/admin/v1/rollouts/{id}"))
+                .is_some_and(|r| r["state"] == "paused")
+        }),
+        "rollout {id} did not pause: {:?}",
+        fleet.admin_get(&format!("/api/admin/v1/rollouts/{id}"))
+    );
+    ctl_admin(fleet, &["rollout", "abort", id]);
 }

@@ -8,207 +8,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hw_tests::cardsim::{CardReaderSim, SimFraming};
-use hw_tests::escpos::sim::{PrinterSim, PrinterState};
-use hw_tests::harness::{Fleet, demo_catalog, wait_until};
-use hw_tests::vm::{self, Vm, VmOptions};
+use hw_tests::harness::wait_until;
+use hw_tests::vm::{self, Vm};
 
+#[path = "support/appliance.rs"]
+mod appliance;
 #[path = "support/tls.rs"]
 mod tls;
+use appliance::*;
 
-const BOOT: Duration = Duration::from_secs(300);
 const KIOSK: &str = "vm-01";
-
-/// A run's directory: kept when the test fails (the guard is dropped without `passed`).
-struct RunDir {
-    path: PathBuf,
-    passed: bool,
-}
-
-impl RunDir {
-    fn new(name: &str) -> RunDir {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/vm-runs")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        RunDir {
-            path,
-            passed: false,
-        }
-    }
-}
-
-impl Drop for RunDir {
-    fn drop(&mut self) {
-        if self.passed && std::env::var_os("OKENKO_KEEP_VM_RUNS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.path);
-        } else {
-            eprintln!("kept for inspection: {}", self.path.display());
-        }
-    }
-}
-
-/// The fleet (HTTPS, a certificate for the VM's view of it), its CA and the simulators.
-struct Lab {
-    fleet: Fleet,
-    ca_pem: String,
-    printer: PrinterSim,
-    card: CardReaderSim,
-}
-
-fn lab(dir: &Path) -> Lab {
-    let (ca, cert, key) = tls::ca_and_cert_for(dir, "fleet", &[vm::FLEET_IP.parse().unwrap()]);
-    // The server presents its whole chain, the CA included: the console's `enrol` pins the
-    // CA by its fingerprint among the certificates the server sends.
-    let chain = std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&ca).unwrap();
-    std::fs::write(&cert, chain).unwrap();
-    let mut fleet = Fleet::start(
-        &dir.join("fleet"),
-        &format!(
-            "tls_cert = \"{}\"\ntls_key = \"{}\"\npublic_url = \"https://{}\"\n[alerts]\nhold_s = 5\n",
-            cert.display(),
-            key.display(),
-            vm::FLEET_IP
-        ),
-    );
-    fleet.trust(&ca);
-    fleet.publish(&demo_catalog());
-    Lab {
-        fleet,
-        ca_pem: std::fs::read_to_string(&ca).unwrap(),
-        printer: PrinterSim::start(PrinterState::default()).unwrap(),
-        card: CardReaderSim::start(SimFraming::StxEtx).unwrap(),
-    }
-}
-
-fn options(lab: &Lab, disk: &Path) -> VmOptions {
-    VmOptions {
-        disk: disk.to_owned(),
-        fleet_port: Some(lab.fleet.addr().port()),
-        printer: Some(lab.printer.path().to_owned()),
-        card_reader: Some(lab.card.path().to_owned()),
-        credentials: vec![("okenko.lab_checks".into(), "1".into())],
-        memory_mib: 1024,
-    }
-}
-
-fn fresh_disk(dir: &Path) -> PathBuf {
-    let image = vm::image_path().expect("the appliance image: run image/build.sh first");
-    let disk = dir.join("disk.img");
-    vm::copy_disk(&image, &disk).unwrap();
-    disk
-}
-
-/// The offscreen render of `screen` at the VM's size (`kiosk-app --render-screens`).
-fn offscreen(dir: &Path, screen: &str) -> Vec<u8> {
-    let out = dir.join("offscreen");
-    let status = std::process::Command::new(hw_tests::harness::bin("kiosk-app"))
-        .env(
-            "FONTCONFIG_FILE",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/fonts/fonts.conf"),
-        )
-        .arg("--render-screens")
-        .arg(&out)
-        .args(["--only", &format!("landscape-normal-cs-{screen}.png")])
-        .args(["--size", "1280x800"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (w, h, px) =
-        vm::read_png_rgb(&out.join(format!("landscape-normal-cs-{screen}.png"))).unwrap();
-    assert_eq!((w, h), vm::SCREEN);
-    px
-}
-
-/// Below the title bar (which names the city and the kiosk, different in the render).
-fn body(px: &[u8]) -> &[u8] {
-    &px[(vm::SCREEN.0 * 100 * 3) as usize..]
-}
-
-/// Waits until the screen's body matches `want` (at most 1 % of pixels differ); saves it.
-fn wait_screen(vm: &mut Vm, want: &[u8], name: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut last = 1.0;
-    while Instant::now() < deadline {
-        if let Ok((_, _, px)) = vm.screen() {
-            last = vm::pixel_difference(body(&px), body(want), 40);
-            if last < 0.01 {
-                let _ = vm.screendump(&vm.dir().join(format!("{name}.png")));
-                return true;
-            }
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let _ = vm.screendump(&vm.dir().join(format!("{name}-mismatch.png")));
-    eprintln!("{name}: {:.1} % of pixels differ", last * 100.0);
-    false
-}
-
-/// Taps `(x, y)`, waits for the UI to settle and saves the screen as `name`.
-fn tap(vm: &mut Vm, x: u32, y: u32, name: &str) {
-    vm.tap(x, y).unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    vm.screendump(&vm.dir().join(format!("{name}.png")))
-        .unwrap();
-}
-
-fn provisioning_file(lab: &Lab, token: &str) -> String {
-    format!(
-        "url = \"https://{}\"\nca_pem = \"\"\"{}\"\"\"\ntoken = \"{token}\"\ncard_key = \"{}\"\n",
-        vm::FLEET_IP,
-        lab.ca_pem,
-        "5a".repeat(32)
-    )
-}
-
-/// Whether the fleet has had a heartbeat from `kiosk` (it enrolled and talks).
-fn heard_from(fleet: &Fleet, kiosk: &str) -> bool {
-    fleet
-        .kiosk_now(kiosk)
-        .is_some_and(|k| !k["heartbeat"].is_null())
-}
-
-fn console_code(fleet: &Fleet, kiosk: &str) -> String {
-    let secret = fleet.console_secret(kiosk);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    protocol::totp::code(&secret, now).0
-}
-
-/// Where things are on the 1280×800 screen (Czech, normal theme), read off the screenshots.
-mod at {
-    pub const START: (u32, u32) = (418, 650);
-    pub const PODNET: (u32, u32) = (300, 650);
-    /// "Zkontrolovat", below the open keyboard.
-    pub const REVIEW: (u32, u32) = (1125, 792);
-    pub const SUBMIT: (u32, u32) = (1125, 738);
-    /// "Ukončit" on the done screen.
-    pub const FINISH: (u32, u32) = (640, 774);
-}
-
-/// Taps through the "Podnět nebo stížnost" service, typing `keys` (screen positions of the
-/// on-screen keyboard's keys), up to the review screen.
-fn citizen_to_review(vm: &mut Vm, keys: &[(u32, u32)], tag: &str) {
-    tap(vm, at::START.0, at::START.1, &format!("{tag}-1-catalog"));
-    // The form opens with its first field focused and the keyboard up.
-    tap(vm, at::PODNET.0, at::PODNET.1, &format!("{tag}-2-form"));
-    for (i, (x, y)) in keys.iter().enumerate() {
-        vm.tap(*x, *y).unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        if i + 1 == keys.len() {
-            std::thread::sleep(Duration::from_millis(800));
-            vm.screendump(&vm.dir().join(format!("{tag}-4-typed.png")))
-                .unwrap();
-        }
-    }
-    tap(vm, at::REVIEW.0, at::REVIEW.1, &format!("{tag}-5-review"));
-}
 
 /// A kiosk with nothing provisioned: the technician types `enrol` on ttyS0. A wrong
 /// fingerprint is refused and changes nothing; the right one provisions the kiosk, which
@@ -288,42 +99,6 @@ fn a_technician_enrols_a_kiosk_on_its_serial_console() {
     run.passed = true;
 }
 
-/// The on-screen keyboard's keys (Czech layout, as it opens on the form) for the text
-/// "díra č<digit> ve zdi": a Czech letter, and at least the form's 10 characters.
-fn keys_for(digit: u32) -> Vec<(u32, u32)> {
-    let mut k = vec![kb::D, kb::I_ACUTE, kb::R, kb::A, kb::SPACE, kb::C_CARON];
-    k.push(kb::digit(digit));
-    k.extend([kb::SPACE, kb::V, kb::E, kb::SPACE, kb::Z, kb::D, kb::I]);
-    k
-}
-
-/// The keyboard's keys on the form (read off the screenshots).
-mod kb {
-    pub const C_CARON: (u32, u32) = (401, 381);
-    pub const I_ACUTE: (u32, u32) = (821, 381);
-    pub const E: (u32, u32) = (443, 465);
-    pub const R: (u32, u32) = (527, 465);
-    pub const Z: (u32, u32) = (695, 465);
-    pub const I: (u32, u32) = (863, 465);
-    pub const A: (u32, u32) = (233, 549);
-    pub const D: (u32, u32) = (401, 549);
-    pub const V: (u32, u32) = (611, 633);
-    pub const SPACE: (u32, u32) = (738, 717);
-    pub fn digit(d: u32) -> (u32, u32) {
-        let i = if d == 0 { 9 } else { d - 1 };
-        (275 + 84 * i, 297)
-    }
-}
-
-/// What the fleet stored for the submissions whose text has `marker`: (id, code).
-fn stored(lab: &Lab, marker: &str) -> Vec<(String, String)> {
-    hw_tests::harness::fleet_rows(&lab.fleet)
-        .into_iter()
-        .filter(|(_, _, body)| body.contains(marker))
-        .map(|(id, code, _)| (id, code))
-        .collect()
-}
-
 /// File provisioning, a citizen's submission with its receipt, the technician's console, a
 /// crashed app, a printer that goes away, a power cut with the network down, and what the app
 /// may touch: the whole kiosk in one VM, booted twice.
@@ -333,13 +108,7 @@ fn a_citizen_and_a_technician_use_the_appliance() {
     let dir = run.path.clone();
     let lab = lab(&dir);
     let disk = fresh_disk(&dir);
-    let token = lab.fleet.token(KIOSK);
-    vm::put_on_esp(
-        &disk,
-        "okenko-provision.toml",
-        provisioning_file(&lab, &token).as_bytes(),
-    )
-    .unwrap();
+    provision(&lab, &disk, KIOSK);
     let home = offscreen(&dir, "home");
     let mut vm = Vm::start(&dir.join("vm"), &options(&lab, &disk)).unwrap();
 
@@ -385,15 +154,7 @@ fn a_citizen_and_a_technician_use_the_appliance() {
 
     // 3. The technician on ttyS0: the fleet's one-time code, status, devices, a test print,
     //    the network.
-    vm.console_send("\r").unwrap();
-    vm.console_expect(0, "Code: ", Duration::from_secs(30))
-        .unwrap();
-    vm.console_command(
-        &console_code(&lab.fleet, KIOSK),
-        "okenko> ",
-        Duration::from_secs(30),
-    )
-    .unwrap();
+    console_sign_in(&mut vm, &lab.fleet, KIOSK);
     let status = vm
         .console_command("status", "okenko> ", Duration::from_secs(30))
         .unwrap();

@@ -9,49 +9,9 @@ use std::time::Duration;
 use hw_tests::harness::{Agent, Fleet, TempDir, demo_catalog, wait_until};
 use hw_tests::netsim::{Faults, Proxy};
 use hw_tests::releases::{
-    Kit, app_log, ctl_admin as ctl, fleetctl, fleetctl_admin, good_app, provision, update_section,
+    Kit, app_log, ctl_admin as ctl, fleetctl, fleetctl_admin, good_app, paused_then_abort,
+    provision, report, roll, update_section, upload, wait_state,
 };
-
-/// The kiosk's (running, target, state, reason) as the fleet has it.
-fn report(fleet: &Fleet, id: &str) -> (String, String, String, String) {
-    let v = fleet.admin_get("/api/admin/v1/updates").unwrap_or_default();
-    let k = v["kiosks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|k| k["kiosk_id"] == id)
-        .cloned()
-        .unwrap_or_default();
-    let r = &k["update"]["report"];
-    let s = |key: &str| r[key].as_str().unwrap_or("").to_owned();
-    (s("running"), s("target"), s("state"), s("reason"))
-}
-
-/// Waits until the kiosk runs `running` and its update of `target` (any, if empty) is in
-/// `state`.
-fn wait_state(fleet: &Fleet, id: &str, running: &str, target: &str, state: &str, secs: u64) {
-    assert!(
-        wait_until(Duration::from_secs(secs), || {
-            let r = report(fleet, id);
-            r.0 == running && (target.is_empty() || r.1 == target) && r.2 == state
-        }),
-        "{id}: wanted {running} {state} of {target:?}, have {:?}",
-        report(fleet, id)
-    );
-}
-
-fn upload(fleet: &Fleet, bundle: &Path) {
-    ctl(fleet, &["release", "upload", &bundle.to_string_lossy()]);
-}
-
-/// A rollout of `version` to `canary` alone, forced; its number.
-fn roll(fleet: &Fleet, version: &str, canary: &str) -> String {
-    let out = ctl(
-        fleet,
-        &["rollout", "create", version, "--canary", canary, "--force"],
-    );
-    out.split_whitespace().nth(1).unwrap_or_default().to_owned()
-}
 
 /// Rolls `version` out to kiosk `id` alone, which must refuse it and stay on 1.0.0 with nothing
 /// written to `slot_b`; the rollout must pause by itself, and is aborted. The kiosk's reason.
@@ -62,20 +22,6 @@ fn refused(fleet: &Fleet, id: &str, version: &str, slot_b: &Path, secs: u64) -> 
     assert!(!slot_b.exists(), "nothing was written to a slot");
     paused_then_abort(fleet, &r);
     why
-}
-
-/// Waits for rollout `id` to pause by itself, then aborts it.
-fn paused_then_abort(fleet: &Fleet, id: &str) {
-    assert!(
-        wait_until(Duration::from_secs(20), || {
-            fleet
-                .admin_get(&format!("/api/admin/v1/rollouts/{id}"))
-                .is_some_and(|r| r["state"] == "paused")
-        }),
-        "rollout {id} did not pause: {:?}",
-        fleet.admin_get(&format!("/api/admin/v1/rollouts/{id}"))
-    );
-    ctl(fleet, &["rollout", "abort", id]);
 }
 
 #[test]
