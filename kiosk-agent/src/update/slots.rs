@@ -673,8 +673,22 @@ impl Rauc {
 fn parse_busctl_string(out: &str) -> Option<String> {
     let quoted = out.trim().strip_prefix("s ")?.trim();
     let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
-    let text = inner.replace("\\\"", "\"").replace("\\\\", "\\");
-    (!text.trim().is_empty()).then_some(text)
+    // busctl escapes as C does (`\"`, `\'`, `\\`, `\n`); a reason is one line.
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            text.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n' | 't') => text.push(' '),
+            Some(e) => text.push(e),
+            None => {}
+        }
+    }
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// Runs `prog args`: its standard output, or why it failed (with its standard error).
@@ -924,6 +938,11 @@ mod tests {
         assert_eq!(
             parse_busctl_string(r#"s "a \"quoted\" word""#).as_deref(),
             Some(r#"a "quoted" word"#)
+        );
+        assert_eq!(
+            parse_busctl_string(r#"s "Compatible mismatch: Expected \'okenko-x86_64\'\n""#)
+                .as_deref(),
+            Some("Compatible mismatch: Expected 'okenko-x86_64'")
         );
         assert_eq!(parse_busctl_string("s \"\""), None);
         assert_eq!(parse_busctl_string("garbage"), None);
