@@ -467,6 +467,20 @@ pub struct UnitState {
 }
 
 impl UnitState {
+    /// What systemd says of `unit` now.
+    fn of(unit: &str) -> Result<UnitState, SlotError> {
+        let text = run_program(
+            "systemctl",
+            &[
+                "show",
+                "--property=ActiveState,NRestarts,ExecMainStatus,Result,\
+                 ActiveEnterTimestampMonotonic",
+                unit,
+            ],
+        )?;
+        Ok(UnitState::parse(&text))
+    }
+
     /// Parses `systemctl show --property=…` (`Key=value` lines).
     pub fn parse(text: &str) -> UnitState {
         let mut u = UnitState::default();
@@ -767,15 +781,7 @@ impl SlotBackend for Rauc {
         }
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let show = run_program(
-                "systemctl",
-                &[
-                    "show",
-                    "--property=ActiveState,Result",
-                    "systemd-bless-boot.service",
-                ],
-            )?;
-            let u = UnitState::parse(&show);
+            let u = UnitState::of("systemd-bless-boot.service")?;
             if u.active_state == "active" {
                 tracing::info!("the boot is blessed: its loader entry is marked good");
                 return Ok(());
@@ -798,24 +804,13 @@ impl SlotBackend for Rauc {
 
     fn app(&self, settle: Duration) -> AppHealth {
         match &self.app {
-            AppCheck::Unit(unit) => {
-                let show = run_program(
-                    "systemctl",
-                    &[
-                        "show",
-                        "--property=ActiveState,NRestarts,ExecMainStatus,Result,\
-                         ActiveEnterTimestampMonotonic",
-                        unit,
-                    ],
-                );
-                match show {
-                    Ok(text) => UnitState::parse(&text).health(unit, settle, monotonic_us()),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot ask systemd about the app");
-                        AppHealth::Starting
-                    }
+            AppCheck::Unit(unit) => match UnitState::of(unit) {
+                Ok(u) => u.health(unit, settle, monotonic_us()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot ask systemd about the app");
+                    AppHealth::Starting
                 }
-            }
+            },
             AppCheck::Command(cmd) => {
                 let Some((prog, args)) = cmd.split_first() else {
                     return AppHealth::Starting;
