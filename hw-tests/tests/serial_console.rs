@@ -27,10 +27,31 @@ struct Terminal {
 }
 
 impl Terminal {
+    /// Writes `bytes`, draining the echo meanwhile so that a long line never fills the pty
+    /// both ways. A write that times out (the agent is slow to read, on a loaded machine) is
+    /// tried again; only a console that reads nothing for a minute fails the test.
     fn send(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(4096) {
-            self.master.write_all(chunk).unwrap();
-            // Drain meanwhile, so a long line's echo never fills the pty both ways.
+        let mut rest = bytes;
+        let mut stalled_since = Instant::now();
+        while !rest.is_empty() {
+            match self.master.write(&rest[..rest.len().min(4096)]) {
+                Ok(n) => {
+                    rest = &rest[n..];
+                    stalled_since = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    assert!(
+                        stalled_since.elapsed() < Duration::from_secs(60),
+                        "the console read nothing for a minute"
+                    );
+                }
+                Err(e) => panic!("writing to the console: {e}"),
+            }
             self.pump();
         }
     }
