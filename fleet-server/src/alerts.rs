@@ -317,6 +317,15 @@ pub fn sweep_some(
     Ok(events)
 }
 
+/// The alert rules, and each kiosk's alert kinds at its last check.
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    /// The rules (`[alerts]`).
+    pub rules: Arc<Rules>,
+    /// Each kiosk's alert kinds at its last check.
+    pub watch: Arc<Watch>,
+}
+
 /// Kiosks whose heartbeats arrived since the last check.
 pub type Touched = Arc<std::sync::Mutex<HashSet<String>>>;
 
@@ -325,10 +334,10 @@ pub type Touched = Arc<std::sync::Mutex<HashSet<String>>>;
 pub async fn run(
     store: Arc<dyn Store>,
     config: AlertsSection,
-    (rules, seen): (Arc<Rules>, Arc<Watch>),
+    Alerting { rules, watch: seen }: Alerting,
     wake: Arc<Notify>,
     touched: Touched,
-    changes: tokio::sync::broadcast::Sender<crate::api::Change>,
+    changes: tokio::sync::broadcast::Sender<crate::changes::Change>,
     mut stop: watch::Receiver<bool>,
 ) {
     let notifier = crate::notify::Notifier::new(&config);
@@ -358,7 +367,7 @@ pub async fn run(
         match events {
             Ok(Ok(events)) => {
                 if !events.is_empty() && changes.receiver_count() > 0 {
-                    let _ = changes.send(crate::api::Change::Alerts);
+                    let _ = changes.send(crate::changes::Change::Alerts);
                 }
                 for e in events {
                     tracing::info!(

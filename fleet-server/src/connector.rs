@@ -187,7 +187,9 @@ impl Job {
                 }
                 Ok(0)
             }
-            Err(msg) => s.delivery_failed(id, &msg, crate::now_ms(), max_ms),
+            Err(msg) => s.delivery_failed(id, &msg, crate::now_ms(), &|attempts| {
+                retry_delay_ms(attempts, max_ms)
+            }),
         })
         .await;
         match outcome {

@@ -1,6 +1,11 @@
 //! `fleet-server`: the central server of an Okénko fleet.
 //!
-//! - [`api`]: the HTTP surface (kiosk API, admin API, agenda push, public status page).
+//! - [`state`]: what every handler and task shares ([`state::AppState`]).
+//! - [`http`]: HTTP plumbing (errors, extractors, sessions, layers, the server).
+//! - [`routes`]: the route table the router is built from.
+//! - [`api`]: the JSON API's handlers (kiosks, staff, the agenda system, the public page).
+//! - [`dashboard`]: the staff's web pages.
+//! - [`ops`]: what the API and the dashboard both do (catalog, commands, alerts, releases…).
 //! - [`store`]: storage behind the [`store::Store`] trait; [`store::sqlite`] is the embedded
 //!   default.
 //! - [`connector`]: delivery of submissions to the office's agenda system.
@@ -11,20 +16,26 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod connector;
 pub mod dashboard;
+pub mod error;
 pub mod hours;
-pub mod http_server;
+pub mod http;
 pub mod ingest;
 pub mod notify;
+pub mod ops;
 pub mod ratelimit;
 pub mod rollout;
+pub mod routes;
 pub mod run;
 pub mod sim;
 pub mod sla;
 pub mod staff;
+pub mod state;
 pub mod store;
+pub mod uptime;
 
 /// Milliseconds since the Unix epoch now.
 pub fn now_ms() -> i64 {

@@ -19,8 +19,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use fleet_server::api::admin::{TokenRequest, check_catalog, issue_token};
 use fleet_server::config::{Config, DEFAULT_PATH};
+use fleet_server::ops::{
+    catalog::check_catalog,
+    tokens::{TokenRequest, issue_token},
+};
 
 fn main() -> ExitCode {
     match run() {

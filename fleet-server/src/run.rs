@@ -7,9 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::{Notify, watch};
 
-use crate::api::{AppState, app};
+use crate::alerts::Alerting;
 use crate::config::Config;
 use crate::ratelimit::RateLimiter;
+use crate::routes::app;
+use crate::state::{AppState, SlaSettings};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -17,7 +19,7 @@ use crate::store::sqlite::SqliteStore;
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
     let ingest = crate::ingest::Ingest::start(Arc::clone(&store))?;
     let rollouts = rollouts(config, store.as_ref())?;
-    Ok(AppState(Arc::new(crate::api::Shared {
+    Ok(AppState(Arc::new(crate::state::Shared {
         ingest,
         rollouts: Arc::new(rollouts),
         releases_dir: config.server.data_dir.join("releases"),
@@ -45,23 +47,23 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         login_limiter: Arc::new(RateLimiter::new(config.limits.logins_per_minute)),
         kiosk_lookups: Arc::new(RateLimiter::new(config.limits.kiosk_lookups_per_minute)),
         console_audit: Arc::new(RateLimiter::new(config.limits.console_events_per_minute)),
-        sla: Arc::new((
-            config.sla.target_percent / 100.0,
-            config.sla.city.clone(),
-            crate::hours::OpeningHours::parse(&config.alerts.opening_hours)
+        sla: Arc::new(SlaSettings {
+            target: config.sla.target_percent / 100.0,
+            city: config.sla.city.clone(),
+            hours: crate::hours::OpeningHours::parse(&config.alerts.opening_hours)
                 .map_err(|e| anyhow::anyhow!("alerts.opening_hours: {e}"))?,
-        )),
+        }),
         offline_after_ms: config.alerts.offline_after_s as i64 * 1000,
         clock_skew_allowance_ms: config.alerts.clock_skew_max_s as i64 * 1000,
         alerts_wake: Arc::new(Notify::new()),
         alerts_touched: Arc::default(),
-        alerts: (
-            Arc::new(
+        alerts: Alerting {
+            rules: Arc::new(
                 crate::alerts::Rules::from_config(&config.alerts)
                     .map_err(|e| anyhow::anyhow!("alerts: {e}"))?,
             ),
-            Arc::default(),
-        ),
+            watch: Arc::default(),
+        },
     })))
 }
 
@@ -154,7 +156,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let alerts = tokio::spawn(crate::alerts::run(
         Arc::clone(&state.store),
         config.alerts.clone(),
-        (Arc::clone(&state.alerts.0), Arc::clone(&state.alerts.1)),
+        state.alerts.clone(),
         Arc::clone(&state.alerts_wake),
         Arc::clone(&state.alerts_touched),
         state.changes.clone(),
@@ -166,7 +168,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.connector.clone(),
         stop_rx.clone(),
     ));
-    let limits = crate::http_server::ConnLimits::from_config(&config.limits);
+    let limits = crate::http::server::ConnLimits::from_config(&config.limits);
     let router = app(state);
     let (serve_stop_tx, serve_stop) = watch::channel(false);
     tokio::spawn(async move {
@@ -192,7 +194,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             None
         }
     };
-    crate::http_server::serve(listener, tls, router, limits, serve_stop).await;
+    crate::http::server::serve(listener, tls, router, limits, serve_stop).await;
     let _ = stop_tx.send(true);
     let _ = connector.await;
     let _ = alerts.await;

@@ -15,30 +15,7 @@ use serde::Serialize;
 use crate::hours::OpeningHours;
 use crate::store::KioskRecord;
 
-/// Bytes of one day's bitmap.
-pub const DAY_BYTES: usize = 180;
-
-/// A local day, `YYYY-MM-DD`, and the minute of that day, of a timestamp.
-pub fn day_minute(ms: UnixMillis) -> (String, usize) {
-    let c = protocol::time::czech(ms);
-    (
-        format!("{:04}-{:02}-{:02}", c.year, c.month, c.day),
-        (c.hour * 60 + c.minute) as usize,
-    )
-}
-
-/// Sets minute `m`'s bit.
-pub fn mark(bits: &mut Vec<u8>, m: usize) {
-    bits.resize(DAY_BYTES, 0);
-    if let Some(b) = bits.get_mut(m / 8) {
-        *b |= 1 << (m % 8);
-    }
-}
-
-/// Whether minute `m`'s bit is set.
-pub fn is_set(bits: &[u8], m: usize) -> bool {
-    bits.get(m / 8).is_some_and(|b| b & (1 << (m % 8)) != 0)
-}
+pub use crate::uptime::{DAY_BYTES, day_minute, is_set, mark};
 
 /// One incident: when it began and how long it lasted, minutes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,7 +209,7 @@ pub fn csv(r: &Report) -> String {
     out
 }
 
-use crate::api::public::esc;
+use crate::http::html::esc;
 
 /// The report as a printable HTML page.
 pub fn html(r: &Report, city: &str) -> String {

@@ -418,6 +418,20 @@ pub fn cookie_token(header: Option<&axum::http::HeaderValue>) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Refuses a member of staff whose role is below `role`.
+pub fn require(staff: &Staff, role: Role) -> Result<(), crate::error::AppError> {
+    if staff.may(role) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden(format!(
+            "this needs the {} role; {} is {}",
+            role.label(),
+            staff.name,
+            staff.role.label()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

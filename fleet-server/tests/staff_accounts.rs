@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use fleet_server::api::{AppState, app};
+use fleet_server::routes::app;
 use fleet_server::staff::{self, Role};
+use fleet_server::state::AppState;
 use fleet_server::store::Store;
 use fleet_server::store::sqlite::SqliteStore;
 use http_body_util::BodyExt;
@@ -751,7 +752,7 @@ async fn the_live_stream_ends_when_the_session_does() {
         [staff::IDLE_MS + 60_000],
     )
     .unwrap();
-    env.state.changed(fleet_server::api::Change::Audit);
+    env.state.changed(fleet_server::state::Change::Audit);
     let mut events = 0;
     let ended = tokio::time::timeout(std::time::Duration::from_secs(20), async {
         while let Some(frame) = body.frame().await {

@@ -1,20 +1,14 @@
 //! `POST /api/agenda/v1/status`: the office's agenda system reports that a request changed
 //! state. Authenticated by the connector's inbound token.
 
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::routing::post;
 use protocol::fleet::{AgendaStatusUpdate, RequestState};
 
-use super::{AppError, AppState, JsonBody, blocking};
 use crate::auth;
-
-/// The agenda routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/agenda/v1/status", post(update))
-}
+use crate::http::{AppError, JsonBody};
+use crate::state::{AppState, blocking};
 
 /// Proof that the caller is the agenda system.
 #[derive(Debug)]
@@ -37,7 +31,7 @@ impl FromRequestParts<AppState> for Agenda {
     }
 }
 
-async fn update(
+pub async fn update(
     State(state): State<AppState>,
     _: Agenda,
     JsonBody(u): JsonBody<AgendaStatusUpdate>,

@@ -2,50 +2,35 @@
 //! and reaches only its own data: it uploads only codes carrying its own kiosk number, a replayed
 //! id of another kiosk is refused, and its catalog is filtered to its group.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::post;
 use protocol::fleet::{
     self, BatchAck, Catalog, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatReply, ItemAck,
     ItemOutcome, SubmissionBatch,
 };
 use protocol::tracking::TrackingCode;
 
-use super::{AppError, AppState, ClientIp, JsonBody, blocking};
 use crate::auth;
+use crate::http::{AppError, ClientIp, JsonBody};
+use crate::ops::audit::audit;
+pub use crate::state::AuthCache;
+use crate::state::{AppState, Change, blocking};
 use crate::store::{Enrolment, KioskRecord};
 
-/// The kiosk routes.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    // Enrolment is open to anyone: throttled per address before its body is read, and the
-    // body is small.
-    let enrol_route = post(enrol)
-        .layer(axum::extract::DefaultBodyLimit::max(super::PUBLIC_MAX_BODY))
+/// `POST …/enrol`: open to anyone, so throttled per address before its small body is read.
+pub fn enrol_route(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    post(enrol)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::http::PUBLIC_MAX_BODY,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             throttle_enrolment,
-        ));
-    Router::new()
-        .route(&format!("{}/enrol", fleet::PREFIX), enrol_route)
-        .route(&format!("{}/submissions", fleet::PREFIX), post(submissions))
-        .route(&format!("{}/catalog", fleet::PREFIX), get(catalog))
-        .route(&format!("{}/status/{{code}}", fleet::PREFIX), get(status))
-        .route(&format!("{}/heartbeat", fleet::PREFIX), post(heartbeat))
-        .route(
-            &format!("{}/requests/by-identity", fleet::PREFIX),
-            post(by_identity),
-        )
-        .route(
-            &format!("{}/commands/{{id}}/result", fleet::PREFIX),
-            post(command_result),
-        )
-        .route(
-            &format!("{}/releases/{{version}}", fleet::PREFIX),
-            get(release_bundle),
-        )
+        ))
 }
 
 /// An authenticated kiosk.
@@ -88,12 +73,6 @@ impl FromRequestParts<AppState> for Kiosk {
         Ok(Kiosk(rec))
     }
 }
-
-/// Kiosks authenticated lately: `kiosk_id → (credential hash, record, when)`. A heartbeat then
-/// costs no database read; an entry is trusted for [`AUTH_CACHE_FOR`] and dropped when the kiosk
-/// enrols again or gets a new token (its name or group may change).
-pub type AuthCache =
-    std::collections::HashMap<String, (String, std::sync::Arc<KioskRecord>, std::time::Instant)>;
 
 /// How long a cached authentication is trusted.
 const AUTH_CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
@@ -157,7 +136,7 @@ async fn enrol(
     }
 }
 
-async fn submissions(
+pub async fn submissions(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     JsonBody(batch): JsonBody<SubmissionBatch>,
@@ -201,7 +180,7 @@ pub fn for_group(mut c: Catalog, group: &str) -> Catalog {
     c
 }
 
-async fn catalog(
+pub async fn catalog(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     headers: HeaderMap,
@@ -225,7 +204,7 @@ fn etag_hash(c: &Catalog) -> String {
     auth::hash_secret(&json)[..16].to_owned()
 }
 
-async fn status(
+pub async fn status(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     Path(code): Path<String>,
@@ -242,7 +221,7 @@ async fn status(
 
 /// "My requests": what was submitted with a card at any kiosk. The card's keyed hash stands for
 /// the card, which the citizen has just presented to this kiosk; the answer has no personal data.
-async fn by_identity(
+pub async fn by_identity(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     JsonBody(q): JsonBody<fleet::IdentityQuery>,
@@ -348,7 +327,7 @@ fn console_audit_entries(
     entries
 }
 
-async fn heartbeat(
+pub async fn heartbeat(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     JsonBody(mut hb): JsonBody<Heartbeat>,
@@ -383,7 +362,7 @@ async fn heartbeat(
         let paused = changed.paused.clone();
         blocking(&state, move |s| changed.save(s)).await?;
         if let Some(r) = paused {
-            super::admin::audit(
+            audit(
                 &state,
                 "fleet",
                 "rollout.change",
@@ -397,13 +376,13 @@ async fn heartbeat(
     if !console.is_empty() {
         let entries = console_audit_entries(&state, &kiosk.kiosk_id, console, now);
         blocking(&state, move |s| entries.iter().try_for_each(|e| s.audit(e))).await?;
-        state.changed(super::Change::Audit);
+        state.changed(Change::Audit);
     }
     state
         .heartbeats
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // Only a heartbeat that changes the kiosk's alerts wakes the sweeper.
-    let (rules, watch) = &state.alerts;
+    let (rules, watch) = (&state.alerts.rules, &state.alerts.watch);
     let check = watch.changed(&kiosk, &hb, now, rules);
     state
         .ingest
@@ -421,7 +400,7 @@ async fn heartbeat(
         Vec::new()
     };
     let catalog_version = state.ingest.catalog_version();
-    state.changed(super::Change::Kiosk(kiosk.kiosk_id.as_str().into()));
+    state.changed(Change::Kiosk(kiosk.kiosk_id.as_str().into()));
     if check {
         state
             .alerts_touched
@@ -440,7 +419,7 @@ async fn heartbeat(
 
 /// The bundle of the release this kiosk should run, whole or from a `Range: bytes=N-[M]`
 /// (a download that broke off resumes where it stopped). Any other release is not found.
-async fn release_bundle(
+pub async fn release_bundle(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     Path(version): Path<String>,
@@ -474,7 +453,7 @@ async fn release_bundle(
         ),
     };
     let (start, end) = range.unwrap_or((0, size));
-    let path = super::releases::bundle_path(&state, &version);
+    let path = crate::ops::releases::bundle_path(&state, &version);
     let io = |e: std::io::Error| AppError::Internal(format!("{}: {e}", path.display()));
     let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
     file.seek(std::io::SeekFrom::Start(start))
@@ -535,7 +514,7 @@ fn parse_range(text: &str, size: u64) -> Option<(u64, u64)> {
 const MAX_OUTPUT: usize = fleet::MAX_COMMAND_OUTPUT;
 
 /// A command's result, from the kiosk it was for.
-async fn command_result(
+pub async fn command_result(
     State(state): State<AppState>,
     Kiosk(kiosk): Kiosk,
     Path(id): Path<i64>,
@@ -553,7 +532,7 @@ async fn command_result(
     })
     .await?;
     if found {
-        state.changed(super::Change::Kiosk(who));
+        state.changed(Change::Kiosk(who));
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(

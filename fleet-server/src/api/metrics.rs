@@ -9,23 +9,17 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use protocol::UnixMillis;
 use protocol::app::{DeviceKind, DeviceState, printer_detail};
 use protocol::fleet::Heartbeat;
 
-use super::{AppError, AppState, blocking};
+use crate::http::AppError;
 use crate::staff::Staff;
+use crate::state::{AppState, blocking};
 use crate::store::KioskRecord;
-
-/// The metrics route.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
-}
 
 /// Who may read the metrics: the bearer of the metrics token, or staff.
 #[derive(Debug)]
@@ -51,7 +45,7 @@ impl FromRequestParts<AppState> for MetricsReader {
     }
 }
 
-async fn metrics(
+pub async fn metrics(
     State(state): State<AppState>,
     _: MetricsReader,
 ) -> Result<impl IntoResponse, AppError> {

@@ -2,35 +2,22 @@
 //! service, the state and when it changed, never personal data, and is rate-limited per client
 //! address so that codes cannot be enumerated. `?lang=en|uk` switches the language.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use protocol::Lang;
 use protocol::fleet::StatusRecord;
 use protocol::tracking::TrackingCode;
 use serde::Deserialize;
 
-use super::{AppError, AppState, ClientIp, blocking};
-
-/// The public routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/s/{code}", get(page))
-}
+use crate::http::html::esc;
+use crate::http::{AppError, ClientIp};
+use crate::state::{AppState, blocking};
 
 /// `?lang=`
 #[derive(Debug, Deserialize)]
 pub struct LangQuery {
     lang: Option<Lang>,
-}
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn t(lang: Lang, cs: &'static str, en: &'static str, uk: &'static str) -> &'static str {
@@ -127,7 +114,7 @@ fn html(status: StatusCode, page: String) -> Response {
         .into_response()
 }
 
-async fn page(
+pub async fn page(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(code): Path<String>,

@@ -7,39 +7,24 @@
 //!
 //! Every change is in the audit log. `fleetctl` and the dashboard call these.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use futures_util::StreamExt;
 use protocol::release::{SignedManifest, check_bundle};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::{AppError, AppState, JsonBody, blocking, require};
-use crate::rollout::{Action, KioskUpdate, Member, NewRollout, Progress, Release, Rollout};
+use crate::http::{AppError, JsonBody, require};
+use crate::ops::audit::audit;
+use crate::ops::releases::{
+    self, RolloutView, Updates, Uploading, act_on, bundle_path, create_rollout, fleet_updates,
+    keep_signed_rollback, members, parse_action, rollout_error, view,
+};
+use crate::rollout::{NewRollout, Release};
 use crate::staff::{Role, Staff};
-use crate::store::KioskRecord;
-
-/// The routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/v1/whoami", get(whoami))
-        .route("/api/admin/v1/releases", get(releases).post(add_release))
-        .route(
-            "/api/admin/v1/releases/{version}/bundle",
-            put(upload_bundle),
-        )
-        .route(
-            "/api/admin/v1/releases/{version}/rollback",
-            post(add_rollback),
-        )
-        .route("/api/admin/v1/rollouts", get(rollouts).post(create))
-        .route("/api/admin/v1/rollouts/{id}", get(rollout))
-        .route("/api/admin/v1/rollouts/{id}/{action}", post(act))
-        .route("/api/admin/v1/updates", get(updates))
-}
+use crate::state::{AppState, blocking};
 
 /// Who is calling, and the CSRF token their changes carry (for `fleetctl login`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,7 +37,7 @@ pub struct WhoAmI {
     pub csrf: String,
 }
 
-async fn whoami(staff: Staff) -> Json<WhoAmI> {
+pub async fn whoami(staff: Staff) -> Json<WhoAmI> {
     Json(WhoAmI {
         name: staff.name,
         role: staff.role.as_str().to_owned(),
@@ -60,45 +45,21 @@ async fn whoami(staff: Staff) -> Json<WhoAmI> {
     })
 }
 
-async fn releases(State(state): State<AppState>, _staff: Staff) -> Json<Vec<Release>> {
+pub async fn releases(State(state): State<AppState>, _staff: Staff) -> Json<Vec<Release>> {
     Json(state.rollouts.releases())
 }
 
-fn rollout_error(e: crate::rollout::RolloutError) -> AppError {
-    use crate::rollout::RolloutError as E;
-    match e {
-        E::Invalid(m) => AppError::BadRequest(m),
-        E::NotFound(m) => AppError::NotFound(m),
-        E::Conflict(m) => AppError::Conflict(m),
-        E::Store(e) => e.into(),
-    }
-}
-
-async fn add_release(
+pub async fn add_release(
     State(state): State<AppState>,
     staff: Staff,
     JsonBody(signed): JsonBody<SignedManifest>,
 ) -> Result<(StatusCode, Json<Release>), AppError> {
-    require(&staff, Role::ReleaseManager)?;
-    let (rollouts, who) = (state.rollouts.clone(), staff.name.clone());
-    let r = blocking(&state, move |s| {
-        Ok(rollouts.accept_manifest(s, signed, &who, crate::now_ms()))
-    })
-    .await?
-    .map_err(rollout_error)?;
-    super::admin::audit(
-        &state,
-        &staff.name,
-        "release.manifest",
-        &r.version,
-        format!("{} bytes, key {}", r.size, r.key_id),
-    )
-    .await;
+    let r = releases::add_manifest(&state, &staff, signed).await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
 /// Keeps a signed rollback with the release it leaves (`fleetctl rollback … --key`).
-async fn add_rollback(
+pub async fn add_rollback(
     State(state): State<AppState>,
     staff: Staff,
     Path(version): Path<String>,
@@ -109,84 +70,7 @@ async fn add_rollback(
     ))
 }
 
-/// Keeps a signed rollback with the release rollout `id` rolled out (the dashboard's form).
-pub async fn keep_rollback(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-    signed: protocol::release::SignedRollback,
-) -> Result<Release, AppError> {
-    let version = state
-        .rollouts
-        .rollout(id)
-        .ok_or_else(|| AppError::NotFound(format!("no rollout {id}")))?
-        .version;
-    keep_signed_rollback(state, staff, &version, signed).await
-}
-
-async fn keep_signed_rollback(
-    state: &AppState,
-    staff: &Staff,
-    version: &str,
-    signed: protocol::release::SignedRollback,
-) -> Result<Release, AppError> {
-    require(staff, Role::ReleaseManager)?;
-    let (rollouts, v) = (state.rollouts.clone(), version.to_owned());
-    let key = signed.key_id.clone();
-    let r = blocking(state, move |s| Ok(rollouts.accept_rollback(s, &v, signed)))
-        .await?
-        .map_err(rollout_error)?;
-    super::admin::audit(
-        state,
-        &staff.name,
-        "release.rollback_signed",
-        version,
-        format!("key {key}"),
-    )
-    .await;
-    Ok(r)
-}
-
-/// The versions whose bundles are being uploaded.
-pub type UploadsInProgress = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
-
-/// A version's upload, in progress until dropped.
-struct Uploading<'a> {
-    set: &'a UploadsInProgress,
-    version: String,
-}
-
-impl<'a> Uploading<'a> {
-    fn claim(set: &'a UploadsInProgress, version: &str) -> Result<Uploading<'a>, AppError> {
-        let mut uploads = set.lock().unwrap_or_else(|p| p.into_inner());
-        if !uploads.insert(version.to_owned()) {
-            return Err(AppError::Conflict(format!(
-                "release {version}'s bundle is being uploaded already; try again when it is done"
-            )));
-        }
-        Ok(Uploading {
-            set,
-            version: version.to_owned(),
-        })
-    }
-}
-
-impl Drop for Uploading<'_> {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.version);
-    }
-}
-
-/// The file a release's bundle is kept in.
-pub fn bundle_path(state: &AppState, version: &str) -> std::path::PathBuf {
-    // Versions are letters, digits and `._-+` (checked with the manifest): one path component.
-    state.releases_dir.join(format!("{version}.bundle"))
-}
-
-async fn upload_bundle(
+pub async fn upload_bundle(
     State(state): State<AppState>,
     staff: Staff,
     Path(version): Path<String>,
@@ -266,7 +150,7 @@ async fn upload_bundle(
     })
     .await?
     .map_err(rollout_error)?;
-    super::admin::audit(
+    audit(
         &state,
         &staff.name,
         "release.upload",
@@ -277,40 +161,7 @@ async fn upload_bundle(
     Ok(Json(r))
 }
 
-/// A rollout and how far it got.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct RolloutView {
-    /// The rollout.
-    #[serde(flatten)]
-    pub rollout: Rollout,
-    /// Its kiosks by state.
-    pub progress: Progress,
-}
-
-async fn members(state: &AppState) -> Result<Vec<KioskRecord>, AppError> {
-    blocking(state, |s| s.kiosks()).await
-}
-
-fn as_members(kiosks: &[KioskRecord]) -> Vec<Member<'_>> {
-    kiosks
-        .iter()
-        .map(|k| Member {
-            kiosk_id: &k.kiosk_id,
-            group: &k.group,
-        })
-        .collect()
-}
-
-/// A rollout with its progress over `kiosks`.
-pub fn view(state: &AppState, r: Rollout, kiosks: &[KioskRecord]) -> RolloutView {
-    let progress = state.rollouts.progress(&r, &as_members(kiosks));
-    RolloutView {
-        rollout: r,
-        progress,
-    }
-}
-
-async fn rollouts(
+pub async fn rollouts(
     State(state): State<AppState>,
     _staff: Staff,
 ) -> Result<Json<Vec<RolloutView>>, AppError> {
@@ -325,7 +176,7 @@ async fn rollouts(
     ))
 }
 
-async fn rollout(
+pub async fn rollout(
     State(state): State<AppState>,
     _staff: Staff,
     Path(id): Path<i64>,
@@ -338,43 +189,7 @@ async fn rollout(
     Ok(Json(view(&state, r, &kiosks)))
 }
 
-/// Creates a rollout for `who`: shared by the API and the dashboard.
-pub async fn create_rollout(
-    state: &AppState,
-    staff: &Staff,
-    req: NewRollout,
-) -> Result<RolloutView, AppError> {
-    require(staff, Role::ReleaseManager)?;
-    let kiosks = members(state).await?;
-    let (rollouts, who, ks) = (state.rollouts.clone(), staff.name.clone(), kiosks.clone());
-    let r = blocking(state, move |s| {
-        Ok(rollouts.create(s, req, &as_members(&ks), &who, crate::now_ms()))
-    })
-    .await?
-    .map_err(rollout_error)?;
-    super::admin::audit(
-        state,
-        &staff.name,
-        "rollout.create",
-        &format!("rollout {}", r.id),
-        format!(
-            "{} to {}{} % of {}{}",
-            r.version,
-            if r.canary.is_empty() {
-                String::new()
-            } else {
-                format!("{} and ", r.canary.join(", "))
-            },
-            r.percent,
-            r.group.as_deref().unwrap_or("all kiosks"),
-            if r.force { ", forced" } else { "" }
-        ),
-    )
-    .await;
-    Ok(view(state, r, &kiosks))
-}
-
-async fn create(
+pub async fn create(
     State(state): State<AppState>,
     staff: Staff,
     JsonBody(req): JsonBody<NewRollout>,
@@ -390,58 +205,7 @@ struct Expand {
     percent: u8,
 }
 
-/// Parses an action's name (and `expand`'s percentage).
-pub fn parse_action(name: &str, percent: Option<u8>) -> Result<Action, AppError> {
-    Ok(match name {
-        "expand" => Action::Expand(
-            percent.ok_or_else(|| AppError::BadRequest("expand needs a percent".into()))?,
-        ),
-        "pause" => Action::Pause,
-        "resume" => Action::Resume,
-        "abort" => Action::Abort,
-        "rollback" => Action::Rollback,
-        other => {
-            return Err(AppError::NotFound(format!(
-                "no action {other:?}; use expand, pause, resume, abort or rollback"
-            )));
-        }
-    })
-}
-
-/// Changes a rollout for `who`: shared by the API and the dashboard.
-pub async fn act_on(
-    state: &AppState,
-    staff: &Staff,
-    id: i64,
-    action: Action,
-) -> Result<RolloutView, AppError> {
-    require(staff, Role::ReleaseManager)?;
-    let kiosks = members(state).await?;
-    let (rollouts, who, ks) = (state.rollouts.clone(), staff.name.clone(), kiosks.clone());
-    let r = blocking(state, move |s| {
-        Ok(rollouts.act(s, id, action, &as_members(&ks), &who, crate::now_ms()))
-    })
-    .await?
-    .map_err(rollout_error)?;
-    let what = match action {
-        Action::Expand(p) => format!("expanded to {p} %"),
-        Action::Pause => "paused".into(),
-        Action::Resume => "resumed".into(),
-        Action::Abort => "aborted".into(),
-        Action::Rollback => "rolled back".into(),
-    };
-    super::admin::audit(
-        state,
-        &staff.name,
-        "rollout.change",
-        &format!("rollout {id}"),
-        format!("{} {what}", r.version),
-    )
-    .await;
-    Ok(view(state, r, &kiosks))
-}
-
-async fn act(
+pub async fn act(
     State(state): State<AppState>,
     staff: Staff,
     Path((id, action)): Path<(i64, String)>,
@@ -458,56 +222,9 @@ async fn act(
     Ok(Json(act_on(&state, &staff, id, action).await?))
 }
 
-/// A kiosk's release and update, for `fleetctl status`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct KioskRelease {
-    /// The kiosk.
-    pub kiosk_id: String,
-    /// Its group.
-    pub group: String,
-    /// Last heartbeat.
-    pub last_seen: Option<i64>,
-    /// Its update record, if it reported one.
-    pub update: Option<KioskUpdate>,
-}
-
-/// Every kiosk's release and update state.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Updates {
-    /// Kiosks by release running (`unknown` before a report).
-    pub by_version: std::collections::BTreeMap<String, usize>,
-    /// Kiosks by update state.
-    pub by_state: std::collections::BTreeMap<String, usize>,
-    /// Each kiosk.
-    pub kiosks: Vec<KioskRelease>,
-}
-
-/// The fleet's releases and update states.
-pub async fn fleet_updates(state: &AppState) -> Result<Updates, AppError> {
-    let kiosks = members(state).await?;
-    let mut u = Updates {
-        by_version: Default::default(),
-        by_state: Default::default(),
-        kiosks: Vec::new(),
-    };
-    let mut updates = state.rollouts.updates_by_kiosk();
-    for k in kiosks {
-        let update = updates.remove(&k.kiosk_id);
-        let (v, s) = update.as_ref().map_or(("unknown", "unknown"), |x| {
-            (x.report.running.as_str(), x.report.state.as_str())
-        });
-        *u.by_version.entry(v.to_owned()).or_default() += 1;
-        *u.by_state.entry(s.to_owned()).or_default() += 1;
-        u.kiosks.push(KioskRelease {
-            kiosk_id: k.kiosk_id,
-            group: k.group,
-            last_seen: k.last_seen,
-            update,
-        });
-    }
-    Ok(u)
-}
-
-async fn updates(State(state): State<AppState>, _staff: Staff) -> Result<Json<Updates>, AppError> {
+pub async fn updates(
+    State(state): State<AppState>,
+    _staff: Staff,
+) -> Result<Json<Updates>, AppError> {
     Ok(Json(fleet_updates(&state).await?))
 }

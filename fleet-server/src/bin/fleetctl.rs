@@ -254,7 +254,8 @@ mod online {
     use std::path::PathBuf;
 
     use anyhow::{Context, bail};
-    use fleet_server::api::releases::{RolloutView, Updates, WhoAmI};
+    use fleet_server::api::releases::WhoAmI;
+    use fleet_server::ops::releases::{RolloutView, Updates};
     use fleet_server::rollout::{NewRollout, Release};
     use serde::{Deserialize, Serialize};
     use serde_json::Value;

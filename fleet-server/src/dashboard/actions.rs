@@ -10,9 +10,13 @@ use protocol::fleet::{CommandAction, Notice};
 use protocol::{Text, UnixMillis};
 
 use super::{Page, back, forbidden, groups_text, urlencode};
-use crate::api::admin::{ack as ack_alert, audit, publish_catalog, queue};
-use crate::api::{AppError, AppState, ClientIp, blocking};
+use crate::http::{AppError, ClientIp};
+use crate::ops::alerts::ack as ack_alert;
+use crate::ops::audit::audit;
+use crate::ops::catalog::publish_catalog;
+use crate::ops::commands::queue;
 use crate::staff::{self, Role, Staff};
+use crate::state::{AppState, blocking};
 use crate::store::UserChange;
 
 /// A posted form, as name/value pairs.
@@ -76,7 +80,7 @@ pub async fn cancel_command(
         return forbidden(&staff, Role::Operator);
     }
     let to = format!("/dashboard/kiosks/{}", urlencode(&id));
-    let r = crate::api::admin::cancel(&state, &staff.name, &id, command)
+    let r = crate::ops::commands::cancel(&state, &staff.name, &id, command)
         .await
         .map(|()| format!("Command {command} cancelled."));
     outcome(&staff, &to, r)

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use protocol::UnixMillis;
 
-use crate::api::public::esc;
+use crate::http::html::esc;
 
 const W: f64 = 640.0;
 const H: f64 = 170.0;

@@ -20,8 +20,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::Page;
 use super::pages;
-use crate::api::{AppError, AppState, Change};
+use crate::http::AppError;
 use crate::staff::Staff;
+use crate::state::{AppState, Change, blocking};
 
 /// Which page, and its filters.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,7 +87,7 @@ pub async fn render(
 async fn session_end(state: &AppState, id_hash: &str) -> Option<i64> {
     let hash = id_hash.to_owned();
     let now = crate::now_ms();
-    match crate::api::blocking(state, move |s| crate::staff::current(s, &hash, now)).await {
+    match blocking(state, move |s| crate::staff::current(s, &hash, now)).await {
         Ok(Some((_, session))) => Some(crate::staff::session_end(&session)),
         _ => None,
     }
@@ -131,8 +132,7 @@ pub async fn events(
             // The session as it is now: the stream ends with it, and renders with today's role.
             let hash = session.clone();
             let now = crate::now_ms();
-            let current =
-                crate::api::blocking(&state, move |s| crate::staff::current(s, &hash, now)).await;
+            let current = blocking(&state, move |s| crate::staff::current(s, &hash, now)).await;
             let Ok(Some((staff, _))) = current else {
                 return None;
             };

@@ -16,7 +16,7 @@
 //!
 //! Each page names its live view in `<body data-live>`; `live.js` opens
 //! `/dashboard/events?view=…` and swaps in the regions the server sends after a change
-//! ([`crate::api::Change`]), at most once a second, and every 15 s so that ages stay true.
+//! ([`crate::state::Change`]), at most once a second, and every 15 s so that ages stay true.
 //!
 //! Changes are HTML forms posted with the session's CSRF token (checked for every change in
 //! `api::sessions`), answered with a redirect (post/redirect/get) that carries a message and
@@ -26,83 +26,39 @@
 //! Pages allow no inline script or style (Content-Security-Policy), and every value from the
 //! store is escaped.
 
-mod actions;
+pub(crate) mod actions;
 mod chart;
-mod live;
-mod pages;
-mod releases;
+pub(crate) mod live;
+pub(crate) mod pages;
+pub(crate) mod releases;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use protocol::UnixMillis;
 use serde::Deserialize;
 
-use crate::api::public::esc;
-use crate::api::{AppError, AppState, ClientIp, blocking};
+use crate::http::html::esc;
+use crate::http::{AppError, ClientIp};
 use crate::staff::{self, Role, Staff};
+use crate::state::{AppState, blocking};
 
-/// The dashboard's routes.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    // Signing in is open to anyone: throttled per address before the body is read, and the
-    // body is small.
-    let sign_in = post(login)
+/// `POST /login`: open to anyone, so throttled per address before its small body is read.
+pub fn sign_in_route(state: &AppState) -> axum::routing::MethodRouter<AppState> {
+    post(login)
         .layer(axum::extract::DefaultBodyLimit::max(
-            crate::api::PUBLIC_MAX_BODY,
+            crate::http::PUBLIC_MAX_BODY,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             throttle_login,
-        ));
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/dashboard") }))
-        .route("/login", get(login_page).merge(sign_in))
-        .route("/logout", post(logout))
-        .route("/dashboard", get(pages::overview))
-        .route("/dashboard/kiosks/{id}", get(pages::kiosk))
-        .route("/dashboard/kiosks/{id}/commands", post(actions::command))
-        .route(
-            "/dashboard/kiosks/{id}/commands/{command}/cancel",
-            post(actions::cancel_command),
-        )
-        .route(
-            "/dashboard/kiosks/{id}/console-code",
-            post(pages::console_code),
-        )
-        .route("/dashboard/alerts", get(pages::alerts))
-        .route("/dashboard/alerts/{id}/ack", post(actions::ack))
-        .route("/dashboard/sla", get(pages::sla))
-        .route(
-            "/dashboard/catalog",
-            get(pages::catalog).post(actions::upload_catalog),
-        )
-        .route("/dashboard/notices", post(actions::publish_notice))
-        .route(
-            "/dashboard/notices/{id}/withdraw",
-            post(actions::withdraw_notice),
-        )
-        .route(
-            "/dashboard/services/{id}/groups",
-            post(actions::service_groups),
-        )
-        .route(
-            "/dashboard/users",
-            get(pages::users).post(actions::create_user),
-        )
-        .route("/dashboard/users/{name}", post(actions::update_user))
-        .route(
-            "/dashboard/account",
-            get(pages::account).post(actions::change_password),
-        )
-        .route("/dashboard/audit", get(pages::audit))
-        .route("/dashboard/releases", get(releases::releases))
-        .route("/dashboard/rollouts", post(releases::create))
-        .route("/dashboard/rollouts/{id}/{action}", post(releases::act))
-        .route("/dashboard/events", get(live::events))
-        .route("/dashboard/assets/dashboard.css", get(css))
-        .route("/dashboard/assets/live.js", get(js))
+        ))
+}
+
+/// `GET /`: the dashboard.
+pub async fn to_dashboard() -> Redirect {
+    Redirect::to("/dashboard")
 }
 
 /// A signed-in member of staff on a page; anyone else is sent to the sign-in page.
@@ -362,14 +318,14 @@ fn when(t: UnixMillis) -> String {
     protocol::time::format_czech(t)
 }
 
-async fn css() -> Response {
+pub async fn css() -> Response {
     asset(
         "text/css; charset=utf-8",
         include_str!("assets/dashboard.css"),
     )
 }
 
-async fn js() -> Response {
+pub async fn js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("assets/live.js"),
@@ -388,7 +344,7 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 }
 
 #[derive(Debug, Deserialize)]
-struct LoginQuery {
+pub struct LoginQuery {
     next: Option<String>,
     msg: Option<String>,
 }
@@ -435,7 +391,7 @@ fn percent_decode(v: &str) -> String {
 /// The sign-in form's double-submit cookie (login CSRF).
 const LOGIN_COOKIE: &str = "__Host-okenko_login";
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
     let flash = q
         .msg
         .as_deref()
@@ -568,7 +524,7 @@ async fn login(
     match result {
         Ok(new) => {
             tracing::info!(user = %username, "signed in");
-            crate::api::admin::audit(&state, &username, "user.login", &username, String::new())
+            crate::ops::audit::audit(&state, &username, "user.login", &username, String::new())
                 .await;
             let mut r = Redirect::to(&next).into_response();
             if let Ok(v) = HeaderValue::from_str(&staff::session_cookie(&new.token)) {
@@ -579,7 +535,7 @@ async fn login(
         Err(e) => {
             tracing::warn!(user = %username, %ip, reason = %e, "sign-in refused");
             if matches!(e, staff::LoginError::Locked { .. }) {
-                crate::api::admin::audit(
+                crate::ops::audit::audit(
                     &state,
                     &username,
                     "user.locked",
@@ -593,7 +549,7 @@ async fn login(
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+pub async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     if let Some(token) = staff::cookie_token(headers.get(header::COOKIE)) {
         let hash = crate::auth::hash_secret(token);
         if let Err(e) = blocking(&state, move |s| s.delete_session(&hash)).await {

@@ -16,8 +16,9 @@ use super::chart::{self, Chart, Kind};
 use super::{
     Flash, Page, Shell, ago, csrf_field, esc, forbidden, groups_text, page, urlencode, when,
 };
-use crate::api::{AppError, AppState, blocking};
+use crate::http::AppError;
 use crate::staff::{Role, Staff};
+use crate::state::{AppState, blocking};
 use crate::store::{Alert, KioskRecord};
 
 /// How a kiosk is doing, worst last.
@@ -777,7 +778,7 @@ pub async fn console_code(
         return Ok(super::forbidden(&staff, Role::Operator));
     }
     let page = kiosk_page(&state, &staff, &id, KioskQuery::default(), true).await?;
-    crate::api::admin::audit(
+    crate::ops::audit::audit(
         &state,
         &staff.name,
         "kiosk.console_code",
@@ -813,7 +814,7 @@ async fn kiosk_page(
             .filter_map(|p| f(p).map(|v| (p.hour, v)))
             .collect()
     };
-    let (rules, _) = &state.alerts;
+    let rules = &state.alerts.rules;
     let charts = [
         Chart {
             title: "Temperature, hourly maximum",
@@ -1098,7 +1099,7 @@ pub async fn alerts(
 ) -> Result<Response, AppError> {
     let regions = alerts_regions(&state, &staff).await?;
     let open = open_alert_count(&state).await?;
-    let (rules, _) = &state.alerts;
+    let rules = &state.alerts.rules;
     let body = format!(
         "<p class=\"small muted\">A condition opens an alert after it has lasted {} s; the alert \
          resolves by itself when the condition clears. Notifications go to the configured webhook \
@@ -1137,9 +1138,9 @@ pub async fn sla(
     Page(staff): Page,
     Query(q): Query<SlaQuery>,
 ) -> Result<Response, AppError> {
-    let r = crate::api::admin::sla_of(&state, q.month.as_deref()).await?;
+    let r = crate::ops::sla::sla_of(&state, q.month.as_deref()).await?;
     let month = crate::sla::parse_month(&r.month).unwrap_or((2000, 1));
-    let (_, city, hours) = &*state.sla;
+    let (city, hours) = (&state.sla.city, &state.sla.hours);
     let prev = if month.1 == 1 {
         (month.0 - 1, 12)
     } else {

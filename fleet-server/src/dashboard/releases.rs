@@ -14,10 +14,11 @@ use axum::response::Response;
 use super::actions::{Fields, field, outcome};
 use super::pages::FlashFields;
 use super::{Page, Shell, back, csrf_field, esc, forbidden, page, when};
-use crate::api::releases::{RolloutView, act_on, create_rollout, parse_action, view};
-use crate::api::{AppError, AppState, blocking};
+use crate::http::AppError;
+use crate::ops::releases::{RolloutView, act_on, create_rollout, parse_action, view};
 use crate::rollout::{NewRollout, RolloutState};
 use crate::staff::{Role, Staff};
+use crate::state::{AppState, blocking};
 
 fn state_class(s: RolloutState) -> &'static str {
     match s {
@@ -389,7 +390,7 @@ pub async fn act(
             signed.as_bytes(),
             16 * 1024,
         ) {
-            Ok(signed) => crate::api::releases::keep_rollback(&state, &staff, id, signed).await,
+            Ok(signed) => crate::ops::releases::keep_rollback(&state, &staff, id, signed).await,
             Err(e) => Err(AppError::BadRequest(format!(
                 "the signed rollback is not one: {e}"
             ))),

@@ -475,22 +475,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
     /// Adds or replaces a release.
-    fn save_release(&self, r: &crate::rollout::Release) -> Result<(), StoreError>;
+    fn save_release(&self, r: &crate::rollout::model::Release) -> Result<(), StoreError>;
 
     /// Every release.
-    fn releases(&self) -> Result<Vec<crate::rollout::Release>, StoreError>;
+    fn releases(&self) -> Result<Vec<crate::rollout::model::Release>, StoreError>;
 
     /// Adds or replaces a rollout (by id).
-    fn save_rollout(&self, r: &crate::rollout::Rollout) -> Result<(), StoreError>;
+    fn save_rollout(&self, r: &crate::rollout::model::Rollout) -> Result<(), StoreError>;
 
     /// Every rollout.
-    fn rollouts(&self) -> Result<Vec<crate::rollout::Rollout>, StoreError>;
+    fn rollouts(&self) -> Result<Vec<crate::rollout::model::Rollout>, StoreError>;
 
     /// Adds or replaces a kiosk's update record.
-    fn save_kiosk_update(&self, u: &crate::rollout::KioskUpdate) -> Result<(), StoreError>;
+    fn save_kiosk_update(&self, u: &crate::rollout::model::KioskUpdate) -> Result<(), StoreError>;
 
     /// Every kiosk's update record.
-    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::KioskUpdate>, StoreError>;
+    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::model::KioskUpdate>, StoreError>;
 
     /// The audit log, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
@@ -570,14 +570,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         purge: bool,
     ) -> Result<(), StoreError>;
 
-    /// Records a failed delivery and schedules the next attempt with back-off (at most
-    /// `max_delay_ms`); returns the attempts so far.
+    /// Records a failed delivery and schedules the next attempt `retry_in(attempts so far)`
+    /// milliseconds from `now` (the connector's back-off); returns the attempts so far.
     fn delivery_failed(
         &self,
         id: uuid::Uuid,
         error: &str,
         now: UnixMillis,
-        max_delay_ms: i64,
+        retry_in: &dyn Fn(u32) -> i64,
     ) -> Result<u32, StoreError>;
 
     /// Kiosks, by id.

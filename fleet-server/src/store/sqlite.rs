@@ -1221,7 +1221,7 @@ impl Store for SqliteStore {
         id: uuid::Uuid,
         error: &str,
         now: UnixMillis,
-        max_delay_ms: i64,
+        retry_in: &dyn Fn(u32) -> i64,
     ) -> Result<u32, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
@@ -1232,7 +1232,7 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(db)?;
-        let retry_at = now + crate::connector::retry_delay_ms(attempts, max_delay_ms);
+        let retry_at = now + retry_in(attempts);
         tx.execute(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
              WHERE submission_id = ?1",
@@ -1652,27 +1652,27 @@ impl Store for SqliteStore {
         .map_err(db)
     }
 
-    fn save_release(&self, r: &crate::rollout::Release) -> Result<(), StoreError> {
+    fn save_release(&self, r: &crate::rollout::model::Release) -> Result<(), StoreError> {
         self.put_doc("releases", "version", &r.version, r)
     }
 
-    fn releases(&self) -> Result<Vec<crate::rollout::Release>, StoreError> {
+    fn releases(&self) -> Result<Vec<crate::rollout::model::Release>, StoreError> {
         self.docs("releases")
     }
 
-    fn save_rollout(&self, r: &crate::rollout::Rollout) -> Result<(), StoreError> {
+    fn save_rollout(&self, r: &crate::rollout::model::Rollout) -> Result<(), StoreError> {
         self.put_doc("rollouts", "id", &r.id, r)
     }
 
-    fn rollouts(&self) -> Result<Vec<crate::rollout::Rollout>, StoreError> {
+    fn rollouts(&self) -> Result<Vec<crate::rollout::model::Rollout>, StoreError> {
         self.docs("rollouts")
     }
 
-    fn save_kiosk_update(&self, u: &crate::rollout::KioskUpdate) -> Result<(), StoreError> {
+    fn save_kiosk_update(&self, u: &crate::rollout::model::KioskUpdate) -> Result<(), StoreError> {
         self.put_doc("kiosk_updates", "kiosk_id", &u.kiosk_id, u)
     }
 
-    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::KioskUpdate>, StoreError> {
+    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::model::KioskUpdate>, StoreError> {
         self.docs("kiosk_updates")
     }
 
@@ -2176,7 +2176,7 @@ fn write_heartbeat(
 ) -> Result<(), StoreError> {
     // Its minute counts as available (a kiosk's clock ahead of the server's does not make
     // future minutes available).
-    let (day, minute) = crate::sla::day_minute(hb.sampled_at.min(now));
+    let (day, minute) = crate::uptime::day_minute(hb.sampled_at.min(now));
     let key = (kiosk_id.to_owned(), day.clone());
     let bits = match uptime.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -2193,8 +2193,8 @@ fn write_heartbeat(
             e.insert(stored)
         }
     };
-    if !crate::sla::is_set(bits, minute) {
-        crate::sla::mark(bits, minute);
+    if !crate::uptime::is_set(bits, minute) {
+        crate::uptime::mark(bits, minute);
         exec_cached(
             tx,
             "INSERT OR REPLACE INTO uptime (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
@@ -2213,7 +2213,7 @@ fn write_heartbeat(
                 .optional()
                 .map_err(db)?
                 .unwrap_or_default();
-            crate::sla::mark(&mut late, minute);
+            crate::uptime::mark(&mut late, minute);
             exec_cached(
                 tx,
                 "INSERT OR REPLACE INTO uptime_late (kiosk_id, day, minutes) VALUES (?1, ?2, ?3)",
