@@ -18,62 +18,103 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 use fleet_server::config::{Config, DEFAULT_PATH};
 use fleet_server::ops::{
     catalog::check_catalog,
     tokens::{TokenRequest, issue_token},
 };
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fleet-server: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// Serves the fleet (kiosk API, admin API, dashboard), or administers its store.
+#[derive(Debug, Parser)]
+#[command(name = "fleet-server", version)]
+struct Cli {
+    /// The configuration file.
+    #[arg(short, long, value_name = "PATH", default_value = DEFAULT_PATH, global = true)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn run() -> anyhow::Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut path = PathBuf::from(DEFAULT_PATH);
-    if let Some(i) = args.iter().position(|a| a == "--config" || a == "-c") {
-        if i + 1 >= args.len() {
-            bail!("--config needs a path");
-        }
-        path = args.remove(i + 1).into();
-        args.remove(i);
-    }
-    let cmd = args.first().map(String::as_str).unwrap_or("serve");
-    if matches!(cmd, "--help" | "-h" | "help") {
-        println!(
-            "usage: fleet-server [--config PATH] serve | token KIOSK_ID --name NAME [--group G] [--ttl-hours H] | publish FILE | user add NAME --role viewer|operator|release_manager|admin | user password NAME | user unlock NAME | user list | console-code KIOSK_ID"
-        );
-        return Ok(());
-    }
-    let config = Config::from_file(&path)?;
-    match cmd {
-        "serve" => {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves HTTP(S) until SIGTERM or SIGINT (the default).
+    Serve,
+    /// Issues a kiosk's bootstrap token (printed once; the store keeps its hash).
+    Token {
+        /// The kiosk's fleet id, e.g. ostrava-01.
+        kiosk_id: String,
+        /// Its name for people (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Its group.
+        #[arg(long, default_value = "default")]
+        group: String,
+        /// How long the token works.
+        #[arg(long, value_name = "H", default_value_t = 72)]
+        ttl_hours: u32,
+    },
+    /// Checks and publishes a catalog of services (JSON).
+    Publish {
+        /// The catalog.
+        file: PathBuf,
+    },
+    /// Staff accounts; passwords are read from the first line of standard input.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The serial console's one-time code of a kiosk, now.
+    ConsoleCode {
+        /// The kiosk's fleet id.
+        kiosk_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Creates an account (the first admin is made so).
+    Add {
+        /// The user name.
+        name: String,
+        /// viewer, operator, release_manager or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// Sets an account's password; its sessions end.
+    Password {
+        /// The user name.
+        name: String,
+    },
+    /// Lifts a lock after wrong passwords.
+    Unlock {
+        /// The user name.
+        name: String,
+    },
+    /// Lists the accounts.
+    List,
+}
+
+fn main() -> ExitCode {
+    protocol::cli::finish("fleet-server", run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_file(&cli.config)?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
             init_logging(&config.log.filter);
             fleet_server::run::run(config)
         }
-        "token" => {
-            let kiosk_id = args.get(1).context("token needs a kiosk id")?.clone();
-            let opt = |name: &str| {
-                args.iter()
-                    .position(|a| a == name)
-                    .and_then(|i| args.get(i + 1))
-                    .cloned()
-            };
+        Command::Token {
+            kiosk_id,
+            name,
+            group,
+            ttl_hours,
+        } => {
             let req = TokenRequest {
-                name: opt("--name").unwrap_or_else(|| kiosk_id.clone()),
-                group: opt("--group").unwrap_or_else(|| "default".into()),
-                ttl_hours: opt("--ttl-hours")
-                    .map(|h| h.parse())
-                    .transpose()
-                    .context("--ttl-hours")?
-                    .unwrap_or(72),
+                name: name.unwrap_or_else(|| kiosk_id.clone()),
+                group,
+                ttl_hours,
                 kiosk_id,
             };
             let store = fleet_server::run::open_store(&config)?;
@@ -88,12 +129,12 @@ fn run() -> anyhow::Result<()> {
             println!("{}", t.token);
             Ok(())
         }
-        "publish" => {
-            let file = args.get(1).context("publish needs a catalog file")?;
-            let text = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+        Command::Publish { file } => {
+            let shown = file.display();
+            let text = std::fs::read(&file).with_context(|| format!("cannot read {shown}"))?;
             let catalog: protocol::fleet::Catalog =
-                protocol::json::decode(&text, 64 << 20).with_context(|| file.clone())?;
-            check_catalog(&catalog).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+                protocol::json::decode(&text, 64 << 20).with_context(|| shown.to_string())?;
+            check_catalog(&catalog).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
             let store = fleet_server::run::open_store(&config)?;
             let v = store.publish_catalog(&catalog, fleet_server::now_ms())?;
             store.audit(&fleet_server::store::AuditEntry {
@@ -106,12 +147,11 @@ fn run() -> anyhow::Result<()> {
             println!("published catalog version {v}");
             Ok(())
         }
-        "user" => user(&config, &args[1..]),
-        "console-code" => {
-            let kiosk = args.get(1).context("console-code needs a kiosk id")?;
+        Command::User(cmd) => user(&config, cmd),
+        Command::ConsoleCode { kiosk_id: kiosk } => {
             let store = fleet_server::run::open_store(&config)?;
             let hash = store
-                .credential_hash(kiosk)?
+                .credential_hash(&kiosk)?
                 .with_context(|| format!("no enrolled kiosk {kiosk:?}"))?;
             let now = fleet_server::now_ms() / 1000;
             let (code, left) = protocol::totp::code(&protocol::totp::secret(&hash), now);
@@ -125,33 +165,32 @@ fn run() -> anyhow::Result<()> {
             println!("{code}\t{left} s left");
             Ok(())
         }
-        other => bail!("unknown command {other:?}; try --help"),
     }
 }
 
 /// `user add|password|unlock|list`.
-fn user(config: &Config, args: &[String]) -> anyhow::Result<()> {
+fn user(config: &Config, cmd: UserCommand) -> anyhow::Result<()> {
     use fleet_server::staff::{self, Role};
     let store = fleet_server::run::open_store(config)?;
     let now = fleet_server::now_ms();
-    let sub = args.first().map(String::as_str).unwrap_or("");
-    if sub == "list" {
-        for u in store.users()? {
-            let state = if u.disabled {
-                "disabled"
-            } else if u.locked_until.is_some_and(|t| t > now) {
-                "locked"
-            } else {
-                "active"
-            };
-            println!("{}\t{}\t{state}", u.username, u.role);
+    let name = match &cmd {
+        UserCommand::List => {
+            for u in store.users()? {
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.locked_until.is_some_and(|t| t > now) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{state}", u.username, u.role);
+            }
+            return Ok(());
         }
-        return Ok(());
-    }
-    let name = args
-        .get(1)
-        .context("give the user name")?
-        .to_ascii_lowercase();
+        UserCommand::Add { name, .. }
+        | UserCommand::Password { name }
+        | UserCommand::Unlock { name } => name.to_ascii_lowercase(),
+    };
     let read_password = || -> anyhow::Result<String> {
         let mut line = String::new();
         std::io::stdin()
@@ -168,20 +207,17 @@ fn user(config: &Config, args: &[String]) -> anyhow::Result<()> {
             detail,
         })
     };
-    match sub {
-        "add" => {
-            let role = args
-                .iter()
-                .position(|a| a == "--role")
-                .and_then(|i| args.get(i + 1))
-                .context("user add needs --role viewer|operator|release_manager|admin")?;
-            let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
+    match cmd {
+        UserCommand::Add { role, .. } => {
+            let role = Role::parse(&role).with_context(|| {
+                format!("unknown role {role:?}: viewer, operator, release_manager or admin")
+            })?;
             let password = read_password()?;
             staff::create_user(store.as_ref(), &name, role, &password, now)?;
             audit("user.create", format!("role {role}"))?;
             println!("created {name} ({})", role.label());
         }
-        "password" => {
+        UserCommand::Password { .. } => {
             let password = read_password()?;
             staff::check_password(&password)?;
             let hash = staff::hash_password(&password)?;
@@ -191,14 +227,14 @@ fn user(config: &Config, args: &[String]) -> anyhow::Result<()> {
             audit("user.password", "password set".into())?;
             println!("password of {name} set; their sessions ended");
         }
-        "unlock" => {
+        UserCommand::Unlock { .. } => {
             store
                 .change_user(&name, &fleet_server::store::UserChange::Unlock)
                 .with_context(|| format!("no user {name:?}"))?;
             audit("user.unlock", "unlocked".into())?;
             println!("{name} unlocked");
         }
-        other => bail!("unknown user command {other:?}; try --help"),
+        UserCommand::List => {}
     }
     Ok(())
 }

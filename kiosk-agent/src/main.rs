@@ -3,41 +3,25 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use kiosk_agent::config::{Config, DEFAULT_PATH};
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kiosk-agent: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// The kiosk's daemon: devices, the offline queue, the fleet, the serial console, and the
+/// local socket the kiosk app talks to.
+#[derive(Debug, Parser)]
+#[command(name = "kiosk-agent", version)]
+struct Cli {
+    /// The configuration file.
+    #[arg(short, long, value_name = "PATH", default_value = DEFAULT_PATH)]
+    config: PathBuf,
 }
 
-fn run() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut path = PathBuf::from(DEFAULT_PATH);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--config" | "-c" => {
-                path = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--config needs a path"))?
-                    .into();
-            }
-            "--version" | "-V" => {
-                println!("kiosk-agent {}", env!("CARGO_PKG_VERSION"));
-                return Ok(());
-            }
-            "--help" | "-h" => {
-                println!("usage: kiosk-agent [--config PATH]   (default {DEFAULT_PATH})");
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other:?}; try --help"),
-        }
-    }
-    let config = Config::from_file(&path)?;
+fn main() -> ExitCode {
+    protocol::cli::finish("kiosk-agent", run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_file(&cli.config)?;
     kiosk_agent::logging::init(&config.log.filter);
     match kiosk_agent::run::run(config)? {
         kiosk_agent::run::Ended::Stopped => Ok(()),

@@ -12,6 +12,7 @@
 //! process can depend on it without pulling in a runtime.
 
 pub mod app;
+pub mod cli;
 pub mod fleet;
 pub mod form;
 pub mod frame;

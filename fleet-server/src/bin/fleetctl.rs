@@ -46,16 +46,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
 use protocol::release::{Keyring, SignedManifest, SigningKey, check_bundle, manifest_of};
-
-const USAGE: &str = "usage: fleetctl key new KEYFILE | key show KEYFILE | key endorse KEYFILE NEW_PUBLIC_KEY | \
-release sign KEYFILE BUNDLE --version V --compatible HW[,HW...] | \
-release rollback KEYFILE --from V --to W[,X...] | release verify KEYRING BUNDLE --hardware HW | \
-login URL USER | logout | release upload BUNDLE | release list | \
-rollout create VERSION [--group G] [--canary K,...] [--percent N] [--force] [--max-failures P] | \
-rollout expand ID --percent N | rollout pause|resume|abort|rollback ID | \
-rollback ID --key KEYFILE --to V[,W...] | key revoke KEYFILE KEY_ID | \
-rollout list | rollout show ID | status   (lists take --json)";
 
 /// `println!` that returns an error instead of panicking when standard output is closed
 /// (`fleetctl status | head`); `main` then ends quietly.
@@ -66,33 +58,212 @@ macro_rules! say {
     }};
 }
 
+/// IT staff's tool for releases: signing keys and manifests offline, releases and rollouts on
+/// the fleet server.
+#[derive(Debug, Parser)]
+#[command(name = "fleetctl", version, after_help = ENVIRONMENT)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const ENVIRONMENT: &str = "Environment: OKENKO_FLEET_URL with OKENKO_ADMIN_TOKEN stand in for a \
+session (for scripts); OKENKO_FLEETCTL_SESSION names another session file; OKENKO_FLEET_CA a PEM \
+file of the CA that signs the server's certificate.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Release signing keys (offline).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Releases: sign and verify offline; upload and list on the fleet.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Signs in to a fleet server; the password is read from standard input, the session
+    /// kept in ~/.config/okenko/fleetctl.json (mode 0600).
+    Login {
+        /// The fleet server, e.g. https://fleet.example.cz.
+        url: String,
+        /// The user name.
+        user: String,
+    },
+    /// Ends the session.
+    Logout,
+    /// Rollouts of a release to the kiosks.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Signs the rollback from a rollout's release, uploads it, and rolls back (kiosks refuse
+    /// an older release without one); without --key, one uploaded already is used.
+    Rollback {
+        /// The rollout.
+        id: String,
+        /// The release signing key.
+        #[arg(long, value_name = "KEYFILE", requires = "to")]
+        key: Option<PathBuf>,
+        /// The release(s) to go back to, comma-separated.
+        #[arg(long, value_name = "V[,W]")]
+        to: Option<String>,
+    },
+    /// Kiosks by release and update state.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Makes a new ed25519 signing key (PKCS#8, mode 0600) and prints its public key for the
+    /// keyrings.
+    New {
+        /// Where to write it; never overwritten.
+        keyfile: String,
+    },
+    /// Prints a key's id and public key.
+    Show {
+        /// The key.
+        keyfile: PathBuf,
+    },
+    /// The old key vouches for a new one (rotation); prints the endorsement (JSON).
+    Endorse {
+        /// The old key.
+        keyfile: PathBuf,
+        /// The new key's public key (hex).
+        new_public_key: String,
+    },
+    /// Withdraws a key (a leaked one); prints the revocation (JSON) for releases.revocations.
+    Revoke {
+        /// A key that signs the revocation.
+        keyfile: PathBuf,
+        /// The id of the key withdrawn.
+        key_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Signs a bundle: writes BUNDLE.manifest.json.
+    Sign {
+        /// The release signing key.
+        keyfile: PathBuf,
+        /// The bundle.
+        bundle: String,
+        /// The release's version.
+        #[arg(long)]
+        version: String,
+        /// The hardware it runs on, comma-separated.
+        #[arg(long, value_name = "HW[,HW]")]
+        compatible: String,
+    },
+    /// Prints a signed rollback (JSON) from one release to others, to paste into the
+    /// dashboard's roll back.
+    Rollback {
+        /// The release signing key.
+        keyfile: PathBuf,
+        /// The release left.
+        #[arg(long)]
+        from: String,
+        /// The release(s) to go back to, comma-separated.
+        #[arg(long, value_name = "V[,W]")]
+        to: String,
+    },
+    /// Checks BUNDLE.manifest.json against a keyring, and the bundle against it.
+    Verify {
+        /// The keyring (public keys, one per line).
+        keyring: PathBuf,
+        /// The bundle.
+        bundle: String,
+        /// The hardware it must be for.
+        #[arg(long, value_name = "HW")]
+        hardware: String,
+    },
+    /// Uploads BUNDLE.manifest.json, then the bundle.
+    Upload {
+        /// The bundle.
+        bundle: String,
+    },
+    /// Lists the fleet's releases.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolloutCommand {
+    /// Offers a release to canary kiosks, then a percentage of a group (or of every kiosk).
+    Create {
+        /// The release.
+        version: String,
+        /// Only this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Kiosks that get it first, comma-separated.
+        #[arg(long, value_name = "K1,K2")]
+        canary: Option<String>,
+        /// The share of the group, 0-100.
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+        /// Install outside the maintenance window.
+        #[arg(long)]
+        force: bool,
+        /// Pause when more of a wave fails, 0-100.
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+        max_failures: Option<u8>,
+    },
+    /// Grows a rollout to a larger share.
+    Expand {
+        /// The rollout.
+        id: String,
+        /// The new share, 0-100.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Stops starting new kiosks; those under way finish.
+    Pause {
+        /// The rollout.
+        id: String,
+    },
+    /// Goes on after a pause.
+    Resume {
+        /// The rollout.
+        id: String,
+    },
+    /// Ends the rollout; kiosks on the release stay there.
+    Abort {
+        /// The rollout.
+        id: String,
+    },
+    /// Sends every kiosk the rollout updated back (needs an uploaded signed rollback).
+    Rollback {
+        /// The rollout.
+        id: String,
+    },
+    /// Lists the rollouts.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One rollout and its progress.
+    Show {
+        /// The rollout.
+        id: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // Whoever read the output stopped reading (`| head`): nothing to complain about.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("fleetctl: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    protocol::cli::finish("fleetctl", run(Cli::parse().command))
 }
 
-fn opt<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
-}
-
-fn load_key(path: &str) -> anyhow::Result<SigningKey> {
-    let doc = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    SigningKey::from_pkcs8(&doc).with_context(|| path.to_owned())
+fn load_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let doc = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    SigningKey::from_pkcs8(&doc).with_context(|| path.display().to_string())
 }
 
 /// A rollback from `from` to the comma-separated `to`, dated now.
@@ -112,45 +283,57 @@ fn manifest_path(bundle: &str) -> PathBuf {
     PathBuf::from(format!("{bundle}.manifest.json"))
 }
 
-fn run(mut args: Vec<String>) -> anyhow::Result<()> {
-    let json = args.iter().any(|a| a == "--json");
-    args.retain(|a| a != "--json");
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    match a.as_slice() {
-        ["key", "new", file] => {
-            if Path::new(file).exists() {
+fn split_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Key(KeyCommand::New { keyfile: file }) => {
+            if Path::new(&file).exists() {
                 bail!("{file} exists; a signing key is never overwritten");
             }
             let (key, doc) = SigningKey::generate()?;
-            write_private(file, &doc)?;
+            write_private(&file, &doc)?;
             say!("{}  # {}", key.public_hex(), key.id());
         }
-        ["key", "show", file] => {
-            let key = load_key(file)?;
+        Command::Key(KeyCommand::Show { keyfile }) => {
+            let key = load_key(&keyfile)?;
             say!("{}  # {}", key.public_hex(), key.id());
         }
-        ["key", "endorse", file, new_key] => {
-            let key = load_key(file)?;
+        Command::Key(KeyCommand::Endorse {
+            keyfile,
+            new_public_key,
+        }) => {
+            let key = load_key(&keyfile)?;
             let mut probe = Keyring::default();
-            probe.add(new_key).context("the new public key")?;
-            say!("{}", serde_json::to_string_pretty(&key.endorse(new_key))?);
+            probe.add(&new_public_key).context("the new public key")?;
+            say!(
+                "{}",
+                serde_json::to_string_pretty(&key.endorse(&new_public_key))?
+            );
         }
-        ["key", "revoke", file, key_id] => {
-            let key = load_key(file)?;
-            say!("{}", serde_json::to_string_pretty(&key.revoke(key_id))?);
+        Command::Key(KeyCommand::Revoke { keyfile, key_id }) => {
+            let key = load_key(&keyfile)?;
+            say!("{}", serde_json::to_string_pretty(&key.revoke(&key_id))?);
         }
-        ["release", "sign", file, bundle, ..] => {
-            let key = load_key(file)?;
-            let version = opt(&args, "--version").context("--version is needed")?;
-            let compatible: Vec<String> = opt(&args, "--compatible")
-                .context("--compatible is needed")?
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect();
+        Command::Release(ReleaseCommand::Sign {
+            keyfile,
+            bundle,
+            version,
+            compatible,
+        }) => {
+            let key = load_key(&keyfile)?;
+            let compatible = split_list(&compatible);
+            if compatible.is_empty() {
+                bail!("--compatible names at least one kind of hardware");
+            }
             let mut f =
-                std::fs::File::open(bundle).with_context(|| format!("cannot read {bundle}"))?;
-            let m = manifest_of(&mut f, version, &compatible, fleet_server::now_ms())?;
+                std::fs::File::open(&bundle).with_context(|| format!("cannot read {bundle}"))?;
+            let m = manifest_of(&mut f, &version, &compatible, fleet_server::now_ms())?;
             let signed = key.sign(&m)?;
             // The manifest must pass the same checks a kiosk makes.
             let mut ring = Keyring::default();
@@ -158,7 +341,7 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
             for hw in &compatible {
                 ring.verify(&signed, hw)?;
             }
-            let out = manifest_path(bundle);
+            let out = manifest_path(&bundle);
             std::fs::write(&out, serde_json::to_string_pretty(&signed)? + "\n")
                 .with_context(|| format!("cannot write {}", out.display()))?;
             say!(
@@ -171,29 +354,30 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
                 key.id()
             );
         }
-        ["release", "rollback", file, ..] => {
-            let key = load_key(file)?;
-            let from = opt(&args, "--from").context("--from names the release left")?;
-            let to = opt(&args, "--to").context("--to names the release(s) to go back to")?;
+        Command::Release(ReleaseCommand::Rollback { keyfile, from, to }) => {
+            let key = load_key(&keyfile)?;
             say!(
                 "{}",
-                serde_json::to_string(&key.sign_rollback(&rollback(from, to))?)?
+                serde_json::to_string(&key.sign_rollback(&rollback(&from, &to))?)?
             );
         }
-        ["release", "verify", keyring, bundle, ..] => {
-            let hw = opt(&args, "--hardware").context("--hardware is needed")?;
+        Command::Release(ReleaseCommand::Verify {
+            keyring,
+            bundle,
+            hardware: hw,
+        }) => {
             let ring = Keyring::parse(
-                &std::fs::read_to_string(keyring)
-                    .with_context(|| format!("cannot read {keyring}"))?,
+                &std::fs::read_to_string(&keyring)
+                    .with_context(|| format!("cannot read {}", keyring.display()))?,
             )?;
-            let path = manifest_path(bundle);
+            let path = manifest_path(&bundle);
             let text =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let signed: SignedManifest = protocol::json::decode(&text, 64 * 1024)
                 .with_context(|| path.display().to_string())?;
-            let m = ring.verify(&signed, hw)?;
+            let m = ring.verify(&signed, &hw)?;
             let mut f =
-                std::fs::File::open(bundle).with_context(|| format!("cannot read {bundle}"))?;
+                std::fs::File::open(&bundle).with_context(|| format!("cannot read {bundle}"))?;
             check_bundle(&m, &mut f)?;
             say!(
                 "ok: release {} for {hw}, signed by {}",
@@ -201,35 +385,41 @@ fn run(mut args: Vec<String>) -> anyhow::Result<()> {
                 signed.key_id
             );
         }
-        ["login", url, user] => online::login(url, user)?,
-        ["logout"] => online::logout()?,
-        ["release", "upload", bundle] => online::upload(bundle)?,
-        ["release", "list", ..] => online::releases(json)?,
-        ["rollout", "create", version, ..] => online::create(version, &args)?,
-        ["rollout", "expand", id, ..] => {
-            let p = opt(&args, "--percent").context("--percent is needed")?;
-            online::act(
-                id,
-                "expand",
-                Some(p.parse().context("--percent: 0 to 100")?),
-            )?;
+        Command::Login { url, user } => online::login(&url, &user)?,
+        Command::Logout => online::logout()?,
+        Command::Release(ReleaseCommand::Upload { bundle }) => online::upload(&bundle)?,
+        Command::Release(ReleaseCommand::List { json }) => online::releases(json)?,
+        Command::Rollout(RolloutCommand::Create {
+            version,
+            group,
+            canary,
+            percent,
+            force,
+            max_failures,
+        }) => online::create(fleet_server::rollout::NewRollout {
+            version,
+            group,
+            canary: canary.as_deref().map(split_list).unwrap_or_default(),
+            percent,
+            force,
+            max_failure_percent: max_failures,
+        })?,
+        Command::Rollout(RolloutCommand::Expand { id, percent }) => {
+            online::act(&id, "expand", Some(percent))?
         }
-        [
-            "rollout",
-            action @ ("pause" | "resume" | "abort" | "rollback"),
-            id,
-        ] => online::act(id, action, None)?,
-        ["rollback", id, ..] => {
-            if let Some(file) = opt(&args, "--key") {
-                let to = opt(&args, "--to").context("--to names the release(s) to go back to")?;
-                online::sign_rollback(id, &load_key(file)?, to)?;
+        Command::Rollout(RolloutCommand::Pause { id }) => online::act(&id, "pause", None)?,
+        Command::Rollout(RolloutCommand::Resume { id }) => online::act(&id, "resume", None)?,
+        Command::Rollout(RolloutCommand::Abort { id }) => online::act(&id, "abort", None)?,
+        Command::Rollout(RolloutCommand::Rollback { id }) => online::act(&id, "rollback", None)?,
+        Command::Rollback { id, key, to } => {
+            if let (Some(file), Some(to)) = (key, to) {
+                online::sign_rollback(&id, &load_key(&file)?, &to)?;
             }
-            online::act(id, "rollback", None)?;
+            online::act(&id, "rollback", None)?;
         }
-        ["rollout", "list", ..] => online::rollouts(None, json)?,
-        ["rollout", "show", id, ..] => online::rollouts(Some(id), json)?,
-        ["status", ..] => online::status(json)?,
-        _ => bail!("{USAGE}"),
+        Command::Rollout(RolloutCommand::List { json }) => online::rollouts(None, json)?,
+        Command::Rollout(RolloutCommand::Show { id, json }) => online::rollouts(Some(&id), json)?,
+        Command::Status { json } => online::status(json)?,
     }
     Ok(())
 }
@@ -259,8 +449,6 @@ mod online {
     use fleet_server::rollout::{NewRollout, Release};
     use serde::{Deserialize, Serialize};
     use serde_json::Value;
-
-    use super::opt;
 
     /// A signed-in session, as kept in the session file.
     #[derive(Debug, Serialize, Deserialize)]
@@ -579,30 +767,8 @@ mod online {
     }
 
     /// Creates a rollout.
-    pub fn create(version: &str, args: &[String]) -> anyhow::Result<()> {
+    pub fn create(req: NewRollout) -> anyhow::Result<()> {
         let api = Api::open()?;
-        let req = NewRollout {
-            version: version.to_owned(),
-            group: opt(args, "--group").map(str::to_owned),
-            canary: opt(args, "--canary")
-                .map(|c| {
-                    c.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            percent: opt(args, "--percent")
-                .map(str::parse)
-                .transpose()
-                .context("--percent: 0 to 100")?
-                .unwrap_or(0),
-            force: args.iter().any(|a| a == "--force"),
-            max_failure_percent: opt(args, "--max-failures")
-                .map(str::parse)
-                .transpose()
-                .context("--max-failures: 0 to 100")?,
-        };
         let v: RolloutView = api.post("/api/admin/v1/rollouts", &req)?;
         say!("{}", describe(&v));
         Ok(())

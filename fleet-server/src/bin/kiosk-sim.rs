@@ -6,10 +6,57 @@
 //!           [--submissions-per-hour 2] [--faults SCRIPT] [--state FILE] [--run-for SECONDS]
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use fleet_server::sim::{SimConfig, parse_script, run};
+
+/// Simulated kiosks against a fleet server: they enrol, send heartbeats and submissions, and
+/// fail as the fault script says.
+#[derive(Debug, Parser)]
+#[command(name = "kiosk-sim", version)]
+struct Cli {
+    /// The fleet server.
+    #[arg(long, value_name = "URL")]
+    fleet: String,
+    /// The admin token (to issue the kiosks' bootstrap tokens).
+    #[arg(
+        long,
+        value_name = "T",
+        conflicts_with = "admin_token_file",
+        required_unless_present = "admin_token_file"
+    )]
+    admin_token: Option<String>,
+    /// A file holding the admin token.
+    #[arg(long, value_name = "F")]
+    admin_token_file: Option<PathBuf>,
+    /// How many kiosks, 1 to 100000.
+    #[arg(long, value_name = "N", default_value_t = 23, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    count: u64,
+    /// Their ids' prefix.
+    #[arg(long, value_name = "P", default_value = "ostrava-sim")]
+    prefix: String,
+    /// Their group.
+    #[arg(long, value_name = "G", default_value = "default")]
+    group: String,
+    /// Seconds between heartbeats.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    interval: u64,
+    /// Submissions per kiosk and hour.
+    #[arg(long, value_name = "X", default_value_t = 2.0)]
+    submissions_per_hour: f64,
+    /// Faults: KIND@START[+DURATION]:KIOSK, comma-separated.
+    #[arg(long, value_name = "SCRIPT")]
+    faults: Option<String>,
+    /// Keeps the kiosks' credentials here between runs.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Stops after this many seconds.
+    #[arg(long, value_name = "S")]
+    run_for: Option<u64>,
+}
 
 fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
@@ -19,81 +66,42 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    match config().and_then(|c| match c {
-        // --help
-        None => Ok(()),
-        Some(c) => tokio::runtime::Builder::new_multi_thread()
+    let result = config(Cli::parse()).and_then(|c| {
+        tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?
-            .block_on(run(c)),
-    }) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kiosk-sim: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+            .block_on(run(c))
+    });
+    protocol::cli::finish("kiosk-sim", result)
 }
 
-/// The configuration from the arguments; `None` after printing the usage.
-fn config() -> anyhow::Result<Option<SimConfig>> {
-    let mut c = SimConfig {
-        fleet_url: String::new(),
-        admin_token: String::new(),
-        count: 23,
-        prefix: "ostrava-sim".into(),
-        group: "default".into(),
-        interval_s: 30,
-        submissions_per_hour: 2.0,
-        faults: Vec::new(),
-        state_file: None,
-        run_for_s: None,
+/// The simulation's configuration from the command line.
+fn config(cli: Cli) -> anyhow::Result<SimConfig> {
+    let admin_token = match (cli.admin_token, cli.admin_token_file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .with_context(|| format!("cannot read {}", f.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => bail!("an admin token is needed"),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--help" || a == "-h" {
-            println!(
-                "usage: kiosk-sim --fleet URL (--admin-token T | --admin-token-file F) [--count N] \
-                 [--prefix P] [--group G] [--interval S] [--submissions-per-hour X] \
-                 [--faults KIND@START[+DURATION]:KIOSK,...] [--state FILE] [--run-for S]"
-            );
-            return Ok(None);
-        }
-        let v = args.next().with_context(|| format!("{a} needs a value"))?;
-        let num = |v: &str| {
-            v.parse::<u64>()
-                .with_context(|| format!("{a}: {v:?} is not a number"))
-        };
-        match a.as_str() {
-            "--fleet" => c.fleet_url = v,
-            "--admin-token" => c.admin_token = v,
-            "--admin-token-file" => {
-                c.admin_token = std::fs::read_to_string(&v)
-                    .with_context(|| format!("cannot read {v}"))?
-                    .trim()
-                    .to_owned()
-            }
-            "--count" => c.count = num(&v)? as usize,
-            "--prefix" => c.prefix = v,
-            "--group" => c.group = v,
-            "--interval" => c.interval_s = num(&v)?.max(1),
-            "--submissions-per-hour" => {
-                c.submissions_per_hour = v
-                    .parse()
-                    .with_context(|| format!("{a}: {v:?} is not a number"))?
-            }
-            "--faults" => c.faults = parse_script(&v).map_err(anyhow::Error::msg)?,
-            "--state" => c.state_file = Some(v.into()),
-            "--run-for" => c.run_for_s = Some(num(&v)?),
-            other => bail!("unknown argument {other:?} (see --help)"),
-        }
+    if admin_token.is_empty() {
+        bail!("the admin token is empty");
     }
-    if c.fleet_url.is_empty() || c.admin_token.is_empty() {
-        bail!("--fleet and an admin token are required (see --help)");
-    }
-    if c.count == 0 || c.count > 100_000 {
-        bail!("--count must be 1 to 100000");
-    }
-    Ok(Some(c))
+    Ok(SimConfig {
+        fleet_url: cli.fleet,
+        admin_token,
+        count: usize::try_from(cli.count).context("--count")?,
+        prefix: cli.prefix,
+        group: cli.group,
+        interval_s: cli.interval,
+        submissions_per_hour: cli.submissions_per_hour,
+        faults: match cli.faults {
+            Some(script) => parse_script(&script).map_err(anyhow::Error::msg)?,
+            None => Vec::new(),
+        },
+        state_file: cli.state,
+        run_for_s: cli.run_for,
+    })
 }

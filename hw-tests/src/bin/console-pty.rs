@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use serialport::{SerialPort, TTYPort};
 
+/// A null-modem cable between two pseudo-terminals: prints the kiosk's end and the
+/// technician's, and carries bytes both ways until it is killed.
+#[derive(Debug, clap::Parser)]
+#[command(name = "console-pty", version)]
+struct Cli {}
+
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("console-pty: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let Cli {} = clap::Parser::parse();
+    protocol::cli::finish("console-pty", run())
 }
 
 fn run() -> anyhow::Result<()> {

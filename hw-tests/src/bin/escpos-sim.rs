@@ -12,57 +12,72 @@
 //! ```
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::Parser;
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("escpos-sim: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// The ESC/POS printer simulator: decodes receipts, or acts as a printer on a pty.
+#[derive(Debug, Parser)]
+#[command(name = "escpos-sim", version)]
+enum Cli {
+    /// ESC/POS bytes (stdin when FILE is absent or "-") to the receipt as text: one line per
+    /// printed line, [QR] <payload>, [CUT], …; skipped commands are reported on stderr.
+    Decode {
+        /// The bytes.
+        file: Option<PathBuf>,
+        /// Also draws the paper as a PNG image.
+        #[arg(long, value_name = "OUT")]
+        png: Option<PathBuf>,
+        /// The paper's width, mm.
+        #[arg(long, value_name = "MM", default_value = "80", value_parser = ["80", "58"])]
+        paper_width: String,
+    },
+    /// Opens a pty, prints its path, and acts as the printer: answers status requests and
+    /// prints each job as text when it is cut.
+    Serve {
+        /// Emulates a line this slow (bits per second).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        baud: Option<u32>,
+        /// The paper.
+        #[arg(long, default_value = "ok", value_parser = ["ok", "near-end", "out"])]
+        paper: String,
+        /// The cover is open.
+        #[arg(long)]
+        cover_open: bool,
+        /// The printer is off: it answers nothing.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
-fn run() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("decode") => {
-            let mut file = None;
-            let mut png = None;
-            let mut paper = hw_tests::escpos::render::WIDTH_80MM;
-            let mut it = args[1..].iter();
-            while let Some(a) = it.next() {
-                match a.as_str() {
-                    "--png" => png = Some(it.next().context("--png needs a file name")?),
-                    "--paper-width" => {
-                        paper = match it.next().map(String::as_str) {
-                            Some("80") => hw_tests::escpos::render::WIDTH_80MM,
-                            Some("58") => hw_tests::escpos::render::WIDTH_58MM,
-                            other => bail!("--paper-width: 80 or 58, not {other:?}"),
-                        }
-                    }
-                    f if file.is_none() => file = Some(f.to_owned()),
-                    other => bail!("unexpected argument {other:?}"),
-                }
-            }
-            let bytes = match file.as_deref() {
-                None | Some("-") => {
+fn main() -> ExitCode {
+    protocol::cli::finish("escpos-sim", run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli {
+        Cli::Decode {
+            file,
+            png,
+            paper_width,
+        } => {
+            let paper = if paper_width == "58" {
+                hw_tests::escpos::render::WIDTH_58MM
+            } else {
+                hw_tests::escpos::render::WIDTH_80MM
+            };
+            let bytes = match file.filter(|f| f.as_os_str() != "-") {
+                None => {
                     let mut b = Vec::new();
                     std::io::stdin()
                         .read_to_end(&mut b)
                         .context("cannot read stdin")?;
                     b
                 }
-                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
+                Some(path) => std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
             };
             let receipt = hw_tests::escpos::decode(&bytes);
             for w in &receipt.warnings {
@@ -74,47 +89,33 @@ fn run() -> anyhow::Result<()> {
             if let Some(out) = png {
                 let image = hw_tests::escpos::render::to_png(&receipt, paper)
                     .context("cannot encode the image")?;
-                std::fs::write(out, image).with_context(|| format!("cannot write {out}"))?;
+                std::fs::write(&out, image)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
             }
             Ok(())
         }
-        Some("serve") => serve(&args[1..]),
-        Some("-h" | "--help") | None => {
-            println!(
-                "usage: escpos-sim decode [FILE] [--png OUT] [--paper-width 80|58]   (ESC/POS bytes from FILE or stdin, as text and optionally as an image)"
-            );
-            println!(
-                "       escpos-sim serve [--baud N] [--paper ok|near-end|out] [--cover-open] [--off]"
-            );
-            Ok(())
-        }
-        Some(other) => bail!("unknown command {other:?}; try --help"),
+        Cli::Serve {
+            baud,
+            paper,
+            cover_open,
+            off,
+        } => serve(baud, &paper, cover_open, off),
     }
 }
 
-fn serve(args: &[String]) -> anyhow::Result<()> {
+fn serve(baud: Option<u32>, paper: &str, cover_open: bool, off: bool) -> anyhow::Result<()> {
     use hw_tests::escpos::sim::{Paper, PrinterSim, PrinterState};
-    let opt = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-    };
     let mut state = PrinterState {
-        cover_open: args.iter().any(|a| a == "--cover-open"),
-        off: args.iter().any(|a| a == "--off"),
+        cover_open,
+        off,
         ..Default::default()
     };
-    state.paper = match opt("--paper").map(String::as_str) {
-        None | Some("ok") => Paper::Ok,
-        Some("near-end") => Paper::NearEnd,
-        Some("out") => Paper::Out,
-        Some(other) => bail!("--paper takes ok, near-end or out, not {other:?}"),
+    state.paper = match paper {
+        "near-end" => Paper::NearEnd,
+        "out" => Paper::Out,
+        _ => Paper::Ok,
     };
-    if let Some(baud) = opt("--baud") {
-        let baud: u32 = baud.parse().context("--baud")?;
-        if baud == 0 {
-            bail!("--baud must be greater than 0");
-        }
+    if let Some(baud) = baud {
         state.byte_delay = std::time::Duration::from_secs_f64(10.0 / f64::from(baud));
     }
     let sim = PrinterSim::start(state)?;

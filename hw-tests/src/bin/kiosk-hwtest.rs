@@ -16,107 +16,92 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
+
 use hw_tests::selftest::{self, CardTarget, Targets};
 use kiosk_agent::config::{CardReaderKind, Config};
 use kiosk_agent::devices::card::Framing;
 use kiosk_agent::devices::printer::{Charset, Transport};
 
-const USAGE: &str = "usage: kiosk-hwtest [--json] [--config FILE] [--printer PATH|HOST:PORT] \
-[--printer-usb] [--charset pc852|ascii] [--card-reader PATH] [--card-kind serial|keyboard] \
-[--framing stx_etx|line] [--baud N] [--touch PATH|auto] [--timeout SECONDS] [--watch-printer SECONDS]";
+/// The hardware self-test: prints the report as text (or JSON); exits 0 when every check
+/// passed, 1 when one failed, 2 on a usage error. Without devices named (here or by --config),
+/// it runs against the simulators.
+#[derive(Debug, Parser)]
+#[command(name = "kiosk-hwtest", version)]
+struct Cli {
+    /// The report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The devices an agent's configuration names (stop the agent first).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The receipt printer: a serial or USB device, or HOST:PORT.
+    #[arg(long, value_name = "PATH|HOST:PORT")]
+    printer: Option<String>,
+    /// The printer is a USB printer-class device (/dev/usb/lp0).
+    #[arg(long)]
+    printer_usb: bool,
+    /// The printer's character set.
+    #[arg(long, value_parser = ["pc852", "ascii"])]
+    charset: Option<String>,
+    /// The card reader's device.
+    #[arg(long, value_name = "PATH")]
+    card_reader: Option<PathBuf>,
+    /// How the card reader talks.
+    #[arg(long, default_value = "serial", value_parser = ["serial", "keyboard"])]
+    card_kind: String,
+    /// How a serial card reader frames a card.
+    #[arg(long, default_value = "stx_etx", value_parser = ["stx_etx", "line"])]
+    framing: String,
+    /// The card reader's baud rate.
+    #[arg(long, value_name = "N", default_value_t = 9600, value_parser = clap::value_parser!(u32).range(1..))]
+    baud: u32,
+    /// The touchscreen's event device, or `auto` for the first with touch capabilities.
+    #[arg(long, value_name = "PATH|auto")]
+    touch: Option<String>,
+    /// How long each check waits for the technician, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+    /// Watches the printer's state changes this long, seconds.
+    #[arg(long, value_name = "SECONDS")]
+    watch_printer: Option<u64>,
+}
 
 struct Args {
     json: bool,
     config: Option<PathBuf>,
     targets: Targets,
-    card_kind: CardReaderKind,
-    framing: Framing,
-    baud: u32,
-    usb: bool,
     any_device: bool,
 }
 
-fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut a = Args {
-        json: false,
-        config: None,
-        targets: Targets {
-            timeout: Duration::from_secs(30),
-            ..Targets::default()
-        },
-        card_kind: CardReaderKind::Serial,
-        framing: Framing::StxEtx,
-        baud: 9600,
-        usb: false,
-        any_device: false,
+/// What the command line asks for.
+fn args(cli: Cli) -> Result<Args, String> {
+    let mut targets = Targets {
+        timeout: Duration::from_secs(cli.timeout),
+        ..Targets::default()
     };
-    let mut card_path = None;
-    let mut printer = None;
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        let secs = |v: String, name: &str| {
-            v.parse::<u64>()
-                .map(Duration::from_secs)
-                .map_err(|_| format!("{name}: not a number of seconds: {v}"))
-        };
-        match arg.as_str() {
-            "--json" => a.json = true,
-            "--config" => a.config = Some(value("--config")?.into()),
-            "--printer" => printer = Some(value("--printer")?),
-            "--printer-usb" => a.usb = true,
-            "--charset" => {
-                a.targets.charset = match value("--charset")?.as_str() {
-                    "pc852" => Charset::Pc852,
-                    "ascii" => Charset::Ascii,
-                    other => return Err(format!("--charset: pc852 or ascii, not {other}")),
-                }
-            }
-            "--card-reader" => card_path = Some(PathBuf::from(value("--card-reader")?)),
-            "--card-kind" => {
-                a.card_kind = match value("--card-kind")?.as_str() {
-                    "serial" => CardReaderKind::Serial,
-                    "keyboard" => CardReaderKind::Keyboard,
-                    other => return Err(format!("--card-kind: serial or keyboard, not {other}")),
-                }
-            }
-            "--framing" => {
-                a.framing = match value("--framing")?.as_str() {
-                    "stx_etx" => Framing::StxEtx,
-                    "line" => Framing::Line,
-                    other => return Err(format!("--framing: stx_etx or line, not {other}")),
-                }
-            }
-            "--baud" => {
-                let v = value("--baud")?;
-                a.baud = v
-                    .parse()
-                    .ok()
-                    .filter(|b| *b > 0)
-                    .ok_or(format!("--baud: not a baud rate: {v}"))?;
-            }
-            "--touch" => {
-                let v = value("--touch")?;
-                a.targets.touch = Some(if v == "auto" {
-                    kiosk_agent::devices::input::find_touchscreens(std::path::Path::new(
-                        "/sys/class/input",
-                    ))
-                    .into_iter()
-                    .next()
-                    .ok_or("--touch auto: no input device with touch capabilities")?
-                } else {
-                    v.into()
-                });
-            }
-            "--timeout" => a.targets.timeout = secs(value("--timeout")?, "--timeout")?,
-            "--watch-printer" => {
-                a.targets.watch = secs(value("--watch-printer")?, "--watch-printer")?
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument: {other}")),
-        }
+    if let Some(w) = cli.watch_printer {
+        targets.watch = Duration::from_secs(w);
     }
-    if let Some(p) = printer {
-        a.targets.printer = Some(if a.usb {
+    if let Some(c) = cli.charset {
+        targets.charset = if c == "ascii" {
+            Charset::Ascii
+        } else {
+            Charset::Pc852
+        };
+    }
+    if let Some(v) = cli.touch {
+        targets.touch = Some(if v == "auto" {
+            kiosk_agent::devices::input::find_touchscreens(std::path::Path::new("/sys/class/input"))
+                .into_iter()
+                .next()
+                .ok_or("--touch auto: no input device with touch capabilities")?
+        } else {
+            v.into()
+        });
+    }
+    if let Some(p) = cli.printer {
+        targets.printer = Some(if cli.printer_usb {
             Transport::UsbLp { path: p.into() }
         } else if p.contains(':') && !p.starts_with('/') {
             Transport::Tcp { addr: p }
@@ -124,17 +109,29 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             Transport::detect(p.into(), 115_200)
         });
     }
-    if let Some(path) = card_path {
-        a.targets.card = Some(CardTarget {
+    if let Some(path) = cli.card_reader {
+        targets.card = Some(CardTarget {
             path,
-            kind: a.card_kind,
-            framing: a.framing,
-            baud: a.baud,
+            kind: if cli.card_kind == "keyboard" {
+                CardReaderKind::Keyboard
+            } else {
+                CardReaderKind::Serial
+            },
+            framing: if cli.framing == "line" {
+                Framing::Line
+            } else {
+                Framing::StxEtx
+            },
+            baud: cli.baud,
         });
     }
-    a.any_device =
-        a.targets.printer.is_some() || a.targets.card.is_some() || a.targets.touch.is_some();
-    Ok(a)
+    let any_device = targets.printer.is_some() || targets.card.is_some() || targets.touch.is_some();
+    Ok(Args {
+        json: cli.json,
+        config: cli.config,
+        targets,
+        any_device,
+    })
 }
 
 /// The devices an agent configuration names.
@@ -164,13 +161,10 @@ fn from_config(path: &std::path::Path, t: &mut Targets) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let mut args = match parse(std::env::args().skip(1)) {
+    let mut args = match args(Cli::parse()) {
         Ok(a) => a,
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("kiosk-hwtest: {e}");
-            }
-            eprintln!("{USAGE}");
+            eprintln!("kiosk-hwtest: {e}");
             return ExitCode::from(2);
         }
     };

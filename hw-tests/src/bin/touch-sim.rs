@@ -7,7 +7,10 @@
 //! touch-sim corners FIFO                the technician's four-corner test, once
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use clap::Parser;
 use std::time::Duration;
 
 use hw_tests::touchsim::{AXIS_MAX, InputFifo, Recording};
@@ -19,43 +22,54 @@ fn random_point() -> (i32, i32) {
     (pick(b[0], b[1]), pick(b[2], b[3]))
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let path = args.get(1).ok_or("a FIFO path is required")?;
-    let mut fifo =
-        InputFifo::create(std::path::Path::new(path)).map_err(|e| format!("{path}: {e}"))?;
-    match args.first().map(String::as_str) {
-        Some("corners") => fifo
+/// A touchscreen without /dev/uinput: evdev records through a FIFO the agent reads.
+#[derive(Debug, Parser)]
+#[command(name = "touch-sim", version)]
+enum Cli {
+    /// Creates FIFO and taps at a random spot every N ms once the agent opens it; when the
+    /// agent goes away, waits for it again.
+    Serve {
+        /// The FIFO.
+        fifo: PathBuf,
+        /// Milliseconds between taps.
+        #[arg(long, value_name = "N", default_value_t = 4_000)]
+        every_ms: u64,
+    },
+    /// The technician's four-corner test, once.
+    Corners {
+        /// The FIFO.
+        fifo: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let (Cli::Serve { fifo: path, .. } | Cli::Corners { fifo: path }) = &cli;
+    let path = path.clone();
+    let mut fifo = InputFifo::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match cli {
+        Cli::Corners { .. } => fifo
             .send(Recording::new().corners())
             .map_err(|e| e.to_string()),
-        Some("serve") => {
-            let every = match args.iter().position(|a| a == "--every-ms") {
-                Some(i) => args
-                    .get(i + 1)
-                    .and_then(|v| v.parse().ok())
-                    .ok_or("--every-ms needs a number")?,
-                None => 4_000,
-            };
-            println!("{path}");
+        Cli::Serve { every_ms, .. } => {
+            println!("{}", path.display());
             loop {
                 let (x, y) = random_point();
                 if let Err(e) = fifo.send(Recording::new().tap(x, y, 90)) {
                     eprintln!("touch-sim: the agent went away ({e}); waiting for it");
                     fifo.unplug();
                 }
-                std::thread::sleep(Duration::from_millis(every));
+                std::thread::sleep(Duration::from_millis(every_ms));
             }
         }
-        _ => Err("usage: touch-sim serve FIFO [--every-ms N] | touch-sim corners FIFO".into()),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("touch-sim: {e}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

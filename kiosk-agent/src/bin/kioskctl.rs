@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use agent_client::Client;
 use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
 use protocol::Lang;
 use protocol::app::{RequestBody, ResponseBody, SubmitRequest};
 use protocol::form::FieldKind;
@@ -29,47 +30,68 @@ macro_rules! say {
     };
 }
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        // The reader went away (`kioskctl … | head`): nothing left to say.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("kioskctl: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+/// A command-line client of the agent's local socket, the same API the kiosk app uses.
+#[derive(Debug, Parser)]
+#[command(name = "kioskctl", version)]
+struct Cli {
+    /// The agent's socket.
+    #[arg(long, value_name = "PATH", env = "OKENKO_SOCKET", default_value = DEFAULT_SOCKET)]
+    socket: String,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn run() -> anyhow::Result<()> {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut socket = std::env::var("OKENKO_SOCKET").unwrap_or_else(|_| DEFAULT_SOCKET.into());
-    if let Some(i) = args.iter().position(|a| a == "--socket") {
-        if i + 1 >= args.len() {
-            bail!("--socket needs a path");
-        }
-        socket = args.remove(i + 1);
-        args.remove(i);
-    }
-    let Some(cmd) = args.first().cloned() else {
-        bail!("usage: kioskctl [--socket PATH] info|catalog|devices|notices|submit|status|print");
-    };
-    let mut client = Client::connect(&socket, Duration::from_secs(30))?;
-    match cmd.as_str() {
-        "info" | "devices" | "notices" => {
-            let body = match cmd.as_str() {
-                "info" => RequestBody::KioskInfo,
-                "devices" => RequestBody::Devices,
-                _ => RequestBody::Notices,
-            };
-            say!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
-        }
-        "catalog" => {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The kiosk: its id, name, language, catalog version (JSON).
+    Info,
+    /// The services and their forms' fields (* marks a required one).
+    Catalog,
+    /// The devices and their states (JSON).
+    Devices,
+    /// The notices shown on the home screen (JSON).
+    Notices,
+    /// Submits a form, as a citizen would; prints the tracking code.
+    Submit {
+        /// The service.
+        service: String,
+        /// The citizen's language.
+        #[arg(long, value_name = "cs|en|uk", default_value = "cs")]
+        lang: String,
+        /// The answers, typed from the form: numbers for number fields, yes/no for
+        /// checkboxes, comma-separated values for multi-choice.
+        #[arg(value_name = "FIELD=VALUE")]
+        values: Vec<String>,
+    },
+    /// Where a request stands (JSON).
+    Status {
+        /// Its tracking code.
+        code: String,
+    },
+    /// Prints the receipt of a submission just made (JSON).
+    Print {
+        /// Its tracking code.
+        code: String,
+    },
+}
+
+fn main() -> ExitCode {
+    protocol::cli::finish("kioskctl", run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut client = Client::connect(&cli.socket, Duration::from_secs(30))?;
+    let simple = match cli.command {
+        Command::Info => Some(RequestBody::KioskInfo),
+        Command::Devices => Some(RequestBody::Devices),
+        Command::Notices => Some(RequestBody::Notices),
+        Command::Status { code } => Some(RequestBody::Status {
+            tracking_code: code,
+        }),
+        Command::Print { code } => Some(RequestBody::PrintReceipt {
+            tracking_code: code,
+        }),
+        Command::Catalog => {
             let ResponseBody::Catalog(c) = client.call(RequestBody::Catalog)? else {
                 bail!("unexpected reply");
             };
@@ -85,21 +107,19 @@ fn run() -> anyhow::Result<()> {
                     say!("      {req}{:<20} {}", f.id, kind_name(&f.kind));
                 }
             }
+            None
         }
-        "submit" => submit(&mut client, &args[1..])?,
-        "status" | "print" => {
-            let tracking_code = args
-                .get(1)
-                .with_context(|| format!("{cmd} needs a tracking code"))?
-                .clone();
-            let body = if cmd == "status" {
-                RequestBody::Status { tracking_code }
-            } else {
-                RequestBody::PrintReceipt { tracking_code }
-            };
-            say!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
+        Command::Submit {
+            service,
+            lang,
+            values,
+        } => {
+            submit(&mut client, &service, &lang, &values)?;
+            None
         }
-        other => bail!("unknown command {other:?}"),
+    };
+    if let Some(body) = simple {
+        say!("{}", serde_json::to_string_pretty(&client.call(body)?)?);
     }
     Ok(())
 }
@@ -118,26 +138,24 @@ fn kind_name(k: &FieldKind) -> &'static str {
     }
 }
 
-fn submit(client: &mut Client, args: &[String]) -> anyhow::Result<()> {
-    let service_id = args.first().context("submit needs a service id")?;
+fn submit(
+    client: &mut Client,
+    service_id: &str,
+    lang: &str,
+    args: &[String],
+) -> anyhow::Result<()> {
     let ResponseBody::Catalog(catalog) = client.call(RequestBody::Catalog)? else {
         bail!("unexpected reply");
     };
     let service = catalog
         .services
         .iter()
-        .find(|s| &s.id == service_id)
+        .find(|s| s.id == service_id)
         .with_context(|| format!("service {service_id:?} is not in this kiosk's catalog"))?;
-    let mut language = Lang::Cs;
+    let language: Lang = serde_json::from_value(serde_json::Value::String(lang.to_owned()))
+        .with_context(|| format!("unknown language {lang:?}: cs, en or uk"))?;
     let mut values = FormValues::new();
-    let mut rest = args[1..].iter();
-    while let Some(a) = rest.next() {
-        if a == "--lang" {
-            let l = rest.next().context("--lang needs cs, en or uk")?;
-            language = serde_json::from_value(serde_json::Value::String(l.clone()))
-                .with_context(|| format!("unknown language {l:?}"))?;
-            continue;
-        }
+    for a in args {
         let (k, v) = a
             .split_once('=')
             .with_context(|| format!("{a:?} is not FIELD=VALUE"))?;
