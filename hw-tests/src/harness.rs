@@ -614,7 +614,7 @@ pub fn sample_receipt() -> kiosk_agent::devices::printer::ReceiptContent {
         kiosk: "Nová radnice, přízemí".into(),
         code: protocol::tracking::TrackingCode::from_parts(1, 0x1234)
             .expect("1 and 0x1234 make a valid code"),
-        status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
+        status_base: "https://fleet.ostrava.cz".into(),
         lang: protocol::Lang::Cs,
     }
 }

@@ -683,14 +683,18 @@ impl Config {
         Ok(Some(key))
     }
 
-    /// The public status URL of a tracking code.
-    pub fn status_url(&self, code: &protocol::tracking::TrackingCode) -> String {
-        let base = self
-            .receipt
+    /// The public address status pages are under: `receipt.status_url_base`, else the
+    /// fleet's URL.
+    pub fn status_base(&self) -> &str {
+        self.receipt
             .status_url_base
             .as_deref()
-            .unwrap_or(&self.fleet.url);
-        format!("{}/s/{}", base.trim_end_matches('/'), code.as_str())
+            .unwrap_or(&self.fleet.url)
+    }
+
+    /// The public status URL of a tracking code.
+    pub fn status_url(&self, code: &protocol::tracking::TrackingCode) -> String {
+        code.status_url(self.status_base())
     }
 
     /// The agent's database file.

@@ -386,7 +386,7 @@ fn print_receipt(agent: &Agent, typed: &str) -> Result<ResponseBody, ApiError> {
         service,
         created_at: entry.created_at,
         kiosk: identity.map(|i| i.name).unwrap_or_default(),
-        status_url: agent.config.status_url(&code),
+        status_base: agent.config.status_base().to_owned(),
         code: code.clone(),
         lang: entry.language,
     };

@@ -25,7 +25,7 @@ fn content(lang: Lang) -> ReceiptContent {
         created_at: 1_795_462_440_000,
         kiosk: "Nová radnice, přízemí".into(),
         code: TrackingCode::from_parts(1, 0x1234).unwrap(),
-        status_url: "https://fleet.ostrava.cz/s/001CX86BY".into(),
+        status_base: "https://fleet.ostrava.cz".into(),
         lang,
     }
 }
@@ -58,14 +58,20 @@ fn a_czech_receipt_prints_as_intended() {
         "{:?}",
         printed.receipt.warnings
     );
-    let code = TrackingCode::from_parts(1, 0x1234).unwrap().to_string();
+    let tracking = TrackingCode::from_parts(1, 0x1234).unwrap();
+    let code = tracking.to_string();
     let expected = format!(
         "Statutární město Ostrava\nPotvrzení o podání žádosti\n\nSlužba: Rezidentní parkovací karta\n\
          Podáno: 23. 11. 2026 20:34\nKiosek: Nová radnice, přízemí\n\nKód vaší žádosti\n{code}\n\
-         [QR] https://fleet.ostrava.cz/s/001CX86BY\n\
-         Stav žádosti zjistíte na kterémkoli kiosku\nzadáním kódu, nebo naskenujte QR kód.\n\n\n\n[CUT]\n"
+         [QR] https://fleet.ostrava.cz/s/{}\n\
+         Stav žádosti zjistíte na kterémkoli kiosku\nzadáním kódu, nebo naskenujte QR kód.\n\n\n\n[CUT]\n",
+        tracking.as_str()
     );
     assert_eq!(printed.receipt.to_text(), expected);
+    // The QR code leads to the status page of the code printed above it, and no other.
+    let qr = printed.receipt.qr_payloads();
+    let linked = qr[0].rsplit('/').next().unwrap();
+    assert_eq!(TrackingCode::parse(linked).unwrap(), tracking, "{qr:?}");
     let big = printed.receipt.lines().find(|l| l.text() == code).unwrap();
     assert_eq!(
         (big.spans[0].style.width, big.spans[0].style.height),

@@ -284,10 +284,11 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
     let mut sub = s.clone();
     let _ = sub.submit();
     out.push(("submitting", sub.clone(), chrome.clone()));
-    let code = protocol::tracking::TrackingCode::from_parts(1, 0x1234)
-        .map(|c| c.to_string())
+    let tracking = protocol::tracking::TrackingCode::from_parts(1, 0x1234);
+    let code = tracking.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let url = tracking
+        .map(|c| c.status_url("https://fleet.ostrava.cz"))
         .unwrap_or_default();
-    let url = format!("https://fleet.ostrava.cz/s/{code}");
     let mut done = sub.clone();
     done.submitted(code.clone(), url.clone(), true);
     out.push(("done", done, chrome.clone()));

@@ -132,6 +132,13 @@ impl TrackingCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The public status page of this code under `base` (the fleet's public address, e.g.
+    /// `https://fleet.ostrava.cz`): `base/s/CODE`. The one place such a link is made, so that
+    /// a receipt's QR code, the kiosk's screen and the fleet agree.
+    pub fn status_url(&self, base: &str) -> String {
+        format!("{}/s/{}", base.trim_end_matches('/'), self.as_str())
+    }
 }
 
 /// Bytes in Crockford base32 (upper case, no padding): for secrets and tokens that people or

@@ -34,6 +34,13 @@ enum Cli {
         #[arg(long, value_name = "MM", default_value = "80", value_parser = ["80", "58"])]
         paper_width: String,
     },
+    /// The sample receipt (the one the docs show), encoded by the agent's own encoder for a
+    /// PC852 printer, as decode would show it.
+    Sample {
+        /// Also draws the paper as a PNG image.
+        #[arg(long, value_name = "OUT")]
+        png: Option<PathBuf>,
+    },
     /// Opens a pty, prints its path, and acts as the printer: answers status requests and
     /// prints each job as text when it is cut.
     Serve {
@@ -79,20 +86,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => std::fs::read(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?,
             };
-            let receipt = hw_tests::escpos::decode(&bytes);
-            for w in &receipt.warnings {
-                eprintln!("warning: {w}");
-            }
-            std::io::stdout()
-                .lock()
-                .write_all(receipt.to_text().as_bytes())?;
-            if let Some(out) = png {
-                let image = hw_tests::escpos::render::to_png(&receipt, paper)
-                    .context("cannot encode the image")?;
-                std::fs::write(&out, image)
-                    .with_context(|| format!("cannot write {}", out.display()))?;
-            }
-            Ok(())
+            show(&bytes, png, paper)
+        }
+        Cli::Sample { png } => {
+            let bytes = kiosk_agent::devices::printer::receipt::encode(
+                &hw_tests::harness::sample_receipt(),
+                kiosk_agent::devices::printer::Charset::Pc852,
+            )
+            .context("cannot encode the sample receipt")?;
+            show(&bytes, png, hw_tests::escpos::render::WIDTH_80MM)
         }
         Cli::Serve {
             baud,
@@ -101,6 +103,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             off,
         } => serve(baud, &paper, cover_open, off),
     }
+}
+
+/// Decodes `bytes`, prints the receipt as text (warnings on stderr) and draws it to `png`.
+fn show(bytes: &[u8], png: Option<PathBuf>, paper: u32) -> anyhow::Result<()> {
+    let receipt = hw_tests::escpos::decode(bytes);
+    for w in &receipt.warnings {
+        eprintln!("warning: {w}");
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(receipt.to_text().as_bytes())?;
+    if let Some(out) = png {
+        let image =
+            hw_tests::escpos::render::to_png(&receipt, paper).context("cannot encode the image")?;
+        std::fs::write(&out, image).with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    Ok(())
 }
 
 fn serve(baud: Option<u32>, paper: &str, cover_open: bool, off: bool) -> anyhow::Result<()> {

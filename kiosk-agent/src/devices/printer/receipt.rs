@@ -70,8 +70,9 @@ pub struct ReceiptContent {
     pub kiosk: String,
     /// The tracking code.
     pub code: TrackingCode,
-    /// The public status page of this request.
-    pub status_url: String,
+    /// The public address status pages are under; the QR code is the code's page there
+    /// ([`TrackingCode::status_url`]), so it cannot show another code than the one printed.
+    pub status_base: String,
     /// The citizen's language.
     pub lang: Lang,
 }
@@ -210,7 +211,7 @@ pub fn encode(r: &ReceiptContent, charset: Charset) -> Result<Vec<u8>, EncodeErr
         .map_err(e)?
         .bold(false)
         .map_err(e)?
-        .qrcode_option(&r.status_url, qr)
+        .qrcode_option(&r.code.status_url(&r.status_base), qr)
         .map_err(e)?
         .justify(JustifyMode::LEFT)
         .map_err(e)?
