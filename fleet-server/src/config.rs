@@ -10,35 +10,8 @@ use serde::Deserialize;
 /// Where the server looks for its configuration when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/okenko/fleet.toml";
 
-/// Why the configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A file could not be read.
-    #[error("cannot read {path}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not valid TOML, a wrong type, or an unknown key.
-    #[error("config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, naming the key.
-        message: String,
-    },
-    /// A value that cannot be used.
-    #[error("config key `{key}`: {problem}")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// What is wrong.
-        problem: String,
-    },
-}
+pub use protocol::config::ConfigError;
+use protocol::config::Validate;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -408,29 +381,16 @@ fn default_filter() -> String {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::from_toml(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.to_owned(),
-                message,
-            },
-            other => other,
-        })
+        protocol::config::from_file(path)
     }
 
     /// Parses and validates TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
+        protocol::config::from_toml(text)
     }
+}
 
+impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: &str| ConfigError::Invalid {
             key,
@@ -579,7 +539,9 @@ impl Config {
             .map_err(|e| invalid("log.filter", &e.to_string()))?;
         Ok(())
     }
+}
 
+impl Config {
     /// The admin token, read from its file when configured so.
     pub fn admin_token(&self) -> Result<Option<String>, ConfigError> {
         token(

@@ -37,10 +37,4 @@ pub mod state;
 pub mod store;
 pub mod uptime;
 
-/// Milliseconds since the Unix epoch now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use protocol::time::now_ms;

@@ -24,6 +24,8 @@ use protocol::fleet::{
 };
 use tokio::sync::Mutex;
 
+use crate::now_ms;
+
 /// A fault the script applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
@@ -136,10 +138,6 @@ const PLACES: [&str; 12] = [
     "Slezská Ostrava, radnice",
     "Dolní oblast Vítkovic",
 ];
-
-fn now_ms() -> UnixMillis {
-    crate::now_ms()
-}
 
 /// A small deterministic generator (no need for a random crate): a kiosk's readings vary but
 /// runs are reproducible.

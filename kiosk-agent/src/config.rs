@@ -11,35 +11,8 @@ use serde::Deserialize;
 /// Where the agent looks for its configuration when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/okenko/agent.toml";
 
-/// Why the configuration could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has a key of the wrong type or an unknown key.
-    #[error("config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, which names the key and line.
-        message: String,
-    },
-    /// A key has a value that parses but cannot be used.
-    #[error("config key `{key}`: {problem}")]
-    Invalid {
-        /// The key, dotted (`fleet.url`).
-        key: &'static str,
-        /// What is wrong with it.
-        problem: String,
-    },
-}
+pub use protocol::config::ConfigError;
+use protocol::config::Validate;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -494,29 +467,16 @@ fn default_log_filter() -> String {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Config::from_toml(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.to_owned(),
-                message,
-            },
-            other => other,
-        })
+        protocol::config::from_file(path)
     }
 
     /// Parses and validates TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: PathBuf::new(),
-            message: e.to_string(),
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
+        protocol::config::from_toml(text)
     }
+}
 
+impl Validate for Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: &str| ConfigError::Invalid {
             key,
@@ -632,7 +592,9 @@ impl Config {
         }
         Ok(())
     }
+}
 
+impl Config {
     /// Where the printer is, when one is configured.
     pub fn printer_transport(&self) -> Option<crate::devices::printer::Transport> {
         use crate::devices::printer::Transport;

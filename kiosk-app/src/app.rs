@@ -535,11 +535,7 @@ fn apply(st: &mut State, ev: Event) -> Option<Request> {
 
 /// Today in Czech local time.
 pub fn today() -> protocol::validate::Date {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let c = protocol::time::czech(now);
+    let c = protocol::time::czech(protocol::time::now_ms());
     protocol::validate::Date {
         year: c.year.clamp(1900, 2999) as u16,
         month: c.month as u8,

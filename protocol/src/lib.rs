@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod fleet;
 pub mod form;
 pub mod frame;

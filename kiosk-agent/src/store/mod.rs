@@ -138,10 +138,4 @@ impl Store {
     }
 }
 
-/// Milliseconds since the Unix epoch now.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use protocol::time::now_ms;
