@@ -2,7 +2,7 @@
 //!
 //! Kiosk credentials, bootstrap tokens and API tokens are 160+ random bits, so a SHA-256 hash is
 //! enough to make a stolen database useless (no dictionary to run). Staff passwords are another
-//! matter and get argon2 when staff accounts arrive.
+//! matter: argon2id, in [`crate::staff`].
 
 /// Hex SHA-256 of a secret.
 pub fn hash_secret(secret: &str) -> String {

@@ -59,7 +59,7 @@ pub async fn metrics(
     .await?;
     let mut open: std::collections::BTreeMap<String, u64> = Default::default();
     for a in alerts {
-        *open.entry(a.kind).or_default() += 1;
+        *open.entry(a.kind.as_str().to_owned()).or_default() += 1;
     }
     let heartbeats = state.heartbeats.load(Ordering::Relaxed);
     let mut body = render(

@@ -16,6 +16,7 @@ use super::chart::{self, Chart, Kind};
 use super::{
     Flash, Page, Shell, ago, csrf_field, esc, forbidden, groups_text, page, urlencode, when,
 };
+use crate::alerts::AlertKind;
 use crate::http::AppError;
 use crate::staff::{Role, Staff};
 use crate::state::{AppState, blocking};
@@ -60,37 +61,8 @@ impl Level {
     }
 }
 
-/// Alert kinds that only need attention; every other kind stops part of the service.
-const WARNING_KINDS: &[&str] = &[
-    "printer_paper_near_end",
-    "touchscreen_silent",
-    "clock_skew",
-    "outbox_stuck",
-];
-
-/// The words staff read for an alert kind.
-pub fn kind_label(kind: &str) -> &str {
-    match kind {
-        "offline" => "Offline",
-        "printer_paper_out" => "Printer out of paper",
-        "printer_paper_near_end" => "Paper running out",
-        "printer_cover_open" => "Printer cover open",
-        "printer_fault" => "Printer fault",
-        "printer_missing" => "Printer missing",
-        "card_reader_missing" => "Card reader missing",
-        "touchscreen_missing" => "Touchscreen missing",
-        "touchscreen_silent" => "Touchscreen silent",
-        "disk_full" => "Data partition full",
-        "update_failed" => "Update failed",
-        "temperature_high" => "Too hot",
-        "clock_skew" => "Clock wrong",
-        "outbox_stuck" => "Submissions not sent",
-        other => other,
-    }
-}
-
-fn alert_level(kind: &str) -> Level {
-    if WARNING_KINDS.contains(&kind) {
+fn alert_level(kind: AlertKind) -> Level {
+    if kind.is_warning() {
         Level::Warn
     } else {
         Level::Bad
@@ -135,7 +107,7 @@ fn level(k: &KioskRecord, open: &[&Alert], now: UnixMillis, offline_after_ms: i6
         return Level::Off;
     }
     open.iter()
-        .map(|a| alert_level(&a.kind))
+        .map(|a| alert_level(a.kind))
         .max()
         .unwrap_or(Level::Ok)
 }
@@ -249,8 +221,8 @@ pub fn overview_regions(f: &Fleet, q: &OverviewQuery) -> Vec<(&'static str, Stri
             let _ = write!(
                 list,
                 "<li class=\"{}\">{}{}</li>",
-                alert_level(&a.kind).class(),
-                esc(kind_label(&a.kind)),
+                alert_level(a.kind).class(),
+                esc(a.kind.label()),
                 if a.acked_at.is_some() {
                     " · acknowledged"
                 } else {
@@ -997,7 +969,7 @@ fn alert_table(alerts: &[Alert], now: UnixMillis, staff: &Staff, with_kiosk: boo
     }
     s.push_str("<th>Alert</th><th>Detail</th><th>Opened</th><th>State</th></tr></thead><tbody>");
     for a in alerts {
-        let level = alert_level(&a.kind);
+        let level = alert_level(a.kind);
         let state = match (a.resolved_at, a.acked_at) {
             (Some(r), _) => format!(
                 "<span class=\"badge ok\">resolved</span> <span class=\"small muted\">{} after {}</span>",
@@ -1023,7 +995,7 @@ fn alert_table(alerts: &[Alert], now: UnixMillis, staff: &Staff, with_kiosk: boo
             s,
             "<tr id=\"alert-{}\" data-kind=\"{}\">",
             a.id,
-            esc(&a.kind)
+            a.kind.as_str()
         );
         if with_kiosk {
             let _ = write!(
@@ -1041,7 +1013,7 @@ fn alert_table(alerts: &[Alert], now: UnixMillis, staff: &Staff, with_kiosk: boo
             } else {
                 level.class()
             },
-            k = esc(kind_label(&a.kind)),
+            k = esc(a.kind.label()),
             d = esc(&a.detail),
             w = when(a.opened_at),
             ago = ago(now, a.opened_at),

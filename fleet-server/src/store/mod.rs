@@ -66,8 +66,8 @@ pub struct Alert {
     pub id: i64,
     /// The kiosk.
     pub kiosk_id: String,
-    /// What, e.g. `offline`, `printer_paper_out` (see [`crate::alerts`]).
-    pub kind: String,
+    /// What it is about.
+    pub kind: crate::alerts::kind::AlertKind,
     /// For people: what was seen.
     pub detail: String,
     /// When it opened.
@@ -317,8 +317,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn reconcile_alerts(
         &self,
         kiosk_id: &str,
-        active: &[(&str, String)],
-        keep: &[&str],
+        active: &[(crate::alerts::kind::AlertKind, String)],
+        keep: &[crate::alerts::kind::AlertKind],
         now: UnixMillis,
     ) -> Result<Vec<AlertEvent>, StoreError>;
 

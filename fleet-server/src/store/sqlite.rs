@@ -26,6 +26,7 @@ use super::{
     Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord, LoginLimits,
     StaffSession, StaffUser, Store, StoreError, SubmissionMeta, UserChange,
 };
+use crate::alerts::kind::AlertKind;
 
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -1303,8 +1304,8 @@ impl Store for SqliteStore {
     fn reconcile_alerts(
         &self,
         kiosk_id: &str,
-        active: &[(&str, String)],
-        keep: &[&str],
+        active: &[(AlertKind, String)],
+        keep: &[AlertKind],
         now: UnixMillis,
     ) -> Result<Vec<AlertEvent>, StoreError> {
         let mut conn = self.conn();
@@ -1335,7 +1336,7 @@ impl Store for SqliteStore {
                     tx.execute(
                         "INSERT INTO alerts (kiosk_id, kind, detail, opened_at)
                          VALUES (?1, ?2, ?3, ?4)",
-                        params![kiosk_id, kind, detail, now],
+                        params![kiosk_id, kind.as_str(), detail, now],
                     )
                     .map_err(db)?;
                     events.push(AlertEvent {
@@ -1343,7 +1344,7 @@ impl Store for SqliteStore {
                         alert: Alert {
                             id: tx.last_insert_rowid(),
                             kiosk_id: kiosk_id.to_owned(),
-                            kind: (*kind).to_owned(),
+                            kind: *kind,
                             detail: detail.clone(),
                             opened_at: now,
                             acked_at: None,
@@ -1356,7 +1357,7 @@ impl Store for SqliteStore {
             }
         }
         for mut a in open {
-            if !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind.as_str()) {
+            if !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind) {
                 tx.execute(
                     "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
                     params![a.id, now],
@@ -2087,7 +2088,16 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     Ok(Alert {
         id: r.get(0)?,
         kiosk_id: r.get(1)?,
-        kind: r.get(2)?,
+        kind: {
+            let name: String = r.get(2)?;
+            AlertKind::parse(&name).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown alert kind {name:?}").into(),
+                )
+            })?
+        },
         detail: r.get(3)?,
         opened_at: r.get(4)?,
         acked_at: r.get(5)?,

@@ -9,6 +9,10 @@
 //! that changes its conditions (at most one such check every half second). A condition must
 //! last `alerts.hold_s` before its alert opens; `offline` has its own threshold.
 
+pub mod kind;
+
+pub use kind::AlertKind;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,11 +96,14 @@ pub fn active(
     hb: Option<&Heartbeat>,
     now: UnixMillis,
     r: &Rules,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(AlertKind, String)> {
     let mut out = Vec::new();
     let offline = match k.last_seen.or(k.enrolled_at) {
         Some(t) if now - t > r.offline_after_ms => {
-            out.push(("offline", format!("no heartbeat for {}", duration(now - t))));
+            out.push((
+                AlertKind::Offline,
+                format!("no heartbeat for {}", duration(now - t)),
+            ));
             true
         }
         _ => false,
@@ -108,28 +115,29 @@ pub fn active(
         let detail = bounded_detail(d.detail.as_deref().unwrap_or_default());
         match (d.device, d.state) {
             (DeviceKind::Printer, DeviceState::Missing) => {
-                out.push(("printer_missing", detail));
+                out.push((AlertKind::PrinterMissing, detail));
             }
             (DeviceKind::Printer, DeviceState::Fault | DeviceState::Warning) => {
                 let paper = match printer_detail::paper(&detail) {
-                    "out" => Some("printer_paper_out"),
-                    "near_end" => Some("printer_paper_near_end"),
+                    "out" => Some(AlertKind::PrinterPaperOut),
+                    "near_end" => Some(AlertKind::PrinterPaperNearEnd),
                     _ => None,
                 };
-                let cover = printer_detail::cover_open(&detail).then_some("printer_cover_open");
-                let kinds: Vec<&'static str> = paper.into_iter().chain(cover).collect();
-                for kind in &kinds {
+                let cover =
+                    printer_detail::cover_open(&detail).then_some(AlertKind::PrinterCoverOpen);
+                let kinds: Vec<AlertKind> = paper.into_iter().chain(cover).collect();
+                for &kind in &kinds {
                     out.push((kind, detail.clone()));
                 }
                 if kinds.is_empty() && d.state == DeviceState::Fault {
-                    out.push(("printer_fault", detail));
+                    out.push((AlertKind::PrinterFault, detail));
                 }
             }
             (DeviceKind::CardReader, DeviceState::Missing) => {
-                out.push(("card_reader_missing", detail));
+                out.push((AlertKind::CardReaderMissing, detail));
             }
             (DeviceKind::Touchscreen, DeviceState::Missing) => {
-                out.push(("touchscreen_missing", detail));
+                out.push((AlertKind::TouchscreenMissing, detail));
             }
             (DeviceKind::Touchscreen, DeviceState::Ok | DeviceState::Warning)
                 if r.touch_silent_ms > 0 && !offline && r.hours.is_open(now) =>
@@ -137,7 +145,7 @@ pub fn active(
                 let last = d.last_event_at.unwrap_or(d.since).max(d.since);
                 if now - last > r.touch_silent_ms {
                     out.push((
-                        "touchscreen_silent",
+                        AlertKind::TouchscreenSilent,
                         format!("no touch for {} min while open", minutes(now - last)),
                     ));
                 }
@@ -152,7 +160,7 @@ pub fn active(
             let used = 1.0 - free.min(total) as f64 / total as f64;
             if used > r.disk_used_max {
                 out.push((
-                    "disk_full",
+                    AlertKind::DiskFull,
                     format!("data partition {:.0} % full", used * 100.0),
                 ));
             }
@@ -160,7 +168,7 @@ pub fn active(
         if let Some(t) = s.temperature_c
             && t > r.temperature_max_c
         {
-            out.push(("temperature_high", format!("{t:.1} °C")));
+            out.push((AlertKind::TemperatureHigh, format!("{t:.1} °C")));
         }
     }
     if let Some(skew) = k.clock_skew_ms
@@ -168,7 +176,7 @@ pub fn active(
     {
         let dir = if skew > 0 { "behind" } else { "ahead of" };
         out.push((
-            "clock_skew",
+            AlertKind::ClockSkew,
             format!("kiosk clock {} s {dir} the server's", skew.abs() / 1000),
         ));
     }
@@ -176,7 +184,7 @@ pub fn active(
         && u.state.is_failure()
     {
         out.push((
-            "update_failed",
+            AlertKind::UpdateFailed,
             format!(
                 "{} {}: {}",
                 u.target.as_deref().unwrap_or("update"),
@@ -194,7 +202,7 @@ pub fn active(
         && age > r.outbox_max_age_s
     {
         out.push((
-            "outbox_stuck",
+            AlertKind::OutboxStuck,
             format!(
                 "{} submissions waiting, the oldest for {} min",
                 hb.outbox_len,
@@ -209,9 +217,9 @@ pub fn active(
 /// database work (see [`Watch::changed`]).
 #[derive(Debug, Default)]
 pub struct Watch {
-    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<&'static str>>>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<AlertKind>>>,
     /// Since when each condition of each kiosk has held.
-    since: std::sync::Mutex<std::collections::HashMap<(String, &'static str), UnixMillis>>,
+    since: std::sync::Mutex<std::collections::HashMap<(String, AlertKind), UnixMillis>>,
 }
 
 impl Watch {
@@ -220,23 +228,23 @@ impl Watch {
     fn held(
         &self,
         kiosk: &str,
-        conditions: &[(&'static str, String)],
+        conditions: &[(AlertKind, String)],
         now: UnixMillis,
         hold_ms: i64,
-    ) -> Vec<(&'static str, String)> {
+    ) -> Vec<(AlertKind, String)> {
         let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
         since.retain(|(k, kind), _| k != kiosk || conditions.iter().any(|(c, _)| c == kind));
         conditions
             .iter()
             .filter(|(kind, _)| {
-                let first = *since.entry((kiosk.to_owned(), kind)).or_insert(now);
-                *kind == "offline" || now - first >= hold_ms
+                let first = *since.entry((kiosk.to_owned(), *kind)).or_insert(now);
+                *kind == AlertKind::Offline || now - first >= hold_ms
             })
             .cloned()
             .collect()
     }
 
-    fn remember(&self, kiosk: &str, conditions: &[(&'static str, String)]) {
+    fn remember(&self, kiosk: &str, conditions: &[(AlertKind, String)]) {
         let kinds = conditions.iter().map(|(k, _)| *k).collect();
         self.seen
             .lock()
@@ -253,7 +261,7 @@ impl Watch {
             clock_skew_ms: hb.sent_at.map(|s| now - s).or(k.clock_skew_ms),
             ..k.clone()
         };
-        let kinds: Vec<&'static str> = active(&fresh, Some(hb), now, r)
+        let kinds: Vec<AlertKind> = active(&fresh, Some(hb), now, r)
             .iter()
             .map(|(k, _)| *k)
             .collect();
@@ -292,7 +300,7 @@ fn check(
 ) -> Result<Vec<AlertEvent>, StoreError> {
     let conditions = active(k, hb, now, rules);
     let held = watch.held(&k.kiosk_id, &conditions, now, rules.hold_ms);
-    let keep: Vec<&str> = conditions.iter().map(|(kind, _)| *kind).collect();
+    let keep: Vec<AlertKind> = conditions.iter().map(|(kind, _)| *kind).collect();
     let events = store.reconcile_alerts(&k.kiosk_id, &held, &keep, now)?;
     watch.remember(&k.kiosk_id, &held);
     Ok(events)
@@ -489,12 +497,12 @@ mod tests {
         assert!(at(&missing, t0 + 7_000).is_empty());
         assert_eq!(
             at(&missing, t0 + 8_000),
-            [("opened", "printer_missing".to_owned())]
+            [("opened", AlertKind::PrinterMissing)]
         );
         assert!(at(&missing, t0 + 9_000).is_empty(), "once");
         assert_eq!(
             at(&fine, t0 + 10_000),
-            [("resolved", "printer_missing".to_owned())]
+            [("resolved", AlertKind::PrinterMissing)]
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -518,7 +526,7 @@ mod tests {
         assert!(detail.starts_with("paper out . forged"), "{detail:?}");
     }
 
-    fn kinds(v: &[(&'static str, String)]) -> Vec<&'static str> {
+    fn kinds(v: &[(AlertKind, String)]) -> Vec<AlertKind> {
         v.iter().map(|(k, _)| *k).collect()
     }
 
@@ -555,7 +563,7 @@ mod tests {
         assert_eq!(
             active(&kiosk(Some(now - 10_000)), Some(&back), now, &r),
             [(
-                "update_failed",
+                AlertKind::UpdateFailed,
                 "1.1.0 rolled back: the app exited 3 times".to_owned()
             )]
         );
@@ -566,7 +574,7 @@ mod tests {
                 now,
                 &r
             )),
-            ["offline"]
+            [AlertKind::Offline]
         );
         let sick = hb(
             vec![
@@ -592,14 +600,14 @@ mod tests {
         assert_eq!(
             kinds(&got),
             [
-                "printer_paper_out",
-                "printer_cover_open",
-                "card_reader_missing",
-                "touchscreen_silent",
-                "disk_full",
-                "temperature_high",
-                "clock_skew",
-                "outbox_stuck"
+                AlertKind::PrinterPaperOut,
+                AlertKind::PrinterCoverOpen,
+                AlertKind::CardReaderMissing,
+                AlertKind::TouchscreenSilent,
+                AlertKind::DiskFull,
+                AlertKind::TemperatureHigh,
+                AlertKind::ClockSkew,
+                AlertKind::OutboxStuck
             ]
         );
         assert!(got.iter().any(|(_, d)| d == "data partition 95 % full"));
@@ -612,6 +620,8 @@ mod tests {
             hours: OpeningHours::parse("Mo-Fr 18:00-20:00").unwrap(),
             ..r.clone()
         };
-        assert!(!kinds(&active(&k, Some(&sick), now, &night)).contains(&"touchscreen_silent"));
+        assert!(
+            !kinds(&active(&k, Some(&sick), now, &night)).contains(&AlertKind::TouchscreenSilent)
+        );
     }
 }
