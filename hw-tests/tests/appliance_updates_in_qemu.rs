@@ -32,6 +32,9 @@ use appliance::*;
 
 const KIOSK: &str = "vm-upd";
 
+/// A start that shows no boot for this long is recorded and power-cycled ([`Vm::start_booted`]).
+const QUIET: Duration = Duration::from_secs(180);
+
 /// The bytes of partition `n` of `disk`.
 fn partition(disk: &Path, n: usize) -> Vec<u8> {
     use std::io::{Read, Seek};
@@ -132,7 +135,7 @@ fn rollouts_update_the_appliance_and_a_bad_release_comes_back_by_itself() {
     }
     let [stranger, otherhw, crashes, noboot, next] = [0, 1, 2, 3, 4].map(|i| releases[i].0.clone());
     let opts = options(&lab, &disk);
-    let mut vm = Vm::start(&dir.join("vm1"), &opts).unwrap();
+    let mut vm = Vm::start_booted(&dir.join("vm1"), &opts, QUIET).unwrap();
     assert!(
         wait_until(BOOT, || heard_from(&lab.fleet, KIOSK)),
         "the kiosk enrolled; journal:\n{}",
@@ -177,7 +180,7 @@ fn rollouts_update_the_appliance_and_a_bad_release_comes_back_by_itself() {
     // 2. The release whose app crashes: installed into B, booted on trial, the app restarts
     //    and restarts, the health check fails, the kiosk is back on the factory slot and says
     //    why. The queued request went out once meanwhile.
-    let mut vm = Vm::start(&dir.join("vm2"), &opts).unwrap();
+    let mut vm = Vm::start_booted(&dir.join("vm2"), &opts, QUIET).unwrap();
     assert!(
         wait_until(BOOT, || stored(&lab, "díra č3 ve zdi").len() == 1),
         "the queued request reached the fleet; journal:\n{}",
@@ -222,7 +225,7 @@ fn rollouts_update_the_appliance_and_a_bad_release_comes_back_by_itself() {
     // ... the kiosk comes up on A, installs again, and reboots into B on trial, where (with
     // the network down, so the trial cannot pass yet) a citizen files a request, and the
     // power goes again.
-    let mut vm = Vm::start(&dir.join("vm3"), &opts).unwrap();
+    let mut vm = Vm::start_booted(&dir.join("vm3"), &opts, QUIET).unwrap();
     assert!(
         vm.wait_journal("installing the release into the other slot", BOOT),
         "the install resumed; journal:\n{}",
@@ -241,7 +244,7 @@ fn rollouts_update_the_appliance_and_a_bad_release_comes_back_by_itself() {
     assert!(stored(&lab, "díra č4 ve zdi").is_empty());
     // The next boot is B's second try; with the network back the health check passes, the
     // boot is blessed, the fleet hears `succeeded`.
-    let mut vm = Vm::start(&dir.join("vm4"), &opts).unwrap();
+    let mut vm = Vm::start_booted(&dir.join("vm4"), &opts, QUIET).unwrap();
     wait_state(&lab.fleet, KIOSK, &next, &next, "succeeded", 900);
     assert!(vm.wait_journal("the boot is blessed", Duration::from_secs(60)));
     let status = console(&mut vm, &lab, "update status");
