@@ -436,6 +436,7 @@ pub fn require(staff: &Staff, role: Role) -> Result<(), crate::error::AppError> 
 mod tests {
     use super::*;
     use crate::store::UserChange;
+    use crate::store::prelude::*;
     use crate::store::sqlite::SqliteStore;
 
     fn store() -> ((), SqliteStore) {

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
-use fleet_server::store::Store;
+use fleet_server::store::prelude::*;
 use fleet_server::store::sqlite::SqliteStore;
 use protocol::fleet::{Heartbeat, SystemHealth};
 

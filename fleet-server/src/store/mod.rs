@@ -248,8 +248,57 @@ pub struct SubmissionMeta {
     pub delivered_at: Option<UnixMillis>,
 }
 
-/// The storage the server needs.
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+/// Every part of [`Store`], for code that holds a concrete store rather than a `&dyn Store`
+/// (whose methods need no import).
+pub mod prelude {
+    pub use super::{
+        Alerts, Audit, Catalogs, Commands, Deliveries, History, Kiosks, Releases, StaffAccounts,
+        Store, Submissions, Upkeep,
+    };
+}
+
+/// The storage the server needs, by domain: each part a trait, so that a second implementation
+/// (PostgreSQL) is written and tested one domain at a time. Callers hold a `&dyn Store`.
+pub trait Store:
+    Kiosks
+    + Submissions
+    + Deliveries
+    + Catalogs
+    + Alerts
+    + Commands
+    + History
+    + StaffAccounts
+    + Audit
+    + Releases
+    + Upkeep
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Kiosks
+        + Submissions
+        + Deliveries
+        + Catalogs
+        + Alerts
+        + Commands
+        + History
+        + StaffAccounts
+        + Audit
+        + Releases
+        + Upkeep
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + 'static
+{
+}
+
+/// Kiosks: bootstrap tokens, enrolment, credentials, and their newest state.
+pub trait Kiosks {
     /// Issues a one-time bootstrap token (stored as its hash) for kiosk `kiosk_id`.
     fn create_bootstrap_token(
         &self,
@@ -277,6 +326,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         credential_hash: &str,
     ) -> Result<Option<KioskRecord>, StoreError>;
 
+    /// One kiosk with its newest heartbeat.
+    fn kiosk_health_of(
+        &self,
+        kiosk_id: &str,
+    ) -> Result<Option<(KioskRecord, Option<Heartbeat>)>, StoreError>;
+
+    /// Every kiosk with its newest heartbeat, by id.
+    fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
+
+    /// The SHA-256 of a kiosk's credential (from which its console codes are derived,
+    /// [`protocol::totp`]); `None` before enrolment.
+    fn credential_hash(&self, kiosk_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Kiosks, by id.
+    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError>;
+}
+
+/// Submissions: ingest (exactly once per id), states from the agenda system, look-ups.
+pub trait Submissions {
     /// Stores a batch idempotently: a known id answers its original ack, a new one is stored
     /// with its status and delivery entry. One ack per item, in order.
     fn ingest(
@@ -286,6 +354,81 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: UnixMillis,
     ) -> Result<Vec<ItemAck>, StoreError>;
 
+    /// A request's state by tracking code.
+    fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
+
+    /// Submissions received from one kiosk per day (UTC date, newest first) since `since`: the
+    /// counts only.
+    fn submission_days(
+        &self,
+        kiosk_id: &str,
+        since: UnixMillis,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// How many submissions the fleet holds.
+    fn submission_count(&self) -> Result<u64, StoreError>;
+
+    /// The states of the requests submitted with a card (its keyed hash), newest first.
+    fn requests_by_identity(
+        &self,
+        identity: &str,
+        limit: usize,
+    ) -> Result<Vec<StatusRecord>, StoreError>;
+
+    /// Sets a request's state; `false` when the code is unknown.
+    fn set_status(
+        &self,
+        code: &str,
+        state: RequestState,
+        note: Option<&Text>,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets the keyed hash of the citizen's card of requests received before `before` (they
+    /// no longer show in "my requests"); returns how many.
+    fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError>;
+
+    /// Submissions, newest first, metadata only.
+    fn submissions(&self, limit: usize) -> Result<Vec<SubmissionMeta>, StoreError>;
+}
+
+/// Deliveries of submissions to the agenda system: what is due, delivered, failed.
+pub trait Deliveries {
+    /// Submissions not yet delivered to the agenda system whose retry time has come.
+    fn due_deliveries(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<AgendaDelivery>, StoreError>;
+
+    /// Takes the form values and the card's hash out of the bodies of submissions the agenda
+    /// system took at or before `delivered_before` (their code, state and times stay); returns
+    /// how many were purged.
+    fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError>;
+
+    /// Marks a delivery done; the request becomes `received` if it was `submitted`. With
+    /// `purge`, the submission's values leave its body in the same transaction (as
+    /// [`Store::purge_delivered`] does for older ones).
+    fn mark_delivered(
+        &self,
+        id: uuid::Uuid,
+        now: UnixMillis,
+        purge: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Records a failed delivery and schedules the next attempt `retry_in(attempts so far)`
+    /// milliseconds from `now` (the connector's back-off); returns the attempts so far.
+    fn delivery_failed(
+        &self,
+        id: uuid::Uuid,
+        error: &str,
+        now: UnixMillis,
+        retry_in: &dyn Fn(u32) -> i64,
+    ) -> Result<u32, StoreError>;
+}
+
+/// The catalog of services: published versions, never changed after.
+pub trait Catalogs {
     /// Publishes a catalog; returns its version (one more than the previous).
     fn publish_catalog(&self, catalog: &Catalog, now: UnixMillis) -> Result<u64, StoreError>;
 
@@ -299,18 +442,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         version: u32,
     ) -> Result<Option<protocol::form::Service>, StoreError>;
 
-    /// A request's state by tracking code.
-    fn status(&self, code: &str) -> Result<Option<StatusRecord>, StoreError>;
+    /// The newest catalog's version (0 when none), without reading the catalog.
+    fn catalog_version(&self) -> Result<u64, StoreError>;
+}
 
-    /// One kiosk with its newest heartbeat.
-    fn kiosk_health_of(
-        &self,
-        kiosk_id: &str,
-    ) -> Result<Option<(KioskRecord, Option<Heartbeat>)>, StoreError>;
-
-    /// Every kiosk with its newest heartbeat, by id.
-    fn kiosk_health(&self) -> Result<Vec<(KioskRecord, Option<Heartbeat>)>, StoreError>;
-
+/// Alerts: opened and resolved by the sweeper, acknowledged by staff.
+pub trait Alerts {
     /// Opens the alerts in `active` (kind, detail) that are not open yet, and resolves the open
     /// ones whose kind is in neither `active` nor `keep` (conditions that still hold but have
     /// not lasted long enough to open an alert); what changed.
@@ -336,7 +473,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         comment: &str,
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
+}
 
+/// Remote commands: queued by staff, answered by kiosks.
+pub trait Commands {
     /// Queues a command for an enrolled kiosk; its id, or `None` for an unknown kiosk.
     fn queue_command(
         &self,
@@ -376,6 +516,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A kiosk's commands, newest first.
     fn commands(&self, kiosk_id: &str, limit: usize) -> Result<Vec<CommandRecord>, StoreError>;
 
+    /// Kiosks with commands that have no result yet.
+    fn kiosks_with_pending_commands(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Heartbeats and what is kept of them: availability minutes, hourly health.
+pub trait History {
     /// Availability bitmaps by (kiosk, local day) for days `from_day..=to_day` (`YYYY-MM-DD`).
     fn uptime(
         &self,
@@ -407,6 +553,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         since: UnixMillis,
     ) -> Result<Vec<HealthPoint>, StoreError>;
 
+    /// Records heartbeats `(kiosk, heartbeat, received at)` in one transaction. The commit
+    /// may not be on disk yet when this returns: [`Upkeep::sync`] makes it so (the ingest
+    /// answers the kiosks after that, and meanwhile writes the next batch).
+    fn record_heartbeats(
+        &self,
+        batch: &[(String, Heartbeat, UnixMillis)],
+    ) -> Result<(), StoreError>;
+}
+
+/// Staff accounts, their sign-in lock-out and sessions.
+pub trait StaffAccounts {
     /// Adds a staff account; `Conflict` when the name is taken.
     fn create_user(&self, user: &StaffUser) -> Result<(), StoreError>;
 
@@ -462,18 +619,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Ends a session (sign-out, expiry).
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+}
 
-    /// Submissions received from one kiosk per day (UTC date, newest first) since `since`: the
-    /// counts only.
-    fn submission_days(
-        &self,
-        kiosk_id: &str,
-        since: UnixMillis,
-    ) -> Result<Vec<(String, u64)>, StoreError>;
-
+/// The audit log.
+pub trait Audit {
     /// Adds to the audit log.
     fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
+    /// The audit log, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Releases, rollouts and kiosks' update reports, as the rollout book writes them through.
+pub trait Releases {
     /// Adds or replaces a release.
     fn save_release(&self, r: &crate::rollout::model::Release) -> Result<(), StoreError>;
 
@@ -491,41 +649,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Every kiosk's update record.
     fn kiosk_updates(&self) -> Result<Vec<crate::rollout::model::KioskUpdate>, StoreError>;
+}
 
-    /// The audit log, newest first.
-    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
-
-    /// How many submissions the fleet holds.
-    fn submission_count(&self) -> Result<u64, StoreError>;
-
-    /// The states of the requests submitted with a card (its keyed hash), newest first.
-    fn requests_by_identity(
-        &self,
-        identity: &str,
-        limit: usize,
-    ) -> Result<Vec<StatusRecord>, StoreError>;
-
-    /// Sets a request's state; `false` when the code is unknown.
-    fn set_status(
-        &self,
-        code: &str,
-        state: RequestState,
-        note: Option<&Text>,
-        now: UnixMillis,
-    ) -> Result<bool, StoreError>;
-
-    /// Records heartbeats `(kiosk, heartbeat, received at)` in one transaction. The commit
-    /// may not be on disk yet when this returns: [`Store::sync`] makes it so (the ingest
-    /// answers the kiosks after that, and meanwhile writes the next batch).
-    fn record_heartbeats(
-        &self,
-        batch: &[(String, Heartbeat, UnixMillis)],
-    ) -> Result<(), StoreError>;
-
-    /// The SHA-256 of a kiosk's credential (from which its console codes are derived,
-    /// [`protocol::totp`]); `None` before enrolment.
-    fn credential_hash(&self, kiosk_id: &str) -> Result<Option<String>, StoreError>;
-
+/// Durability and upkeep: commits made durable, write-behind flushed, the log scrubbed.
+pub trait Upkeep {
     /// Makes every commit so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 
@@ -533,56 +660,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// health); the server calls it when it stops.
     fn write_behind(&self) -> Result<(), StoreError>;
 
-    /// The newest catalog's version (0 when none), without reading the catalog.
-    fn catalog_version(&self) -> Result<u64, StoreError>;
-
-    /// Kiosks with commands that have no result yet.
-    fn kiosks_with_pending_commands(&self) -> Result<Vec<String>, StoreError>;
-
-    /// Submissions not yet delivered to the agenda system whose retry time has come.
-    fn due_deliveries(
-        &self,
-        now: UnixMillis,
-        limit: usize,
-    ) -> Result<Vec<AgendaDelivery>, StoreError>;
-
-    /// Takes the form values and the card's hash out of the bodies of submissions the agenda
-    /// system took at or before `delivered_before` (their code, state and times stay); returns
-    /// how many were purged.
-    fn purge_delivered(&self, delivered_before: UnixMillis) -> Result<usize, StoreError>;
-
     /// Copies the write-ahead log into the database and empties it, so that values purged
     /// (overwritten there, `secure_delete`) survive in no old log frame either. `false` when a
     /// reader held it back (it is tried again later).
     fn scrub_log(&self) -> Result<bool, StoreError>;
-
-    /// Forgets the keyed hash of the citizen's card of requests received before `before` (they
-    /// no longer show in "my requests"); returns how many.
-    fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError>;
-
-    /// Marks a delivery done; the request becomes `received` if it was `submitted`. With
-    /// `purge`, the submission's values leave its body in the same transaction (as
-    /// [`Store::purge_delivered`] does for older ones).
-    fn mark_delivered(
-        &self,
-        id: uuid::Uuid,
-        now: UnixMillis,
-        purge: bool,
-    ) -> Result<(), StoreError>;
-
-    /// Records a failed delivery and schedules the next attempt `retry_in(attempts so far)`
-    /// milliseconds from `now` (the connector's back-off); returns the attempts so far.
-    fn delivery_failed(
-        &self,
-        id: uuid::Uuid,
-        error: &str,
-        now: UnixMillis,
-        retry_in: &dyn Fn(u32) -> i64,
-    ) -> Result<u32, StoreError>;
-
-    /// Kiosks, by id.
-    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError>;
-
-    /// Submissions, newest first, metadata only.
-    fn submissions(&self, limit: usize) -> Result<Vec<SubmissionMeta>, StoreError>;
 }
