@@ -5,6 +5,7 @@
 //! data does so in one transaction: an ingest either stores a submission with its status and
 //! its delivery entry, or none of them.
 
+pub mod contract;
 pub mod sqlite;
 
 use protocol::Text;

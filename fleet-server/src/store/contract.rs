@@ -1,0 +1,341 @@
+//! The store's contract, as checks any implementation of [`Store`] runs in its tests: the
+//! embedded SQLite store now, PostgreSQL next. Each check takes a fresh, empty store and says
+//! what it found when the store breaks the rule (`Err`), so one test per implementation runs
+//! them all: `for (name, check) in contract::CHECKS { check(&fresh())... }`.
+//!
+//! They hold what the rest of the server relies on: enrolment is one-time, a kiosk's
+//! credential finds only that kiosk, a submission id is stored once, a delivery is due until it
+//! is marked delivered and waits as long as the back-off says after a failure, a published
+//! catalog version never changes, an alert opens once and resolves, a command takes one result,
+//! a staff name is unique, the audit log is newest first, rollouts come back as saved.
+
+use protocol::UnixMillis;
+use protocol::fleet::{Catalog, CommandAction, CommandResult, ItemOutcome, SubmissionUpload};
+use protocol::tracking::TrackingCode;
+
+use super::{AuditEntry, Enrolment, KioskRecord, StaffUser, Store, StoreError};
+use crate::alerts::kind::AlertKind;
+
+/// One rule of the contract.
+pub type Check = fn(&dyn Store) -> Result<(), String>;
+
+/// Every rule, by name.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("enrolment_is_one_time", enrolment_is_one_time),
+    (
+        "a_submission_id_is_stored_once",
+        a_submission_id_is_stored_once,
+    ),
+    (
+        "a_delivery_is_due_until_delivered",
+        a_delivery_is_due_until_delivered,
+    ),
+    (
+        "published_catalog_versions_grow",
+        published_catalog_versions_grow,
+    ),
+    (
+        "an_alert_opens_once_and_resolves",
+        an_alert_opens_once_and_resolves,
+    ),
+    ("a_command_takes_one_result", a_command_takes_one_result),
+    ("staff_names_are_unique", staff_names_are_unique),
+    (
+        "the_audit_log_is_newest_first",
+        the_audit_log_is_newest_first,
+    ),
+];
+
+const NOW: UnixMillis = 1_800_000_000_000;
+const DEMO_CATALOG: &str = include_str!("../../data/demo-catalog.json");
+
+fn err(e: StoreError) -> String {
+    e.to_string()
+}
+
+/// `ensure!(condition, "what was found")`.
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+
+/// An enrolled kiosk `kiosk_id`, with credential hash `cred-<kiosk_id>`.
+fn enrolled(s: &dyn Store, kiosk_id: &str) -> Result<KioskRecord, String> {
+    let token = format!("token-{kiosk_id}");
+    s.create_bootstrap_token(&token, kiosk_id, "Kiosk", "default", NOW + 3_600_000)
+        .map_err(err)?;
+    match s
+        .enrol(&token, &format!("cred-{kiosk_id}"), "1.0.0", NOW)
+        .map_err(err)?
+    {
+        Enrolment::Enrolled(k) => Ok(k),
+        other => Err(format!("enrolling {kiosk_id}: {other:?}")),
+    }
+}
+
+/// The demo catalog, published.
+fn published(s: &dyn Store) -> Result<u64, String> {
+    let catalog: Catalog = protocol::json::decode(DEMO_CATALOG.as_bytes(), 1 << 20)
+        .map_err(|e| format!("the demo catalog: {e}"))?;
+    s.publish_catalog(&catalog, NOW).map_err(err)
+}
+
+/// A valid submission to the demo catalog's `podnet` from kiosk `number`.
+fn upload(number: u32, seq: u32, id: uuid::Uuid) -> Result<SubmissionUpload, String> {
+    let mut values = protocol::validate::FormValues::new();
+    values.insert(
+        "text".into(),
+        protocol::validate::FieldValue::Text("Dost dlouhý podnět".into()),
+    );
+    Ok(SubmissionUpload {
+        id,
+        tracking_code: TrackingCode::from_parts(number, seq).ok_or("no such code")?,
+        service_id: "podnet".into(),
+        form_version: 1,
+        language: protocol::Lang::Cs,
+        values,
+        identity: None,
+        created_at: NOW - 1_000,
+    })
+}
+
+fn enrolment_is_one_time(s: &dyn Store) -> Result<(), String> {
+    let k = enrolled(s, "k-one")?;
+    let again = s
+        .enrol("token-k-one", "cred-k-one", "1.0.0", NOW + 1)
+        .map_err(err)?;
+    ensure!(
+        matches!(&again, Enrolment::Enrolled(r) if r.kiosk_id == k.kiosk_id),
+        "the same token and credential again: {again:?}"
+    );
+    let other = s
+        .enrol("token-k-one", "cred-thief", "1.0.0", NOW + 2)
+        .map_err(err)?;
+    ensure!(
+        other == Enrolment::TokenUsed,
+        "another credential: {other:?}"
+    );
+    let unknown = s.enrol("no-such", "cred-x", "1.0.0", NOW).map_err(err)?;
+    ensure!(
+        unknown == Enrolment::UnknownToken,
+        "an unknown token: {unknown:?}"
+    );
+    enrolled(s, "k-two")?;
+    let found = s.authenticate("k-one", "cred-k-one").map_err(err)?;
+    ensure!(
+        found.is_some_and(|r| r.kiosk_id == "k-one"),
+        "k-one's credential does not find k-one"
+    );
+    let crossed = s.authenticate("k-two", "cred-k-one").map_err(err)?;
+    ensure!(crossed.is_none(), "k-one's credential finds k-two");
+    Ok(())
+}
+
+fn a_submission_id_is_stored_once(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-sub")?;
+    let id = uuid::Uuid::new_v4();
+    let item = upload(k.number, 7, id)?;
+    let first = s
+        .ingest(&k, std::slice::from_ref(&item), NOW)
+        .map_err(err)?;
+    ensure!(
+        matches!(first[0].outcome, ItemOutcome::Accepted { received_at } if received_at == NOW),
+        "first upload: {first:?}"
+    );
+    let again = s.ingest(&k, &[item], NOW + 5).map_err(err)?;
+    ensure!(
+        matches!(again[0].outcome, ItemOutcome::Duplicate { received_at } if received_at == NOW),
+        "the retry: {again:?}"
+    );
+    let count = s.submission_count().map_err(err)?;
+    ensure!(count == 1, "{count} submissions stored for one id");
+    let code = TrackingCode::from_parts(k.number, 7).ok_or("no such code")?;
+    ensure!(
+        s.status(code.as_str()).map_err(err)?.is_some(),
+        "no status for {code}"
+    );
+    Ok(())
+}
+
+fn a_delivery_is_due_until_delivered(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-del")?;
+    let id = uuid::Uuid::new_v4();
+    s.ingest(&k, &[upload(k.number, 1, id)?], NOW)
+        .map_err(err)?;
+    let due = s.due_deliveries(NOW, 10).map_err(err)?;
+    ensure!(
+        due.iter().map(|d| d.id).collect::<Vec<_>>() == [id],
+        "due: {due:?}"
+    );
+    let attempts = s
+        .delivery_failed(id, "agenda down", NOW, &|_| 60_000)
+        .map_err(err)?;
+    ensure!(attempts == 1, "{attempts} attempts after one failure");
+    ensure!(
+        s.due_deliveries(NOW + 59_000, 10).map_err(err)?.is_empty(),
+        "due again before its back-off ended"
+    );
+    ensure!(
+        s.due_deliveries(NOW + 60_000, 10).map_err(err)?.len() == 1,
+        "not due when its back-off ended"
+    );
+    s.mark_delivered(id, NOW + 61_000, false).map_err(err)?;
+    ensure!(
+        s.due_deliveries(NOW + 3_600_000, 10)
+            .map_err(err)?
+            .is_empty(),
+        "due after it was delivered"
+    );
+    Ok(())
+}
+
+fn published_catalog_versions_grow(s: &dyn Store) -> Result<(), String> {
+    ensure!(
+        s.catalog().map_err(err)?.is_none(),
+        "a catalog before any was published"
+    );
+    let v1 = published(s)?;
+    let v2 = published(s)?;
+    ensure!(v2 > v1, "versions {v1} then {v2}");
+    let c = s
+        .catalog()
+        .map_err(err)?
+        .ok_or("no catalog after publishing")?;
+    ensure!(
+        c.version == v2,
+        "the catalog is version {}, not {v2}",
+        c.version
+    );
+    ensure!(
+        s.service_version("podnet", 1).map_err(err)?.is_some(),
+        "the published form version is not kept"
+    );
+    Ok(())
+}
+
+fn an_alert_opens_once_and_resolves(s: &dyn Store) -> Result<(), String> {
+    enrolled(s, "k-alert")?;
+    let active = [(AlertKind::PrinterPaperOut, "paper out".to_owned())];
+    let opened = s
+        .reconcile_alerts("k-alert", &active, &[], NOW)
+        .map_err(err)?;
+    ensure!(
+        opened.len() == 1 && opened[0].event == "opened",
+        "{opened:?}"
+    );
+    let again = s
+        .reconcile_alerts("k-alert", &active, &[], NOW + 1)
+        .map_err(err)?;
+    ensure!(again.is_empty(), "the same condition again: {again:?}");
+    let open = s.alerts(true, 10).map_err(err)?;
+    ensure!(
+        open.len() == 1 && open[0].kind == AlertKind::PrinterPaperOut,
+        "{open:?}"
+    );
+    let resolved = s
+        .reconcile_alerts("k-alert", &[], &[], NOW + 2)
+        .map_err(err)?;
+    ensure!(
+        resolved.len() == 1 && resolved[0].event == "resolved",
+        "{resolved:?}"
+    );
+    ensure!(
+        s.alerts(true, 10).map_err(err)?.is_empty(),
+        "still open after it resolved"
+    );
+    Ok(())
+}
+
+fn a_command_takes_one_result(s: &dyn Store) -> Result<(), String> {
+    enrolled(s, "k-cmd")?;
+    enrolled(s, "k-other")?;
+    let id = s
+        .queue_command("k-cmd", &CommandAction::PrintTestReceipt, "jana", NOW)
+        .map_err(err)?
+        .ok_or("no command queued for an enrolled kiosk")?;
+    ensure!(
+        s.queue_command("nobody", &CommandAction::Reboot, "jana", NOW)
+            .map_err(err)?
+            .is_none(),
+        "a command queued for a kiosk that does not exist"
+    );
+    ensure!(
+        s.pending_commands("k-other", NOW).map_err(err)?.is_empty(),
+        "another kiosk sees the command"
+    );
+    let result = CommandResult {
+        ok: true,
+        output: "printed".into(),
+    };
+    ensure!(
+        !s.finish_command("k-other", id, &result, NOW).map_err(err)?,
+        "another kiosk answered the command"
+    );
+    ensure!(
+        s.finish_command("k-cmd", id, &result, NOW + 1)
+            .map_err(err)?,
+        "the kiosk's answer was not taken"
+    );
+    // A second result (the kiosk's retry after a lost reply) is acknowledged and ignored.
+    let retry = CommandResult {
+        ok: false,
+        output: "printed twice?".into(),
+    };
+    ensure!(
+        s.finish_command("k-cmd", id, &retry, NOW + 2)
+            .map_err(err)?,
+        "the kiosk's retried answer was refused"
+    );
+    let kept = s.commands("k-cmd", 10).map_err(err)?;
+    ensure!(
+        kept.len() == 1
+            && kept[0].ok == Some(true)
+            && kept[0].output.as_deref() == Some("printed")
+            && kept[0].finished_at == Some(NOW + 1),
+        "the first answer is not the one kept: {kept:?}"
+    );
+    Ok(())
+}
+
+fn staff_names_are_unique(s: &dyn Store) -> Result<(), String> {
+    let user = StaffUser {
+        username: "jana".into(),
+        role: "admin".into(),
+        password_hash: "$argon2id$placeholder".into(),
+        created_at: NOW,
+        disabled: false,
+        failed_logins: 0,
+        locked_until: None,
+        last_login: None,
+    };
+    s.create_user(&user).map_err(err)?;
+    ensure!(
+        matches!(s.create_user(&user), Err(StoreError::Conflict(_))),
+        "the same name twice"
+    );
+    let found = s.user("jana").map_err(err)?.ok_or("jana is not found")?;
+    ensure!(found.role == "admin", "{found:?}");
+    Ok(())
+}
+
+fn the_audit_log_is_newest_first(s: &dyn Store) -> Result<(), String> {
+    for (at, action) in [(NOW, "first"), (NOW + 1, "second")] {
+        s.audit(&AuditEntry {
+            at,
+            actor: "jana".into(),
+            action: action.into(),
+            target: "t".into(),
+            detail: String::new(),
+        })
+        .map_err(err)?;
+    }
+    let log = s.audit_log(10).map_err(err)?;
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    ensure!(actions == ["second", "first"], "{actions:?}");
+    Ok(())
+}
