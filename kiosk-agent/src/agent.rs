@@ -22,7 +22,7 @@ pub struct Agent {
     /// Notified when the agent must start again (it was just provisioned).
     pub restart: Notify,
     /// The kiosk's devices.
-    pub devices: crate::devices::Devices,
+    pub devices: Arc<crate::devices::Devices>,
     /// The cards read, behind the tokens the UI holds.
     pub cards: crate::card_tokens::CardTokens,
     /// The last heartbeat the fleet answered, and the last failure since.
@@ -61,7 +61,7 @@ impl Agent {
         };
         Ok(Agent {
             updates,
-            devices: crate::devices::Devices::new(&config)?,
+            devices: Arc::new(crate::devices::Devices::new(&config)?),
             config,
             store: Arc::new(Mutex::new(store)),
             fleet,

@@ -8,6 +8,7 @@
 //! acknowledgement is sent, and reaches the fleet exactly once.
 
 pub mod agent;
+pub mod backoff;
 pub mod card_tokens;
 pub mod commands;
 pub mod config;

@@ -67,7 +67,7 @@ async fn serve(mut config: Config) -> anyhow::Result<Ended> {
         listener,
     )
     .context("cannot start the local API")?;
-    crate::devices::Devices::start(&agent).context("cannot start the device threads")?;
+    crate::devices::Devices::start(&agent.devices).context("cannot start the device threads")?;
     let console_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     crate::console::start(
         &agent,

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use protocol::app::{DeviceEvent, DeviceKind, DeviceState, DeviceStatus, TouchPhase, TouchPoint};
 
+use crate::backoff::Backoff;
 use crate::config::{CardReaderKind, Config};
-use crate::sync::backoff::Backoff;
 use printer::{Charset, EscPosPrinter, Paper, PrinterError, PrinterStatus, Transport};
 
 /// Longest a caller may wait for events in one request.
@@ -623,10 +623,9 @@ impl Devices {
         })
     }
 
-    /// Starts watching the devices: a thread per input device and the monitor, which needs
-    /// the devices for as long as it runs (hence `Arc<Agent>` from the caller).
-    pub fn start(agent: &Arc<crate::agent::Agent>) -> std::io::Result<()> {
-        let devices = &agent.devices;
+    /// Starts watching the devices: a thread per input device and the monitor, which holds
+    /// the devices for as long as it runs.
+    pub fn start(devices: &Arc<Devices>) -> std::io::Result<()> {
         if let Some(t) = &devices.touchscreen {
             let t = Arc::clone(t);
             let stop = Arc::clone(&devices.stop);
@@ -654,10 +653,10 @@ impl Devices {
                     )
                 })?;
         }
-        let agent = Arc::clone(agent);
+        let devices = Arc::clone(devices);
         std::thread::Builder::new()
             .name("device-monitor".into())
-            .spawn(move || agent.devices.monitor())?;
+            .spawn(move || devices.monitor())?;
         Ok(())
     }
 

@@ -6,7 +6,6 @@
 //! wakes it at once when it is idle. Personal data leaves the kiosk only in upload bodies and is
 //! deleted locally once the fleet has acknowledged it.
 
-pub mod backoff;
 pub mod http;
 
 use std::sync::Arc;
@@ -17,8 +16,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::agent::Agent;
+use crate::backoff::Backoff;
 use crate::store::Identity;
-use backoff::Backoff;
 use http::{Credential, FleetError};
 
 /// Why a sync round stopped.

@@ -112,7 +112,7 @@ fn serve_inner(dir: &Path, extra: &str, watched: bool) -> (Arc<Agent>, PathBuf, 
     let fleet = FleetClient::new(&config.fleet).unwrap();
     let agent = Arc::new(Agent::new(config, store, fleet).unwrap());
     if watched {
-        kiosk_agent::devices::Devices::start(&agent).unwrap();
+        kiosk_agent::devices::Devices::start(&agent.devices).unwrap();
     }
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let (handle_tx, handle_rx) = std::sync::mpsc::channel();
