@@ -17,10 +17,10 @@ use crate::store::sqlite::SqliteStore;
 
 /// Builds the shared state from `config` and an opened store.
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
-    let ingest = crate::ingest::Ingest::start(Arc::clone(&store))?;
+    let heartbeats_writer = crate::heartbeat_writer::HeartbeatWriter::start(Arc::clone(&store))?;
     let rollouts = rollouts(config, store.as_ref())?;
     Ok(AppState(Arc::new(crate::state::Shared {
-        ingest,
+        heartbeats_writer,
         rollouts: Arc::new(rollouts),
         releases_dir: config.server.data_dir.join("releases"),
         uploading: Arc::default(),

@@ -53,7 +53,7 @@ pub struct Shared {
     /// How far ahead of the server a kiosk's sample may be (`alerts.clock_skew_max_s`).
     pub clock_skew_allowance_ms: i64,
     /// The heartbeat writer and what heartbeat replies need.
-    pub ingest: Arc<crate::ingest::Ingest>,
+    pub heartbeats_writer: Arc<crate::heartbeat_writer::HeartbeatWriter>,
     /// Recently authenticated kiosks: credential hash, record and when it was checked.
     pub kiosk_auth: Arc<std::sync::RwLock<AuthCache>>,
     /// Heartbeats received since start, for `/metrics`.

@@ -385,21 +385,21 @@ pub async fn heartbeat(
     let (rules, watch) = (&state.alerts.rules, &state.alerts.watch);
     let check = watch.changed(&kiosk, &hb, now, rules);
     state
-        .ingest
+        .heartbeats_writer
         .record(kiosk.kiosk_id.clone(), hb, now)
         .await
         .map_err(AppError::Internal)?;
-    let commands = if state.ingest.has_pending(&kiosk.kiosk_id) {
+    let commands = if state.heartbeats_writer.has_pending(&kiosk.kiosk_id) {
         let id = kiosk.kiosk_id.clone();
         let c = blocking(&state, move |s| s.pending_commands(&id, now)).await?;
         if c.is_empty() {
-            state.ingest.set_pending(&kiosk.kiosk_id, false);
+            state.heartbeats_writer.set_pending(&kiosk.kiosk_id, false);
         }
         c
     } else {
         Vec::new()
     };
-    let catalog_version = state.ingest.catalog_version();
+    let catalog_version = state.heartbeats_writer.catalog_version();
     state.changed(Change::Kiosk(kiosk.kiosk_id.as_str().into()));
     if check {
         state

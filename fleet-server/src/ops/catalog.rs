@@ -63,7 +63,7 @@ pub async fn publish_catalog(
 ) -> Result<u64, AppError> {
     check_catalog(&catalog)?;
     let version = blocking(state, move |s| s.publish_catalog(&catalog, crate::now_ms())).await?;
-    state.ingest.set_catalog_version(version);
+    state.heartbeats_writer.set_catalog_version(version);
     tracing::info!(version, "catalog published");
     audit(
         state,

@@ -47,7 +47,7 @@ pub async fn queue(
     let (k, by) = (kiosk.to_owned(), actor.to_owned());
     match blocking(state, move |s| s.queue_command(&k, &action, &by, now)).await? {
         Some(id) => {
-            state.ingest.set_pending(kiosk, true);
+            state.heartbeats_writer.set_pending(kiosk, true);
             audit(
                 state,
                 actor,

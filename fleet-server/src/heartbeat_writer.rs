@@ -1,7 +1,7 @@
-//! Heartbeat ingest with group commit. Handlers hand each heartbeat to one writer task and wait
+//! The heartbeat writer, with group commit (not to be confused with [`crate::store::Submissions::ingest`], which stores submission batches). Handlers hand each heartbeat to one writer task and wait
 //! for it to be on disk; the writer takes everything that queued up meanwhile and commits it in
 //! one transaction, then passes the batch to a syncer task that flushes the store
-//! ([`Store::sync`]) and answers. While one batch is being flushed the next is written, and one
+//! ([`crate::store::Upkeep::sync`]) and answers. While one batch is being flushed the next is written, and one
 //! flush carries every batch committed before it. When idle, a heartbeat is written at once. A
 //! heartbeat is answered only after it is on disk.
 //!
@@ -32,15 +32,15 @@ type Item = (
 
 /// The heartbeat writer and the caches beside it.
 #[derive(Debug)]
-pub struct Ingest {
+pub struct HeartbeatWriter {
     queue: mpsc::Sender<Item>,
     catalog_version: Arc<AtomicU64>,
     pending: RwLock<HashSet<String>>,
 }
 
-impl Ingest {
+impl HeartbeatWriter {
     /// Starts the writer and the catalog-version refresher on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> Result<Arc<Ingest>, StoreError> {
+    pub fn start(store: Arc<dyn Store>) -> Result<Arc<HeartbeatWriter>, StoreError> {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let catalog_version = Arc::new(AtomicU64::new(store.catalog_version()?));
         let pending = RwLock::new(store.kiosks_with_pending_commands()?.into_iter().collect());
@@ -55,7 +55,7 @@ impl Ingest {
                 }
             }
         });
-        Ok(Arc::new(Ingest {
+        Ok(Arc::new(HeartbeatWriter {
             queue: tx,
             catalog_version,
             pending,
