@@ -7,13 +7,21 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// Every `@tr("…")` text of the `.slint` files under `ui/` (pages and components in folders).
 fn ui_texts() -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
     let mut out = BTreeSet::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for part in text.split("@tr(\"").skip(1) {
-            out.insert(part.split('"').next().unwrap().to_owned());
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("ui")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap();
+            for part in text.split("@tr(\"").skip(1) {
+                out.insert(part.split('"').next().unwrap().to_owned());
+            }
         }
     }
     out
