@@ -1,45 +1,48 @@
-//! The agent's shared state: configuration, the store, the fleet client, and the signal that
-//! wakes the sync loop when a new submission is stored.
+//! The one place the agent is wired: [`Agent::new`] builds the store handle, the fleet client,
+//! the devices, the updater and the power actions, and hands each subsystem only the parts it
+//! needs ([`crate::sync::Parts`], [`crate::update::Parts`], [`crate::commands::Executor`]);
+//! none of them imports this module. The local API ([`crate::handlers`]) and the serial
+//! console ([`crate::console`]) are the agent's two faces and hold the whole [`Agent`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::card_tokens::CardTokens;
+use crate::commands::Executor;
 use crate::config::Config;
-use crate::store::{Store, StoreError};
-use crate::sync::http::FleetClient;
+use crate::devices::Devices;
+use crate::fleet::FleetClient;
+use crate::power::Power;
+use crate::store::{Shared, Store};
+use crate::sync::{ConsoleEvents, Contact};
+use crate::update::Updates;
 
-/// Everything the local API and the sync loop share.
+/// Everything the local API, the console and the background tasks share.
 #[derive(Debug)]
 pub struct Agent {
     /// The configuration.
-    pub config: Config,
-    store: Arc<Mutex<Store>>,
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Shared,
     /// The fleet client.
     pub fleet: FleetClient,
     /// Notified when there is something new to upload.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     /// Notified when the agent must start again (it was just provisioned).
     pub restart: Notify,
     /// The kiosk's devices.
-    pub devices: Arc<crate::devices::Devices>,
+    pub devices: Arc<Devices>,
     /// The cards read, behind the tokens the UI holds.
-    pub cards: crate::card_tokens::CardTokens,
-    /// The last heartbeat the fleet answered, and the last failure since.
-    pub contact: Mutex<Contact>,
+    pub cards: CardTokens,
+    /// How the fleet connection is doing.
+    pub contact: Arc<Contact>,
     /// Serial console events for the next heartbeat.
-    console_events: Mutex<Vec<protocol::fleet::ConsoleEvent>>,
+    pub console: Arc<ConsoleEvents>,
     /// Updates, when `[update]` is configured.
-    pub updates: Option<crate::update::Updates>,
-}
-
-/// How the fleet connection is doing, for the technician.
-#[derive(Debug, Clone, Default)]
-pub struct Contact {
-    /// When a heartbeat was last answered.
-    pub last_ok_at: Option<i64>,
-    /// The last error since then, if any.
-    pub last_error: Option<String>,
+    pub updates: Option<Arc<Updates>>,
+    /// Reboot and restart.
+    pub power: Power,
 }
 
 impl Agent {
@@ -49,86 +52,97 @@ impl Agent {
         store: Store,
         fleet: FleetClient,
     ) -> Result<Agent, crate::config::ConfigError> {
+        let power = Power::new(&config.commands);
         let updates = match &config.update {
-            Some(u) => Some(
-                crate::update::Updates::new(u, &config.agent.data_dir, &config.commands.reboot)
-                    .map_err(|e| crate::config::ConfigError::Invalid {
+            Some(u) => Some(Arc::new(
+                Updates::new(u, &config.agent.data_dir, power.clone()).map_err(|e| {
+                    crate::config::ConfigError::Invalid {
                         key: "update",
                         problem: e.to_string(),
-                    })?,
-            ),
+                    }
+                })?,
+            )),
             None => None,
         };
         Ok(Agent {
             updates,
-            devices: Arc::new(crate::devices::Devices::new(&config)?),
-            config,
-            store: Arc::new(Mutex::new(store)),
+            devices: Arc::new(Devices::new(&config)?),
+            config: Arc::new(config),
+            store: Shared::new(store),
             fleet,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             restart: Notify::new(),
-            contact: Mutex::new(Contact::default()),
-            cards: crate::card_tokens::CardTokens::default(),
-            console_events: Mutex::new(Vec::new()),
+            contact: Arc::default(),
+            cards: CardTokens::default(),
+            console: Arc::default(),
+            power,
         })
     }
 
-    /// Notes a console event for the fleet (the oldest go when a heartbeat is long in coming).
-    pub fn console_event(&self, what: impl Into<String>) {
-        let mut v = self
-            .console_events
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if v.len() >= protocol::fleet::MAX_CONSOLE_EVENTS {
-            v.remove(0);
+    /// What the fleet's commands act on.
+    pub fn commands(&self) -> Executor {
+        Executor {
+            devices: Arc::clone(&self.devices),
+            store: self.store.clone(),
+            updates: self.updates.clone(),
+            power: self.power.clone(),
+            receipt_header: self.config.receipt.header.clone(),
+            data_dir: self.config.agent.data_dir.clone(),
+            disk_used_max_percent: self.config.agent.disk_used_max_percent,
         }
-        v.push(protocol::fleet::ConsoleEvent {
-            at: crate::store::now_ms(),
-            what: what.into().chars().take(100).collect(),
-        });
     }
 
-    /// The console events not yet sent (a heartbeat that fails is buffered with them).
-    pub fn take_console_events(&self) -> Vec<protocol::fleet::ConsoleEvent> {
-        std::mem::take(
-            &mut *self
-                .console_events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        )
+    /// What the sync loop works with.
+    pub fn sync_parts(&self) -> crate::sync::Parts {
+        crate::sync::Parts {
+            config: Arc::clone(&self.config),
+            store: self.store.clone(),
+            fleet: self.fleet.clone(),
+            devices: Arc::clone(&self.devices),
+            updates: self.updates.clone(),
+            commands: self.commands(),
+            wake: Arc::clone(&self.wake),
+            contact: Arc::clone(&self.contact),
+            console: Arc::clone(&self.console),
+        }
     }
 
-    /// Runs `f` on the store in this thread, which may block (SQLite commits fsync): for the
-    /// local API's connection threads, never for async tasks.
-    pub fn store_now<T>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut guard = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
-    }
-
-    /// Runs `f` on the store on the blocking pool: SQLite commits fsync and must not stall the
-    /// async reactor.
-    pub async fn with_store<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let store = Arc::clone(&self.store);
-        match tokio::task::spawn_blocking(move || {
-            let mut guard = store
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
+    /// What the updater works with, when updates are configured.
+    pub fn update_parts(&self) -> Option<crate::update::Parts> {
+        Some(crate::update::Parts {
+            updates: Arc::clone(self.updates.as_ref()?),
+            store: self.store.clone(),
+            fleet: self.fleet.clone(),
+            around: Arc::new(Around {
+                devices: Arc::clone(&self.devices),
+                contact: Arc::clone(&self.contact),
+            }),
         })
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+    }
+}
+
+/// The updater's view of the kiosk: the devices and the fleet contact.
+#[derive(Debug)]
+struct Around {
+    devices: Arc<Devices>,
+    contact: Arc<Contact>,
+}
+
+impl crate::update::Surroundings for Around {
+    fn last_use_at(&self) -> Option<i64> {
+        self.devices.last_use_at()
+    }
+
+    fn missing_devices(&self) -> Vec<String> {
+        self.devices
+            .statuses()
+            .iter()
+            .filter(|d| d.state == protocol::app::DeviceState::Missing)
+            .map(|d| format!("{:?}", d.device))
+            .collect()
+    }
+
+    fn fleet_reached_at(&self) -> Option<i64> {
+        self.contact.now().last_ok_at
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 /// Where the agent looks for its configuration when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/okenko/agent.toml";
 
+pub use crate::power::CommandsSection;
 pub use protocol::config::ConfigError;
 use protocol::config::Validate;
 
@@ -168,17 +169,6 @@ impl Default for ConsoleSection {
             idle_timeout_s: 600,
         }
     }
-}
-
-/// `[commands]`: the programs behind the fleet's "restart app" and "reboot" commands, as argument
-/// lists (no shell). Empty: the command is refused on this kiosk.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CommandsSection {
-    /// E.g. `["systemctl", "restart", "okenko-app.service"]`.
-    pub restart_app: Vec<String>,
-    /// E.g. `["systemctl", "reboot"]`.
-    pub reboot: Vec<String>,
 }
 
 /// `[printer]`

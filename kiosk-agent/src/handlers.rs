@@ -17,8 +17,8 @@ use protocol::tracking::TrackingCode;
 use tokio::runtime::Handle;
 
 use crate::agent::Agent;
+use crate::fleet::Credential;
 use crate::store::{NewSubmission, StoreError};
-use crate::sync::http::Credential;
 
 /// Answers one request.
 pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
@@ -74,7 +74,7 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 fn kiosk_info(agent: &Agent) -> Result<ResponseBody, ApiError> {
-    let id = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let id = agent.store.now(|s| s.identity()).map_err(store_error)?;
     Ok(ResponseBody::KioskInfo(KioskInfo {
         kiosk_id: id.as_ref().map(|i| i.kiosk_id.clone()).unwrap_or_default(),
         name: id.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
@@ -84,7 +84,7 @@ fn kiosk_info(agent: &Agent) -> Result<ResponseBody, ApiError> {
 }
 
 fn catalog(agent: &Agent) -> Result<CatalogView, ApiError> {
-    let cached = agent.store_now(|s| s.catalog()).map_err(store_error)?;
+    let cached = agent.store.now(|s| s.catalog()).map_err(store_error)?;
     let now = crate::store::now_ms();
     Ok(match cached {
         None => CatalogView {
@@ -116,7 +116,8 @@ fn submit(agent: &Agent, mut req: SubmitRequest) -> Result<SubmitAck, ApiError> 
     }
     // One trip to the blocking pool: look-up, validation and the durable write together.
     let ack = agent
-        .store_now(|s| Ok(check_and_store(s, &req)))
+        .store
+        .now(|s| Ok(check_and_store(s, &req)))
         .map_err(store_error)??;
     if ack.new {
         tracing::info!(submission = %id, code = %ack.tracking_code, "submission stored");
@@ -223,12 +224,13 @@ fn card_hash(agent: &Agent, token: &str) -> Result<String, ApiError> {
 fn my_requests(agent: &Agent, rt: &Handle, token: &str) -> Result<ResponseBody, ApiError> {
     let hash = card_hash(agent, token)?;
     let identity = hash.as_str();
-    let enrolled = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let enrolled = agent.store.now(|s| s.identity()).map_err(store_error)?;
     let name_of = service_names(agent);
     let known = {
         let id = identity.to_owned();
         agent
-            .store_now(move |s| s.card_requests(&id))
+            .store
+            .now(move |s| s.card_requests(&id))
             .map_err(store_error)?
     };
     if let Some(kiosk) = enrolled {
@@ -239,13 +241,13 @@ fn my_requests(agent: &Agent, rt: &Handle, token: &str) -> Result<ResponseBody, 
             .block_on(
                 rt.spawn(async move { fleet.requests_by_identity(&cred, &asked, timeout).await }),
             )
-            .unwrap_or_else(|e| Err(crate::sync::http::FleetError::Transport(e.to_string())));
+            .unwrap_or_else(|e| Err(crate::fleet::FleetError::Transport(e.to_string())));
         match answer {
             Ok(records) => {
                 let codes: Vec<TrackingCode> =
                     records.iter().map(|r| r.tracking_code.clone()).collect();
                 let (cached, id) = (records.clone(), identity.to_owned());
-                if let Err(e) = agent.store_now(move |s| {
+                if let Err(e) = agent.store.now(move |s| {
                     for r in &cached {
                         s.cache_status(r)?;
                     }
@@ -282,7 +284,7 @@ fn my_requests(agent: &Agent, rt: &Handle, token: &str) -> Result<ResponseBody, 
 fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiError> {
     let code = TrackingCode::parse(typed)
         .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
-    let identity = agent.store_now(|s| s.identity()).map_err(store_error)?;
+    let identity = agent.store.now(|s| s.identity()).map_err(store_error)?;
     let name_of = service_names(agent);
     if let Some(id) = identity {
         let cred = Credential::new(&id.kiosk_id, &id.credential);
@@ -290,11 +292,11 @@ fn status(agent: &Agent, rt: &Handle, typed: &str) -> Result<StatusAnswer, ApiEr
         let (fleet, asked) = (agent.fleet.clone(), code.clone());
         let answer = rt
             .block_on(rt.spawn(async move { fleet.status(&cred, &asked, timeout).await }))
-            .unwrap_or_else(|e| Err(crate::sync::http::FleetError::Transport(e.to_string())));
+            .unwrap_or_else(|e| Err(crate::fleet::FleetError::Transport(e.to_string())));
         match answer {
             Ok(Some(rec)) => {
                 let cached = rec.clone();
-                if let Err(e) = agent.store_now(move |s| s.cache_status(&cached)) {
+                if let Err(e) = agent.store.now(move |s| s.cache_status(&cached)) {
                     tracing::warn!(error = %e, "could not cache a status");
                 }
                 return Ok(online_answer(rec, &name_of));
@@ -314,7 +316,8 @@ fn local_status(
 ) -> Result<StatusAnswer, ApiError> {
     let c = code.clone();
     let (cached, outbox) = agent
-        .store_now(move |s| Ok((s.cached_status(&c)?, s.outbox_entry(&c)?)))
+        .store
+        .now(move |s| Ok((s.cached_status(&c)?, s.outbox_entry(&c)?)))
         .map_err(store_error)?;
     let now = crate::store::now_ms();
     if let Some(st) = cached {
@@ -356,7 +359,8 @@ fn print_receipt(agent: &Agent, typed: &str) -> Result<ResponseBody, ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::BadTrackingCode, e.to_string()))?;
     let c = code.clone();
     let (entry, identity) = agent
-        .store_now(|s| Ok((s.outbox_entry(&c)?, s.identity()?)))
+        .store
+        .now(|s| Ok((s.outbox_entry(&c)?, s.identity()?)))
         .map_err(store_error)?;
     let entry = entry.ok_or_else(|| {
         ApiError::new(

@@ -1,8 +1,14 @@
 //! `kiosk-agent`: the on-device daemon of an Okénko kiosk.
 //!
 //! It owns everything the citizen UI must not: the SQLite store ([`store`]), the fleet
-//! credential and connection ([`sync`]), and (with the devices work) the hardware. The UI talks
-//! to it only through the local socket ([`local_api`], [`handlers`]).
+//! credential and connection ([`fleet`], [`sync`]), the hardware ([`devices`]), updates
+//! ([`update`]) and the power actions ([`power`] over [`programs`], the only place another
+//! program is started). The UI talks to it only through the local socket ([`local_api`],
+//! [`handlers`]); technicians through the serial console ([`console`]).
+//!
+//! [`agent`] wires it: it builds the parts and hands each subsystem only what it needs
+//! ([`sync::Parts`], [`update::Parts`], [`commands::Executor`]); nothing below it imports it.
+//! [`run`] starts and stops it.
 //!
 //! The rule it keeps above all: a submission acknowledged to the app is on disk before the
 //! acknowledgement is sent, and reaches the fleet exactly once.
@@ -14,10 +20,13 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod devices;
+pub mod fleet;
 pub mod handlers;
 pub mod local_api;
 pub mod logging;
 pub mod notify;
+pub mod power;
+pub mod programs;
 pub mod provision;
 pub mod random;
 pub mod run;

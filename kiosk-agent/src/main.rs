@@ -28,11 +28,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         kiosk_agent::run::Ended::Restart => {
             // Provisioned: the same program again, with the same arguments and process id (so
             // systemd's watchdog and notifications follow), reading its new configuration.
-            use std::os::unix::process::CommandExt;
-            let exe = std::env::current_exe()?;
-            let err = std::process::Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .exec();
+            let err = kiosk_agent::programs::exec_self();
             Err(anyhow::anyhow!("cannot restart the agent: {err}"))
         }
     }

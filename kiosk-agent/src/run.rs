@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use crate::agent::Agent;
 use crate::config::Config;
+use crate::fleet::FleetClient;
 use crate::store::Store;
-use crate::sync::http::FleetClient;
 
 /// How a run of the agent ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +75,10 @@ async fn serve(mut config: Config) -> anyhow::Result<Ended> {
         Arc::clone(&console_stop),
     )
     .context("cannot start the serial console")?;
-    let sync = tokio::spawn(crate::sync::run(Arc::clone(&agent), stop_rx.clone()));
-    let updates = tokio::spawn(crate::update::run(Arc::clone(&agent), stop_rx));
+    let sync = tokio::spawn(crate::sync::run(agent.sync_parts(), stop_rx.clone()));
+    let updates = agent
+        .update_parts()
+        .map(|parts| tokio::spawn(crate::update::run(parts, stop_rx)));
     let notifier = crate::notify::Notifier::from_env();
     let watchdog = notifier
         .as_ref()
@@ -99,7 +101,9 @@ async fn serve(mut config: Config) -> anyhow::Result<Ended> {
     // The local API's threads block; stop them off the runtime.
     let _ = tokio::task::spawn_blocking(move || api.stop()).await;
     let _ = sync.await;
-    let _ = updates.await;
+    if let Some(u) = updates {
+        let _ = u.await;
+    }
     // The supervised app stops with the agent (it may take a few seconds).
     let a = Arc::clone(&agent);
     let _ = tokio::task::spawn_blocking(move || {
@@ -124,7 +128,7 @@ async fn keep_watchdog(
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match agent.with_store(|s| s.outbox_stats()).await {
+        match agent.store.run(|s| s.outbox_stats()).await {
             Ok(_) => n.send("WATCHDOG=1"),
             Err(e) => {
                 tracing::error!(error = %e, "the database does not answer; not feeding the watchdog")

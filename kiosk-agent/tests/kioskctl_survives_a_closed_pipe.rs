@@ -2,6 +2,7 @@
 //! reader closed the pipe. It must end quietly instead.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
+#![allow(clippy::disallowed_methods)] // the test starts the program it tests
 
 mod common;
 

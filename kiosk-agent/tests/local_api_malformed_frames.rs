@@ -14,7 +14,7 @@ fn outbox_rows(agent: &kiosk_agent::agent::Agent) -> u64 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(agent.with_store(|s| s.outbox_stats()))
+    rt.block_on(agent.store.run(|s| s.outbox_stats()))
         .unwrap()
         .queued
 }

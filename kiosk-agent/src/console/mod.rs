@@ -8,7 +8,7 @@
 //!   session ends after `idle_timeout_s` without input, on `exit` or Ctrl-D.
 //! - **Terminal**: on the first key the console asks the terminal where its cursor is
 //!   (`ESC [6n`); a terminal that answers gets line editing, history and Tab completion
-//!   ([`line`]), one that stays silent (a dumb terminal, a script) gets plain text. `term ansi`
+//!   ([`line`](mod@line)), one that stays silent (a dumb terminal, a script) gets plain text. `term ansi`
 //!   and `term dumb` switch by hand.
 //! - **Commands**: see [`HELP`]. Output never has personal data: card numbers are masked,
 //!   submissions are counted, the log has none.
@@ -123,7 +123,8 @@ impl Lock {
     fn restore(agent: &Agent) -> Lock {
         let get = |k: &str| {
             agent
-                .store_now(|s| s.get_setting(k))
+                .store
+                .now(|s| s.get_setting(k))
                 .ok()
                 .flatten()
                 .and_then(|v| v.parse::<i64>().ok())
@@ -145,7 +146,7 @@ impl Lock {
         let until = self.until.map_or(0, |u| {
             crate::store::now_ms() + u.saturating_duration_since(Instant::now()).as_millis() as i64
         });
-        let r = agent.store_now(|s| {
+        let r = agent.store.now(|s| {
             s.set_setting("console_failures", &self.failures.to_string())?;
             s.set_setting("console_locked_until", &until.to_string())
         });
@@ -205,7 +206,7 @@ impl<'a> Console<'a> {
             if self.sign_in(port)? {
                 let who = "technician";
                 tracing::info!(target: "console", who, "console session opened");
-                self.agent.console_event("session opened");
+                self.agent.console.push("session opened");
                 let end = self.session(port)?;
                 let reason = match end {
                     End::SignOut => "signed out",
@@ -213,7 +214,8 @@ impl<'a> Console<'a> {
                 };
                 tracing::info!(target: "console", reason, "console session closed");
                 self.agent
-                    .console_event(format!("session closed ({reason})"));
+                    .console
+                    .push(format!("session closed ({reason})"));
                 let msg = match end {
                     End::SignOut => "Signed out.\r\n",
                     End::Timeout => "\r\nSession timed out.\r\n",
@@ -227,7 +229,8 @@ impl<'a> Console<'a> {
     fn banner(&self) -> String {
         let who = self
             .agent
-            .store_now(|s| s.identity())
+            .store
+            .now(|s| s.identity())
             .ok()
             .flatten()
             .map(|i| format!("{} ({})", i.kiosk_id, i.name))
@@ -278,13 +281,14 @@ impl<'a> Console<'a> {
             }
             self.lock.failures += 1;
             tracing::warn!(target: "console", failures = self.lock.failures, "wrong console code");
-            self.agent.console_event("wrong code");
+            self.agent.console.push("wrong code");
             if self.lock.failures >= MAX_FAILURES {
                 self.lock.until = Some(Instant::now() + LOCK);
                 self.lock.save(self.agent);
                 tracing::warn!(target: "console", "console locked for 5 min after wrong codes");
                 self.agent
-                    .console_event("locked for 5 min after 5 wrong codes");
+                    .console
+                    .push("locked for 5 min after 5 wrong codes");
                 port.write_all(
                     format!("Wrong code. Locked for {} min.\r\n", LOCK.as_secs() / 60).as_bytes(),
                 )?;
@@ -301,7 +305,7 @@ impl<'a> Console<'a> {
         {
             return true;
         }
-        let Ok(Some(id)) = self.agent.store_now(|s| s.identity()) else {
+        let Ok(Some(id)) = self.agent.store.now(|s| s.identity()) else {
             return false;
         };
         let secret = protocol::totp::secret(&protocol::sha256_hex(&id.credential));
@@ -312,7 +316,8 @@ impl<'a> Console<'a> {
                 // power cut) the same code is still spent. If it cannot be kept, it is refused.
                 let kept = self
                     .agent
-                    .store_now(|s| s.set_setting("console_used_step", &step.to_string()));
+                    .store
+                    .now(|s| s.set_setting("console_used_step", &step.to_string()));
                 if let Err(e) = kept {
                     tracing::error!(target: "console", error = %e, "a used code could not be recorded; refused");
                     return false;
@@ -394,7 +399,7 @@ impl<'a> Console<'a> {
                 .take(40)
                 .collect();
             tracing::info!(target: "console", %command, "console command");
-            self.agent.console_event(format!("command: {command}"));
+            self.agent.console.push(format!("command: {command}"));
             match (cmd, words.get(1).copied()) {
                 ("exit" | "logout" | "quit", _) => return Ok(End::SignOut),
                 ("help" | "?", _) => say(port, HELP)?,
@@ -402,7 +407,10 @@ impl<'a> Console<'a> {
                 ("devices", _) => say(port, &self.devices())?,
                 ("printer", Some("status")) => say(port, &self.printer_status())?,
                 ("printer", Some("test")) => {
-                    let r = crate::commands::execute(self.agent, &CommandAction::PrintTestReceipt);
+                    let r = self
+                        .agent
+                        .commands()
+                        .execute(&CommandAction::PrintTestReceipt);
                     say(port, &r.output)?;
                 }
                 ("printer", Some("feed")) => say(port, &self.feed())?,
@@ -412,13 +420,13 @@ impl<'a> Console<'a> {
                 ("logs", _) => self.logs(port, &words[1..])?,
                 ("update", Some("status")) => say(port, &self.update_status())?,
                 ("app", Some("restart")) => {
-                    let r = crate::commands::execute(self.agent, &CommandAction::RestartApp);
+                    let r = self.agent.commands().execute(&CommandAction::RestartApp);
                     say(port, &r.output)?;
                 }
                 ("reboot", _) => self.reboot(port)?,
                 ("selftest", _) => {
                     say(port, "checking the devices, the disk and the database…")?;
-                    let r = crate::commands::execute(self.agent, &CommandAction::SelfTest);
+                    let r = self.agent.commands().execute(&CommandAction::SelfTest);
                     say(port, &r.output)?;
                     say(
                         port,
@@ -471,12 +479,7 @@ impl<'a> Console<'a> {
         let _ = writeln!(s, "boot slot  {slot}");
         let _ = writeln!(s, "root       {}", root_mount());
         let _ = writeln!(s, "memory     {}", memory_in_use());
-        let contact = self
-            .agent
-            .contact
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let contact = self.agent.contact.now();
         let now = crate::store::now_ms();
         let _ = writeln!(
             s,
@@ -498,7 +501,7 @@ impl<'a> Console<'a> {
                     (now - t) / 1000
                 ))
         );
-        match self.agent.store_now(|st| st.outbox_stats()) {
+        match self.agent.store.now(|st| st.outbox_stats()) {
             Ok(o) => {
                 let _ = write!(
                     s,
@@ -738,11 +741,11 @@ impl<'a> Console<'a> {
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             return say(port, "not rebooted");
         }
-        let r = crate::commands::execute(self.agent, &CommandAction::Reboot);
+        let r = self.agent.commands().execute(&CommandAction::Reboot);
         say(port, &r.output)?;
         if r.ok {
             tracing::warn!(target: "console", "reboot from the serial console");
-            crate::commands::reboot_now(self.agent);
+            self.agent.commands().reboot_now();
         }
         Ok(())
     }
@@ -852,12 +855,8 @@ fn boot_slot() -> String {
 
 /// The IPv4 and IPv6 addresses of the interfaces, from `ip -brief address` when available.
 fn addresses() -> String {
-    match std::process::Command::new("ip")
-        .args(["-brief", "address"])
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let text = String::from_utf8_lossy(&o.stdout);
+    match crate::programs::output("ip", &["-brief", "address"]) {
+        Ok(text) => {
             let v: Vec<String> = text
                 .lines()
                 .filter(|l| !l.starts_with("lo "))

@@ -686,6 +686,12 @@ impl Devices {
         }
     }
 
+    /// When somebody last used the kiosk: the newest event of a device a person touches (not
+    /// the printer).
+    pub fn last_use_at(&self) -> Option<i64> {
+        last_use_at(&self.statuses())
+    }
+
     /// The state of every device kind.
     pub fn statuses(&self) -> Vec<DeviceStatus> {
         let not_configured = |device| DeviceStatus {
@@ -711,6 +717,15 @@ impl Devices {
                 .unwrap_or_else(|| not_configured(DeviceKind::Touchscreen)),
         ]
     }
+}
+
+/// When somebody last used the kiosk, from its devices' states (see [`Devices::last_use_at`]).
+pub fn last_use_at(statuses: &[DeviceStatus]) -> Option<i64> {
+    statuses
+        .iter()
+        .filter(|d| d.device != DeviceKind::Printer)
+        .filter_map(|d| d.last_event_at)
+        .max()
 }
 
 #[cfg(test)]

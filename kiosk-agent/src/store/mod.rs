@@ -10,6 +10,7 @@
 
 mod catalog;
 mod commands;
+mod handle;
 pub mod migrations;
 mod outbox;
 mod settings;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use handle::Shared;
 pub use outbox::{NewSubmission, OutboxEntry, OutboxStats, QueuedSubmission, StoredAck};
 pub use settings::Identity;
 pub use status::CachedStatus;

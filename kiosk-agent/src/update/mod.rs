@@ -27,7 +27,11 @@
 //! For tests, `OKENKO_UPDATE_HOLD=<state>` makes the updater stop (and wait to be killed)
 //! right after it saved that state.
 
+mod error;
+mod fetch;
+mod install;
 pub mod slots;
+mod trial;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -38,9 +42,12 @@ use protocol::release::{Keyring, Manifest};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
-use crate::agent::Agent;
 use crate::config::{SlotKind, UpdateSection};
-use slots::{AppHealth, SlotBackend};
+use crate::fleet::FleetClient;
+use crate::power::Power;
+use crate::store::Shared;
+pub use error::UpdateError;
+use slots::SlotBackend;
 
 /// What the updater keeps in the database (setting `update`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,7 +79,7 @@ impl Default for Doc {
     }
 }
 
-/// The updater's handle in [`Agent`]: what the heartbeat reports and what it hands over.
+/// The updater's handle: what the heartbeat reports and what the fleet wishes.
 #[derive(Debug)]
 pub struct Updates {
     report: Mutex<Option<UpdateReport>>,
@@ -85,11 +92,11 @@ pub struct Updates {
 }
 
 impl Updates {
-    /// The backend `cfg` names; `reboot` is the reboot command (RAUC).
+    /// The backend `cfg` names; `power` reboots (RAUC).
     pub fn new(
         cfg: &UpdateSection,
         data_dir: &std::path::Path,
-        reboot: &[String],
+        power: Power,
     ) -> Result<Updates, slots::SlotError> {
         let backend: Arc<dyn SlotBackend> = match cfg.backend {
             SlotKind::Dir => Arc::new(slots::DirSlots::new(
@@ -105,7 +112,7 @@ impl Updates {
                     Some(unit) => slots::AppCheck::Unit(unit.clone()),
                     None => slots::AppCheck::Command(cfg.app_check.clone()),
                 },
-                reboot.to_vec(),
+                power,
                 cfg.health_file.clone(),
                 cfg.release_file.clone(),
             )),
@@ -157,22 +164,43 @@ fn hold(state: UpdateState) {
     }
 }
 
+/// What the updater's checks read from the rest of the kiosk (the agent wires it): the idle
+/// wait before an install and the health check of a release on trial.
+pub trait Surroundings: Send + Sync + std::fmt::Debug {
+    /// When somebody last used the kiosk (touch, card; not the printer), in ms.
+    fn last_use_at(&self) -> Option<i64>;
+    /// The configured devices that are missing, by name.
+    fn missing_devices(&self) -> Vec<String>;
+    /// When the fleet last answered a heartbeat, in ms.
+    fn fleet_reached_at(&self) -> Option<i64>;
+}
+
+/// What the updater works with, handed over by [`crate::agent`].
+#[derive(Debug, Clone)]
+pub struct Parts {
+    /// Its handle (the report it publishes, the fleet's wish it follows).
+    pub updates: Arc<Updates>,
+    /// The store: its state, learned and revoked keys, the kiosk's credential.
+    pub store: Shared,
+    /// The fleet client (bundle downloads).
+    pub fleet: FleetClient,
+    /// The rest of the kiosk, as far as the updater looks.
+    pub around: Arc<dyn Surroundings>,
+}
+
 /// The updater: boots the slot, then follows the fleet's wishes until `stop`.
-pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
-    let Some(up) = agent.updates.as_ref() else {
-        return;
-    };
-    let mut u = match Updater::start(&agent, up).await {
+pub async fn run(parts: Parts, mut stop: watch::Receiver<bool>) {
+    let mut desired = parts.updates.desired.subscribe();
+    let mut u = match Updater::start(parts).await {
         Ok(u) => u,
         Err(e) => {
             tracing::error!(error = %e, "updates are off: the slots cannot be booted");
             return;
         }
     };
-    let mut desired = up.desired.subscribe();
     loop {
         let d = desired.borrow_and_update().clone();
-        if let Err(e) = u.step(&agent, d).await {
+        if let Err(e) = u.step(d).await {
             tracing::warn!(error = %e, "update step failed; trying again");
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
@@ -192,19 +220,9 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
 async fn on_backend<T: Send + 'static>(
     backend: &Arc<dyn SlotBackend>,
     f: impl FnOnce(&dyn SlotBackend) -> Result<T, slots::SlotError> + Send + 'static,
-) -> Result<T, Failure> {
+) -> Result<T, UpdateError> {
     let b = Arc::clone(backend);
-    tokio::task::spawn_blocking(move || f(b.as_ref()))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
-}
-
-/// Checks a downloaded bundle against its manifest (size, SHA-256).
-fn check_file(path: &std::path::Path, m: &Manifest) -> Result<(), Failure> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    protocol::release::check_bundle(m, &mut std::io::BufReader::new(&mut f))
-        .map_err(|e| e.to_string())
+    Ok(tokio::task::spawn_blocking(move || f(b.as_ref())).await??)
 }
 
 struct Updater {
@@ -216,16 +234,16 @@ struct Updater {
     backend: Arc<dyn SlotBackend>,
     cfg: UpdateSection,
     dir: PathBuf,
+    parts: Parts,
 }
 
-type Failure = String;
-
 impl Updater {
-    async fn start(agent: &Arc<Agent>, up: &Updates) -> Result<Updater, Failure> {
-        let doc: Doc = agent
-            .with_store(|s| s.get_setting("update"))
-            .await
-            .map_err(|e| e.to_string())?
+    async fn start(parts: Parts) -> Result<Updater, UpdateError> {
+        let up = Arc::clone(&parts.updates);
+        let doc: Doc = parts
+            .store
+            .run(|s| s.get_setting("update"))
+            .await?
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
         // Without its keyring the kiosk still boots and checks a release on trial; it only
@@ -245,12 +263,12 @@ impl Updater {
             }
         };
         // Keys revoked (first: nothing brings them back), then keys learned from endorsements.
-        if let Ok(Some(revoked)) = agent.with_store(|s| s.get_setting("update_revoked")).await {
+        if let Ok(Some(revoked)) = parts.store.run(|s| s.get_setting("update_revoked")).await {
             for id in revoked.split_whitespace() {
                 keyring.forbid(id);
             }
         }
-        if let Ok(Some(learned)) = agent.with_store(|s| s.get_setting("update_keys")).await {
+        if let Ok(Some(learned)) = parts.store.run(|s| s.get_setting("update_keys")).await {
             for line in learned.lines().filter(|l| !l.trim().is_empty()) {
                 let _ = keyring.add(line.split('#').next().unwrap_or(""));
             }
@@ -265,38 +283,10 @@ impl Updater {
             backend,
             cfg: up.cfg.clone(),
             dir: up.dir.clone(),
+            parts,
         };
-        u.after_boot(agent).await;
+        u.after_boot().await;
         Ok(u)
-    }
-
-    /// After a boot: a release on trial, or the boot loader went back.
-    async fn after_boot(&mut self, agent: &Arc<Agent>) {
-        let target = self.doc.job.as_ref().map(|j| j.version.clone());
-        let on_target = target.as_deref() == Some(self.running.version.as_str());
-        if matches!(
-            self.doc.state,
-            UpdateState::Installing | UpdateState::Rebooting | UpdateState::Trial
-        ) && on_target
-        {
-            // Also `installing`: cut off after the slot switch, before `rebooting` was saved.
-            self.doc.trial_started = Some(crate::store::now_ms());
-            self.set(agent, UpdateState::Trial, None).await;
-        } else if matches!(self.doc.state, UpdateState::Rebooting | UpdateState::Trial) {
-            {
-                let why = self.doc.reason.clone().unwrap_or_else(|| {
-                    format!(
-                        "release {} did not come up within {} boots",
-                        target.as_deref().unwrap_or("?"),
-                        self.cfg.boot_attempts
-                    )
-                });
-                self.refuse_job();
-                self.set(agent, UpdateState::RolledBack, Some(why)).await;
-            }
-        } else {
-            self.publish(agent);
-        }
     }
 
     fn refuse_job(&mut self) {
@@ -313,10 +303,8 @@ impl Updater {
             .join(format!("{version}.{}", self.backend.bundle_suffix()))
     }
 
-    fn publish(&self, agent: &Arc<Agent>) {
-        let Some(up) = agent.updates.as_ref() else {
-            return;
-        };
+    fn publish(&self) {
+        let up = &self.parts.updates;
         let job = self.doc.job.as_ref();
         let progress = match (self.doc.state, job) {
             (UpdateState::Downloading, Some(j)) => {
@@ -354,7 +342,7 @@ impl Updater {
     }
 
     /// Saves the state, then acts on it.
-    async fn set(&mut self, agent: &Arc<Agent>, state: UpdateState, reason: Option<String>) {
+    async fn set(&mut self, state: UpdateState, reason: Option<String>) {
         if self.doc.state != state {
             self.doc.since = crate::store::now_ms();
             tracing::info!(
@@ -367,28 +355,26 @@ impl Updater {
         self.doc.state = state;
         self.doc.reason = reason;
         let text = serde_json::to_string(&self.doc).unwrap_or_default();
-        if let Err(e) = agent
-            .with_store(move |s| s.set_setting("update", &text))
+        if let Err(e) = self
+            .parts
+            .store
+            .run(move |s| s.set_setting("update", &text))
             .await
         {
             tracing::error!(error = %e, "update state not saved");
         }
-        self.publish(agent);
+        self.publish();
         let _ = tokio::task::spawn_blocking(move || hold(state)).await;
     }
 
-    async fn step(
-        &mut self,
-        agent: &Arc<Agent>,
-        desired: Option<DesiredRelease>,
-    ) -> Result<(), Failure> {
+    async fn step(&mut self, desired: Option<DesiredRelease>) -> Result<(), UpdateError> {
         use UpdateState as S;
         if self.doc.state == S::Trial {
-            return self.trial(agent).await;
+            return self.trial().await;
         }
         if self.doc.state == S::Rebooting {
             // Cut off between saving `rebooting` and the reboot: do it again.
-            return self.reboot(agent).await;
+            return self.reboot().await;
         }
         let in_flight = matches!(
             self.doc.state,
@@ -413,12 +399,8 @@ impl Updater {
                 let _ = std::fs::remove_file(self.bundle_path(&j.version));
             }
             self.doc.corrupt = 0;
-            self.set(
-                agent,
-                S::Idle,
-                Some("the fleet withdrew the release".into()),
-            )
-            .await;
+            self.set(S::Idle, Some("the fleet withdrew the release".into()))
+                .await;
             return Ok(());
         }
         if let Some(d) = &desired
@@ -435,12 +417,12 @@ impl Updater {
             // Not refused for good: with the keyring mended, the next start takes it.
             if self.doc.reason.as_deref() != Some(why.as_str()) {
                 self.doc.job = Some(d.clone());
-                self.set(agent, S::Failed, Some(why)).await;
+                self.set(S::Failed, Some(why)).await;
             }
             return Ok(());
         }
         if let Some(d) = &desired {
-            self.learn_keys(agent, d).await;
+            self.learn_keys(d).await;
         }
         if !in_flight {
             // A new job.
@@ -455,7 +437,7 @@ impl Updater {
             let m = self.check_manifest(&d);
             match m {
                 Err(why) => {
-                    self.fail(agent, why).await;
+                    self.fail(why).await;
                     return Ok(());
                 }
                 Ok(m)
@@ -463,13 +445,13 @@ impl Updater {
                         o.version == m.version && (o.sha256.is_empty() || o.sha256 == m.sha256)
                     }) =>
                 {
-                    self.set(agent, S::Waiting, Some(format!("slot holds {}", m.version)))
+                    self.set(S::Waiting, Some(format!("slot holds {}", m.version)))
                         .await;
                     return Ok(());
                 }
                 Ok(_) => {}
             }
-            self.set(agent, S::Downloading, None).await;
+            self.set(S::Downloading, None).await;
         }
         if let Some(j) = &mut self.doc.job {
             // Keep the fleet's latest word on when to install.
@@ -477,322 +459,17 @@ impl Updater {
             j.force = d.force;
         }
         match self.doc.state {
-            S::Downloading => self.download(agent, &d).await,
-            S::Verifying => self.verify(agent, &d).await,
-            S::Waiting => self.wait_for_window(agent, &d).await,
-            S::Installing => self.install(agent, &d).await,
+            S::Downloading => self.download(&d).await,
+            S::Verifying => self.verify(&d).await,
+            S::Waiting => self.wait_for_window(&d).await,
+            S::Installing => self.install(&d).await,
             _ => Ok(()),
         }
     }
 
-    /// Adds keys the release's endorsements vouch for (rotation), withdraws the ones its
-    /// revocations name, and keeps both.
-    async fn learn_keys(&mut self, agent: &Arc<Agent>, d: &DesiredRelease) {
-        let revoked_before = self.keyring.revoked().len();
-        for r in &d.revocations {
-            match self.keyring.revoke(r) {
-                Ok(id) => tracing::debug!(key = %id, "release key revoked"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "a key revocation not signed by a trusted key")
-                }
-            }
-        }
-        if self.keyring.revoked().len() != revoked_before {
-            let text = self.keyring.revoked().join("\n");
-            tracing::warn!(revoked = %text, "release keys revoked");
-            if let Err(e) = agent
-                .with_store(move |s| s.set_setting("update_revoked", &text))
-                .await
-            {
-                tracing::error!(error = %e, "revoked keys not saved");
-            }
-        }
-        let before = self.keyring.ids().len();
-        // An endorsement may rest on another: go round until nothing new is learned.
-        for _ in 0..d.endorsements.len() {
-            let n = self.keyring.ids().len();
-            for e in &d.endorsements {
-                if let Err(err) = self.keyring.endorse(e) {
-                    tracing::debug!(error = %err, "endorsement not (yet) trusted");
-                }
-            }
-            if self.keyring.ids().len() == n {
-                break;
-            }
-        }
-        if self.keyring.ids().len() != before {
-            tracing::info!(keys = ?self.keyring.ids(), "learned a release key from an endorsement");
-            let text = self.keyring.to_text();
-            if let Err(e) = agent
-                .with_store(move |s| s.set_setting("update_keys", &text))
-                .await
-            {
-                tracing::error!(error = %e, "learned keys not saved");
-            }
-        }
-    }
-
-    /// The release's manifest if this kiosk accepts it; otherwise the job fails for good.
-    async fn manifest_or_fail(
-        &mut self,
-        agent: &Arc<Agent>,
-        d: &DesiredRelease,
-    ) -> Option<Manifest> {
-        match self.check_manifest(d) {
-            Ok(m) => Some(m),
-            Err(why) => {
-                self.fail(agent, why).await;
-                None
-            }
-        }
-    }
-
     /// The job failed for good: the kiosk stays where it is and does not try it again.
-    async fn fail(&mut self, agent: &Arc<Agent>, why: String) {
+    async fn fail(&mut self, why: impl std::fmt::Display) {
         self.refuse_job();
-        self.set(agent, UpdateState::Failed, Some(why)).await;
-    }
-
-    fn check_manifest(&self, d: &DesiredRelease) -> Result<Manifest, Failure> {
-        let m = self
-            .keyring
-            .verify(&d.manifest, &self.cfg.hardware)
-            .map_err(|e| format!("release {} refused: {e}", d.version))?;
-        if m.version != d.version {
-            return Err(format!(
-                "release {} refused: its manifest is for {}",
-                d.version, m.version
-            ));
-        }
-        // No downgrade without a signed rollback that names this release and the running one
-        // (TUF's rule): a compromised server or an old leaked key cannot push an old release.
-        let running = &self.running.version;
-        if protocol::release::compare_versions(&m.version, running).is_lt() {
-            let allowed = d
-                .rollback
-                .as_ref()
-                .map(|r| self.keyring.verify_rollback(r))
-                .transpose()
-                .map_err(|e| format!("release {} refused: its rollback: {e}", d.version))?
-                .is_some_and(|r| r.from == *running && r.to.contains(&m.version));
-            if !allowed {
-                return Err(format!(
-                    "release {} refused: it is older than the running {running}, and no signed \
-                     rollback from {running} names it",
-                    d.version
-                ));
-            }
-        }
-        Ok(m)
-    }
-
-    async fn download(&mut self, agent: &Arc<Agent>, d: &DesiredRelease) -> Result<(), Failure> {
-        let Some(m) = self.manifest_or_fail(agent, d).await else {
-            return Ok(());
-        };
-        let Some(id) = agent
-            .with_store(|s| s.identity())
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Err("not enrolled yet".into());
-        };
-        let cred = crate::sync::http::Credential::new(&id.kiosk_id, &id.credential);
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
-        let path = self.bundle_path(&d.version);
-        let have = std::fs::metadata(&path).map_or(0, |m| m.len());
-        tracing::info!(version = %d.version, from = have, size = m.size, "downloading the bundle");
-        let mut last = std::time::Instant::now();
-        let result = agent
-            .fleet
-            .download(&cred, &d.url, &path, m.size, |_| {
-                if last.elapsed() >= Duration::from_secs(2) {
-                    last = std::time::Instant::now();
-                    self.publish(agent);
-                }
-            })
-            .await;
-        match result {
-            Ok(()) => {
-                self.set(agent, UpdateState::Verifying, None).await;
-                Ok(())
-            }
-            Err(e) => {
-                // Keep what arrived: the next try resumes there.
-                let why = format!("download paused: {e}");
-                if self.doc.reason.as_deref() != Some(why.as_str()) {
-                    self.set(agent, UpdateState::Downloading, Some(why)).await;
-                }
-                Err(e.to_string())
-            }
-        }
-    }
-
-    async fn verify(&mut self, agent: &Arc<Agent>, d: &DesiredRelease) -> Result<(), Failure> {
-        let Some(m) = self.manifest_or_fail(agent, d).await else {
-            return Ok(());
-        };
-        let path = self.bundle_path(&d.version);
-        let (p, mm) = (path.clone(), m.clone());
-        let checked = tokio::task::spawn_blocking(move || check_file(&p, &mm))
-            .await
-            .map_err(|e| e.to_string())?;
-        match checked {
-            Ok(()) => self.set(agent, UpdateState::Waiting, None).await,
-            Err(why) => {
-                let _ = std::fs::remove_file(&path);
-                self.doc.corrupt += 1;
-                if self.doc.corrupt >= 3 {
-                    self.fail(agent, format!("downloaded 3 times, never right: {why}"))
-                        .await;
-                } else {
-                    tracing::warn!(%why, "downloaded bundle is wrong; fetching it again");
-                    self.set(
-                        agent,
-                        UpdateState::Downloading,
-                        Some(format!("download {} was wrong: {why}", self.doc.corrupt)),
-                    )
-                    .await;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn wait_for_window(
-        &mut self,
-        agent: &Arc<Agent>,
-        d: &DesiredRelease,
-    ) -> Result<(), Failure> {
-        let why = if !d.install_now {
-            Some("waiting for the maintenance window".to_owned())
-        } else if !d.force && !self.idle(agent) {
-            Some(format!(
-                "waiting until nobody has used the kiosk for {} s",
-                self.cfg.idle_s
-            ))
-        } else {
-            None
-        };
-        match why {
-            Some(w) => {
-                if self.doc.reason.as_deref() != Some(w.as_str()) {
-                    self.set(agent, UpdateState::Waiting, Some(w)).await;
-                }
-                Ok(())
-            }
-            None => {
-                self.set(agent, UpdateState::Installing, None).await;
-                self.install(agent, d).await
-            }
-        }
-    }
-
-    fn idle(&self, agent: &Arc<Agent>) -> bool {
-        let last = agent
-            .devices
-            .statuses()
-            .iter()
-            .filter(|d| d.device != protocol::app::DeviceKind::Printer)
-            .filter_map(|d| d.last_event_at)
-            .max();
-        last.is_none_or(|t| crate::store::now_ms() - t >= self.cfg.idle_s as i64 * 1000)
-    }
-
-    async fn install(&mut self, agent: &Arc<Agent>, d: &DesiredRelease) -> Result<(), Failure> {
-        let Some(m) = self.manifest_or_fail(agent, d).await else {
-            return Ok(());
-        };
-        let other = on_backend(&self.backend, |b| b.other())
-            .await
-            .ok()
-            .flatten();
-        let in_slot = other.as_ref().is_some_and(|o| {
-            o.version == m.version && (o.sha256.is_empty() || o.sha256 == m.sha256)
-        });
-        if !in_slot {
-            let path = self.bundle_path(&d.version);
-            tracing::info!(version = %d.version, "installing the release into the other slot");
-            // Checked again: the file sat on disk while waiting.
-            let (p, mm) = (path.clone(), m.clone());
-            let done = on_backend(&self.backend, move |b| {
-                check_file(&p, &mm).map_err(slots::SlotError)?;
-                b.install(&p, &mm)
-            })
-            .await;
-            if let Err(why) = done {
-                let _ = std::fs::remove_file(&path);
-                self.fail(agent, format!("install failed: {why}")).await;
-                return Ok(());
-            }
-            let _ = std::fs::remove_file(&path);
-        }
-        if let Err(e) = on_backend(&self.backend, |b| b.try_other()).await {
-            self.fail(agent, format!("cannot switch slots: {e}")).await;
-            return Ok(());
-        }
-        self.set(agent, UpdateState::Rebooting, None).await;
-        self.reboot(agent).await
-    }
-
-    async fn reboot(&mut self, agent: &Arc<Agent>) -> Result<(), Failure> {
-        self.running = on_backend(&self.backend, |b| b.reboot()).await?;
-        self.after_boot(agent).await;
-        Ok(())
-    }
-
-    async fn trial(&mut self, agent: &Arc<Agent>) -> Result<(), Failure> {
-        let started = self.doc.trial_started.unwrap_or(self.doc.since);
-        let elapsed_ms = crate::store::now_ms() - started;
-        let settle = Duration::from_secs(self.cfg.settle_s);
-        let app = on_backend(&self.backend, move |b| Ok(b.app(settle))).await?;
-        let missing: Vec<String> = agent
-            .devices
-            .statuses()
-            .iter()
-            .filter(|d| d.state == protocol::app::DeviceState::Missing)
-            .map(|d| format!("{:?}", d.device))
-            .collect();
-        let fleet_ok = agent
-            .contact
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .last_ok_at
-            .is_some_and(|t| t >= started);
-        let failure = match &app {
-            AppHealth::Down(why) => Some(why.clone()),
-            _ if elapsed_ms >= self.cfg.health_timeout_s as i64 * 1000 => Some(format!(
-                "health check not passed within {} s: {}",
-                self.cfg.health_timeout_s,
-                [
-                    (app != AppHealth::Up).then(|| "the app is not up".to_owned()),
-                    (!missing.is_empty()).then(|| format!("missing {}", missing.join(", "))),
-                    (!fleet_ok).then(|| "the fleet was not reached".to_owned()),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join("; ")
-            )),
-            _ => None,
-        };
-        if let Some(why) = failure {
-            let version = self.running.version.clone();
-            let why = format!("release {version} failed its health check: {why}");
-            tracing::warn!(%why, "going back to the previous release");
-            on_backend(&self.backend, |b| b.mark_bad()).await?;
-            // Kept before the reboot, so the next boot reports it.
-            self.doc.reason = Some(why.clone());
-            self.refuse_job();
-            self.set(agent, UpdateState::Trial, Some(why.clone())).await;
-            self.running = on_backend(&self.backend, |b| b.reboot()).await?;
-            self.set(agent, UpdateState::RolledBack, Some(why)).await;
-            return Ok(());
-        }
-        if app == AppHealth::Up && missing.is_empty() && fleet_ok {
-            on_backend(&self.backend, |b| b.mark_good()).await?;
-            self.set(agent, UpdateState::Succeeded, None).await;
-        }
-        Ok(())
+        self.set(UpdateState::Failed, Some(why.to_string())).await;
     }
 }

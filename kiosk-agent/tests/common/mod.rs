@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use kiosk_agent::agent::Agent;
 use kiosk_agent::config::Config;
+use kiosk_agent::fleet::FleetClient;
 use kiosk_agent::store::{Identity, Store};
-use kiosk_agent::sync::http::FleetClient;
 
 #[derive(Debug)]
 pub struct TestDir(pub PathBuf);
