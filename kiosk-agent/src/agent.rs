@@ -66,7 +66,7 @@ impl Agent {
         };
         Ok(Agent {
             updates,
-            devices: Arc::new(Devices::new(&config)?),
+            devices: Arc::new(Devices::new(&config.devices()?)),
             config: Arc::new(config),
             store: Shared::new(store),
             fleet,

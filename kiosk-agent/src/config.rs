@@ -11,6 +11,9 @@ use serde::Deserialize;
 /// Where the agent looks for its configuration when no `--config` is given.
 pub const DEFAULT_PATH: &str = "/etc/okenko/agent.toml";
 
+pub use crate::devices::config::{
+    CardReaderKind, CardReaderSection, PrinterLink, PrinterSection, TouchscreenSection,
+};
 pub use crate::power::CommandsSection;
 pub use protocol::config::ConfigError;
 use protocol::config::Validate;
@@ -169,93 +172,6 @@ impl Default for ConsoleSection {
             idle_timeout_s: 600,
         }
     }
-}
-
-/// `[printer]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrinterSection {
-    /// Serial device (or USB-serial adapter) of the printer. Default `/dev/kiosk/printer` (the
-    /// udev rules' name). Give either `path` or `address`.
-    #[serde(default)]
-    pub path: Option<PathBuf>,
-    /// A network printer's raw port instead, e.g. `192.0.2.10:9100`.
-    #[serde(default)]
-    pub address: Option<String>,
-    /// How `path` is driven: `serial`, or `usb` for a USB printer-class node. Default: `usb`
-    /// when `path` resolves to `/dev/usb/lp*`, else `serial`.
-    #[serde(default)]
-    pub transport: Option<PrinterLink>,
-    /// Baud rate of the serial line. Default 115200.
-    #[serde(default = "default_baud")]
-    pub baud: u32,
-    /// The printer's character table: `pc852` (Czech with diacritics) or `ascii` (transliterated).
-    /// Default `pc852`.
-    #[serde(default)]
-    pub charset: crate::devices::printer::Charset,
-    /// How long to wait for a status answer, milliseconds. Default 1000.
-    #[serde(default = "default_status_timeout_ms")]
-    pub status_timeout_ms: u64,
-    /// How long a receipt may take to print, seconds. Default 20.
-    #[serde(default = "default_job_timeout")]
-    pub job_timeout_s: u64,
-}
-
-/// How a printer given by `path` is driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PrinterLink {
-    /// A serial line (or USB-serial adapter).
-    Serial,
-    /// A USB printer-class node (`usblp`).
-    Usb,
-}
-
-/// What kind of card reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CardReaderKind {
-    /// Sends frames on a serial line.
-    #[default]
-    Serial,
-    /// A USB keyboard-wedge reader (an evdev node); grabbed exclusively.
-    Keyboard,
-}
-
-/// `[card_reader]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardReaderSection {
-    /// `serial` or `keyboard` (a keyboard-wedge reader, read through evdev). Default `serial`.
-    #[serde(default)]
-    pub kind: CardReaderKind,
-    /// Device of the reader: a serial port, or an evdev node for `keyboard`. Default
-    /// `/dev/kiosk/card-reader` (the udev rules' name for either).
-    #[serde(default = "default_card_reader_path")]
-    pub path: PathBuf,
-    /// Baud rate. Default 9600.
-    #[serde(default = "default_card_baud")]
-    pub baud: u32,
-    /// How the reader frames cards: `stx_etx` or `line`. Default `stx_etx`.
-    #[serde(default)]
-    pub framing: crate::devices::card::Framing,
-    /// File with the deployment's secret key for the cards' keyed hash (the same on every kiosk
-    /// of a deployment, so a citizen's card means the same at each). Required.
-    pub key_file: PathBuf,
-}
-
-/// `[touchscreen]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TouchscreenSection {
-    /// The evdev node, or `auto` to take the first input device with touch capabilities.
-    /// Default `/dev/input/kiosk-touch` (the udev rules' name).
-    #[serde(default = "default_touch_path")]
-    pub path: String,
-}
-
-fn default_touch_path() -> String {
-    "/dev/input/kiosk-touch".into()
 }
 
 /// `[receipt]`
@@ -432,21 +348,6 @@ fn default_backoff_initial() -> u64 {
 fn default_backoff_max() -> u64 {
     300
 }
-fn default_baud() -> u32 {
-    115_200
-}
-fn default_status_timeout_ms() -> u64 {
-    1000
-}
-fn default_job_timeout() -> u64 {
-    20
-}
-fn default_card_reader_path() -> PathBuf {
-    "/dev/kiosk/card-reader".into()
-}
-fn default_card_baud() -> u32 {
-    9600
-}
 fn default_header() -> String {
     "Okénko".into()
 }
@@ -587,22 +488,20 @@ impl Validate for Config {
 impl Config {
     /// Where the printer is, when one is configured.
     pub fn printer_transport(&self) -> Option<crate::devices::printer::Transport> {
-        use crate::devices::printer::Transport;
-        self.printer.as_ref().map(|p| {
-            let path = || {
-                p.path
-                    .clone()
-                    .unwrap_or_else(|| "/dev/kiosk/printer".into())
-            };
-            match (&p.address, p.transport) {
-                (Some(addr), _) => Transport::Tcp { addr: addr.clone() },
-                (None, Some(PrinterLink::Usb)) => Transport::UsbLp { path: path() },
-                (None, Some(PrinterLink::Serial)) => Transport::Serial {
-                    path: path(),
-                    baud: p.baud,
-                },
-                (None, None) => Transport::detect(path(), p.baud),
-            }
+        self.printer.as_ref().map(PrinterSection::transport)
+    }
+
+    /// What the devices are built from: their sections, the card key (read here) and the
+    /// poll interval.
+    pub fn devices(&self) -> Result<crate::devices::Setup, ConfigError> {
+        Ok(crate::devices::Setup {
+            printer: self.printer.clone(),
+            card_reader: match (&self.card_reader, self.card_key()?) {
+                (Some(c), Some(key)) => Some((c.clone(), key)),
+                _ => None,
+            },
+            touchscreen: self.touchscreen.clone(),
+            poll: Duration::from_millis(self.agent.device_poll_ms.max(100)),
         })
     }
 

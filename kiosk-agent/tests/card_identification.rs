@@ -101,14 +101,10 @@ fn a_missing_or_short_key_stops_the_agent_at_start() {
         .unwrap()
     };
     let missing = dir.0.join("nope");
-    let e = kiosk_agent::devices::Devices::new(&cfg(&missing))
-        .unwrap_err()
-        .to_string();
+    let e = cfg(&missing).devices().unwrap_err().to_string();
     assert!(e.contains("nope"), "{e}");
     let short = dir.0.join("short");
     std::fs::write(&short, "tiny").unwrap();
-    let e = kiosk_agent::devices::Devices::new(&cfg(&short))
-        .unwrap_err()
-        .to_string();
+    let e = cfg(&short).devices().unwrap_err().to_string();
     assert!(e.contains("card_reader.key_file"), "{e}");
 }

@@ -12,6 +12,7 @@
 //! `DeviceEvents` (long poll), logged, and it wakes the sync loop so the fleet sees it at once.
 
 pub mod card;
+pub mod config;
 pub mod input;
 pub mod printer;
 pub mod system;
@@ -26,7 +27,8 @@ use std::time::{Duration, Instant};
 use protocol::app::{DeviceEvent, DeviceKind, DeviceState, DeviceStatus, TouchPhase, TouchPoint};
 
 use crate::backoff::Backoff;
-use crate::config::{CardReaderKind, Config};
+use config::CardReaderKind;
+pub use config::Setup;
 use printer::{Charset, EscPosPrinter, Paper, PrinterError, PrinterStatus, Transport};
 
 /// Longest a caller may wait for events in one request.
@@ -273,16 +275,15 @@ pub struct PrinterDevice {
 }
 
 impl PrinterDevice {
-    fn new(config: &Config, changes: &Arc<Changes>) -> Option<PrinterDevice> {
-        let section = config.printer.as_ref()?;
-        Some(PrinterDevice {
-            transport: config.printer_transport()?,
+    fn new(section: &config::PrinterSection, changes: &Arc<Changes>) -> PrinterDevice {
+        PrinterDevice {
+            transport: section.transport(),
             charset: section.charset,
             status_timeout: Duration::from_millis(section.status_timeout_ms),
             job_timeout: Duration::from_secs(section.job_timeout_s),
             conn: Mutex::new(None),
             cell: StatusCell::new(DeviceKind::Printer, changes, false),
-        })
+        }
     }
 
     /// Runs `f` on the open printer, opening it first; an I/O failure closes it so that the
@@ -578,20 +579,19 @@ pub struct Devices {
 }
 
 impl Devices {
-    /// The devices `config` describes; reads the card key file. Nothing is opened until
-    /// [`Devices::start`] or first use.
-    pub fn new(config: &Config) -> Result<Devices, crate::config::ConfigError> {
+    /// The devices `setup` describes. Nothing is opened until [`Devices::start`] or first use.
+    pub fn new(setup: &Setup) -> Devices {
         let changes = Arc::new(Changes {
             log: EventLog::new(256),
             notify: tokio::sync::Notify::new(),
         });
-        let card_reader = match (&config.card_reader, config.card_key()?) {
-            (Some(c), Some(key)) => {
+        let card_reader = match &setup.card_reader {
+            Some((c, key)) => {
                 let keyboard = c.kind == CardReaderKind::Keyboard;
                 let cell = Arc::new(StatusCell::new(DeviceKind::CardReader, &changes, true));
                 Some(CardReaderDevice {
                     path: c.path.clone(),
-                    key,
+                    key: key.clone(),
                     link: if keyboard {
                         CardLink::Keyboard(Arc::new(card::KeyboardCards::default()))
                     } else {
@@ -604,23 +604,26 @@ impl Devices {
                     cell,
                 })
             }
-            _ => None,
+            None => None,
         };
-        let touchscreen = config.touchscreen.as_ref().map(|t| {
+        let touchscreen = setup.touchscreen.as_ref().map(|t| {
             Arc::new(TouchDevice {
                 path: t.path.clone(),
                 cell: Arc::new(StatusCell::new(DeviceKind::Touchscreen, &changes, true)),
                 touches: Arc::new(EventLog::new(512)),
             })
         });
-        Ok(Devices {
-            printer: PrinterDevice::new(config, &changes),
+        Devices {
+            printer: setup
+                .printer
+                .as_ref()
+                .map(|p| PrinterDevice::new(p, &changes)),
             card_reader,
             touchscreen,
             changes,
-            poll: Duration::from_millis(config.agent.device_poll_ms.max(100)),
+            poll: setup.poll,
             stop: Arc::new(AtomicBool::new(false)),
-        })
+        }
     }
 
     /// Starts watching the devices: a thread per input device and the monitor, which holds
