@@ -30,7 +30,6 @@ pub mod ratelimit;
 pub mod rollout;
 pub mod routes;
 pub mod run;
-pub mod sim;
 pub mod sla;
 pub mod staff;
 pub mod state;

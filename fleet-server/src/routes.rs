@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 
 use crate::api::{admin, agenda, kiosk, metrics, public, releases};
-use crate::dashboard::{self, actions, live, pages};
+use crate::dashboard::{self, live, pages};
 use crate::state::AppState;
 
 /// One row of the table.
@@ -83,19 +83,19 @@ table! { state;
     page "/logout" [post] => post(dashboard::logout);
     page "/dashboard" [get] => get(pages::overview);
     page "/dashboard/kiosks/{id}" [get] => get(pages::kiosk);
-    page "/dashboard/kiosks/{id}/commands" [post] => post(actions::command);
-    page "/dashboard/kiosks/{id}/commands/{command}/cancel" [post] => post(actions::cancel_command);
+    page "/dashboard/kiosks/{id}/commands" [post] => post(pages::command);
+    page "/dashboard/kiosks/{id}/commands/{command}/cancel" [post] => post(pages::cancel_command);
     page "/dashboard/kiosks/{id}/console-code" [post] => post(pages::console_code);
     page "/dashboard/alerts" [get] => get(pages::alerts);
-    page "/dashboard/alerts/{id}/ack" [post] => post(actions::ack);
+    page "/dashboard/alerts/{id}/ack" [post] => post(pages::ack);
     page "/dashboard/sla" [get] => get(pages::sla);
-    page "/dashboard/catalog" [get, post] => get(pages::catalog).post(actions::upload_catalog);
-    page "/dashboard/notices" [post] => post(actions::publish_notice);
-    page "/dashboard/notices/{id}/withdraw" [post] => post(actions::withdraw_notice);
-    page "/dashboard/services/{id}/groups" [post] => post(actions::service_groups);
-    page "/dashboard/users" [get, post] => get(pages::users).post(actions::create_user);
-    page "/dashboard/users/{name}" [post] => post(actions::update_user);
-    page "/dashboard/account" [get, post] => get(pages::account).post(actions::change_password);
+    page "/dashboard/catalog" [get, post] => get(pages::catalog).post(pages::upload_catalog);
+    page "/dashboard/notices" [post] => post(pages::publish_notice);
+    page "/dashboard/notices/{id}/withdraw" [post] => post(pages::withdraw_notice);
+    page "/dashboard/services/{id}/groups" [post] => post(pages::service_groups);
+    page "/dashboard/users" [get, post] => get(pages::users).post(pages::create_user);
+    page "/dashboard/users/{name}" [post] => post(pages::update_user);
+    page "/dashboard/account" [get, post] => get(pages::account).post(pages::change_password);
     page "/dashboard/audit" [get] => get(pages::audit);
     page "/dashboard/releases" [get] => get(dashboard::releases::releases);
     page "/dashboard/rollouts" [post] => post(dashboard::releases::create);

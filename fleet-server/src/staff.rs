@@ -265,7 +265,7 @@ pub fn login(
 
 /// Checks the current password of a signed-in user before a change to their account, counted
 /// as a sign-in is (a stolen session cannot guess it at leisure). `Ok(hash)` is the hash it
-/// was checked against, for [`UserChange::PasswordFrom`].
+/// was checked against, for [`crate::store::UserChange::PasswordFrom`].
 pub fn check_current_password(
     store: &dyn Store,
     username: &str,

@@ -7,6 +7,8 @@
 //! - [`harness`]: starts the real `fleet-server` and `kiosk-agent` binaries on 127.0.0.1 with
 //!   temporary data directories, for the end-to-end proofs in `tests/`.
 //!
+//! - [`kiosksim`]: simulated kiosks against a real fleet server (binary `kiosk-sim`): the
+//!   reference city on the dashboard, with scripted faults, following rollouts.
 //! - [`cardsim`]: a serial card reader on a pty, with garbage and partial frames on request.
 //! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
 //! - [`selftest`]: the hardware self-test (binary `kiosk-hwtest`), against the simulators or
@@ -19,6 +21,7 @@ pub mod browser;
 pub mod cardsim;
 pub mod escpos;
 pub mod harness;
+pub mod kiosksim;
 pub mod netsim;
 pub mod releases;
 pub mod selftest;

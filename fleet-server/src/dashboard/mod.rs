@@ -12,21 +12,21 @@
 //! - `/dashboard/alerts`, `/dashboard/sla`, `/dashboard/catalog` (services per group, notices),
 //!   `/dashboard/users`, `/dashboard/audit`, `/dashboard/account`.
 //! - `/dashboard/releases`: rollouts and their progress, starting and steering them, the fleet
-//!   by release, the releases uploaded ([`releases`]).
+//!   by release, the releases uploaded (`releases.rs`).
 //!
 //! Each page names its live view in `<body data-live>`; `live.js` opens
 //! `/dashboard/events?view=…` and swaps in the regions the server sends after a change
 //! ([`crate::state::Change`]), at most once a second, and every 15 s so that ages stay true.
 //!
-//! Changes are HTML forms posted with the session's CSRF token (checked for every change in
-//! `api::sessions`), answered with a redirect (post/redirect/get) that carries a message and
+//! Each page is one file in `pages/` with its GET, the POSTs of its forms and its live
+//! regions (the releases page is `releases.rs`). Changes are HTML forms posted with the session's
+//! CSRF token (checked for every change by the session middleware in [`crate::http`]), answered with a redirect (post/redirect/get) that carries a message and
 //! its MAC under the session's CSRF token (`?ok=…&sig=…`): a page shows only a message the
 //! server wrote for this session, never text a link from elsewhere puts in the address. The
 //! sign-in page shows only messages from a fixed table of codes (`?msg=signed_out`).
 //! Pages allow no inline script or style (Content-Security-Policy), and every value from the
 //! store is escaped.
 
-pub(crate) mod actions;
 mod chart;
 pub(crate) mod live;
 pub(crate) mod pages;
@@ -561,6 +561,29 @@ pub async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMa
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
+}
+
+/// A posted form, as name/value pairs.
+pub(crate) type Fields = Vec<(String, String)>;
+
+/// A form field, trimmed; empty when missing.
+pub(crate) fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+        .trim()
+}
+
+/// A change refused with its message, or done with one.
+pub(crate) fn outcome(staff: &Staff, to: &str, r: Result<String, AppError>) -> Response {
+    back(
+        staff,
+        to,
+        r.map_err(|e| match e {
+            AppError::Internal(_) => "The change could not be saved; see the server log.".into(),
+            other => other.to_string(),
+        }),
+    )
 }
 
 #[cfg(test)]

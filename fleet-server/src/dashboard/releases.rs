@@ -11,8 +11,8 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use super::actions::{Fields, field, outcome};
 use super::pages::FlashFields;
+use super::{Fields, field, outcome};
 use super::{Page, Shell, back, csrf_field, esc, forbidden, page, when};
 use crate::http::AppError;
 use crate::ops::releases::{RolloutView, act_on, create_rollout, parse_action, view};

@@ -1,5 +1,5 @@
 //! Extractors: a JSON body with the protocol's limits, the client's address, the member of
-//! staff making a call (session or admin token), and [`require`] for a role.
+//! staff making a call (session or admin token), and [`crate::staff::require`] for a role.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -13,7 +13,7 @@ use crate::state::AppState;
 impl axum::extract::FromRequestParts<AppState> for Staff {
     type Rejection = AppError;
 
-    /// A session (resolved by [`sessions`]) or the admin token.
+    /// A session (resolved by [`crate::http::session`]) or the admin token.
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         state: &AppState,

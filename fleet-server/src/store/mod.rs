@@ -409,7 +409,7 @@ pub trait Deliveries {
 
     /// Marks a delivery done; the request becomes `received` if it was `submitted`. With
     /// `purge`, the submission's values leave its body in the same transaction (as
-    /// [`Store::purge_delivered`] does for older ones).
+    /// [`Deliveries::purge_delivered`] does for older ones).
     fn mark_delivered(
         &self,
         id: uuid::Uuid,

@@ -28,7 +28,7 @@ pub enum Command {
     /// Signs in to a fleet server; the password is read from standard input, the session
     /// kept in ~/.config/okenko/fleetctl.json (mode 0600).
     Login {
-        /// The fleet server, e.g. https://fleet.example.cz.
+        /// The fleet server, e.g. `https://fleet.example.cz`.
         url: String,
         /// The user name.
         user: String,

@@ -1,6 +1,10 @@
 //! The alerts, open and past, with acknowledgement.
 
 use super::*;
+use axum::Form;
+
+use super::super::{Fields, field, outcome};
+use crate::ops::alerts::ack as ack_alert;
 
 /// The alert page's regions.
 pub async fn alerts_regions(
@@ -64,3 +68,31 @@ pub async fn alerts(
 }
 
 // ---- availability ----
+
+/// `POST /dashboard/alerts/{id}/ack`
+pub async fn ack(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::Operator) {
+        return forbidden(&staff, Role::Operator);
+    }
+    // Back to the page the form was on (the alerts page or a kiosk's).
+    let to = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| {
+            r.find("/dashboard")
+                .map(|i| r[i..].split('?').next().unwrap_or(""))
+        })
+        .filter(|p| super::super::safe_next(Some(p)) == *p)
+        .unwrap_or("/dashboard/alerts")
+        .to_owned();
+    let r = ack_alert(&state, &staff.name, id, field(&f, "comment"))
+        .await
+        .map(|()| format!("Alert {id} acknowledged."));
+    outcome(&staff, &to, r)
+}

@@ -1,6 +1,12 @@
 //! The catalog: services, notices, which groups offer what.
 
 use super::*;
+use axum::Form;
+use protocol::Text;
+use protocol::fleet::Notice;
+
+use super::super::{Fields, back, field, outcome};
+use crate::ops::catalog::publish_catalog;
 
 pub(super) fn notice_state(
     n: &protocol::fleet::Notice,
@@ -168,3 +174,242 @@ pub async fn catalog(
 }
 
 // ---- users ----
+
+/// Changes the current catalog with `edit` and publishes it.
+async fn edit_catalog(
+    state: &AppState,
+    staff: &Staff,
+    detail: String,
+    edit: impl FnOnce(&mut protocol::fleet::Catalog) -> Result<(), String>,
+) -> Result<u64, AppError> {
+    let mut catalog = blocking(state, |s| s.catalog()).await?.unwrap_or_default();
+    edit(&mut catalog).map_err(AppError::BadRequest)?;
+    publish_catalog(state, &staff.name, catalog, detail).await
+}
+
+/// Czech local `YYYY-MM-DDTHH:MM` (a `datetime-local` field) to a timestamp.
+pub fn parse_local(v: &str) -> Result<Option<UnixMillis>, String> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let bad = || format!("{v:?} is not a date and time");
+    let (date, time) = v.split_once('T').ok_or_else(bad)?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(day)), None) = (d.next(), d.next(), d.next(), d.next())
+    else {
+        return Err(bad());
+    };
+    let mut t = time.split(':').map(|p| p.parse::<i64>());
+    let (Some(Ok(h)), Some(Ok(min))) = (t.next(), t.next()) else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&min)
+    {
+        return Err(bad());
+    }
+    let local = protocol::time::days_from_civil(y, m as u32, day as u32) * 86_400_000
+        + (h * 60 + min) * 60_000;
+    // The offset at the local time read as UTC is right except within an hour of a change.
+    let utc = local - protocol::time::czech_offset_minutes(local) * 60_000;
+    Ok(Some(
+        local - protocol::time::czech_offset_minutes(utc) * 60_000,
+    ))
+}
+
+fn optional(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_owned())
+}
+
+/// `POST /dashboard/notices`
+pub async fn publish_notice(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::ReleaseManager) {
+        return forbidden(&staff, Role::ReleaseManager);
+    }
+    let to = "/dashboard/catalog";
+    let (from, until) = match (
+        parse_local(field(&f, "from")),
+        parse_local(field(&f, "until")),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return back(&staff, to, Err(e)),
+    };
+    if let (Some(a), Some(b)) = (from, until)
+        && b <= a
+    {
+        return back(&staff, to, Err("A notice must end after it starts.".into()));
+    }
+    let title = field(&f, "title_cs");
+    if title.is_empty()
+        || title.chars().count() > 200
+        || field(&f, "body_cs").chars().count() > 2000
+    {
+        return back(
+            &staff,
+            to,
+            Err(
+                "A notice needs a Czech title (up to 200 characters) and a text of up to 2000."
+                    .into(),
+            ),
+        );
+    }
+    let groups: Vec<String> = f
+        .iter()
+        .filter(|(k, v)| k == "group" && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+        .collect();
+    let id = format!("n-{}", crate::auth::fresh_secret(5).to_ascii_lowercase());
+    let notice = Notice {
+        id: id.clone(),
+        title: Text {
+            cs: title.to_owned(),
+            en: optional(field(&f, "title_en")),
+            uk: None,
+        },
+        body: Text {
+            cs: field(&f, "body_cs").to_owned(),
+            en: optional(field(&f, "body_en")),
+            uk: None,
+        },
+        valid_from: from,
+        valid_until: until,
+        groups: groups.clone(),
+    };
+    let detail = format!(
+        "notice {id} \"{title}\" to {}",
+        groups_text(&groups, "all kiosks")
+    );
+    let r = edit_catalog(&state, &staff, detail, move |c| {
+        c.notices.push(notice);
+        Ok(())
+    })
+    .await
+    .map(|v| {
+        format!(
+            "Notice published (catalog version {v}); kiosks show it after their next heartbeat."
+        )
+    });
+    outcome(&staff, to, r)
+}
+
+/// `POST /dashboard/notices/{id}/withdraw`
+pub async fn withdraw_notice(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(id): Path<String>,
+) -> Response {
+    if !staff.may(Role::ReleaseManager) {
+        return forbidden(&staff, Role::ReleaseManager);
+    }
+    let nid = id.clone();
+    let r = edit_catalog(&state, &staff, format!("notice {id} withdrawn"), move |c| {
+        let before = c.notices.len();
+        c.notices.retain(|n| n.id != nid);
+        if c.notices.len() == before {
+            Err(format!("There is no notice {nid:?}."))
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .map(|v| format!("Notice withdrawn (catalog version {v})."));
+    outcome(&staff, "/dashboard/catalog", r)
+}
+
+/// `POST /dashboard/services/{id}/groups`
+pub async fn service_groups(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::ReleaseManager) {
+        return forbidden(&staff, Role::ReleaseManager);
+    }
+    let groups: Vec<String> = field(&f, "groups")
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = groups.iter().find(|g| !protocol::form::is_valid_id(g)) {
+        return back(
+            &staff,
+            "/dashboard/catalog",
+            Err(format!("{bad:?} is not a group name (a-z, 0-9, '-', '_').")),
+        );
+    }
+    let sid = id.clone();
+    let detail = format!(
+        "service {id} offered in {}",
+        groups_text(&groups, "all groups")
+    );
+    let r = edit_catalog(&state, &staff, detail, move |c| {
+        let s = c
+            .services
+            .iter_mut()
+            .find(|s| s.id == sid)
+            .ok_or_else(|| format!("There is no service {sid:?}."))?;
+        s.groups = groups;
+        Ok(())
+    })
+    .await
+    .map(|v| format!("Groups saved (catalog version {v})."));
+    outcome(&staff, "/dashboard/catalog", r)
+}
+
+/// `POST /dashboard/catalog`
+pub async fn upload_catalog(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::ReleaseManager) {
+        return forbidden(&staff, Role::ReleaseManager);
+    }
+    let to = "/dashboard/catalog";
+    let catalog: protocol::fleet::Catalog =
+        match protocol::json::decode(field(&f, "catalog").as_bytes(), state.max_body) {
+            Ok(c) => c,
+            Err(e) => return back(&staff, to, Err(format!("The catalog is not valid: {e}"))),
+        };
+    let r = publish_catalog(
+        &state,
+        &staff.name,
+        catalog,
+        "uploaded on the dashboard".into(),
+    )
+    .await
+    .map(|v| format!("Catalog version {v} published."));
+    outcome(&staff, to, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_are_czech() {
+        // Winter: UTC+1.
+        let t = parse_local("2026-01-15T10:30").unwrap().unwrap();
+        assert_eq!(protocol::time::format_czech(t), "15. 1. 2026 10:30");
+        // Summer: UTC+2.
+        let t = parse_local("2026-07-01T08:00").unwrap().unwrap();
+        assert_eq!(protocol::time::format_czech(t), "1. 7. 2026 8:00");
+        assert_eq!(parse_local("").unwrap(), None);
+        for bad in [
+            "2026-13-01T10:00",
+            "yesterday",
+            "2026-01-01T25:00",
+            "2026-01-01",
+        ] {
+            assert!(parse_local(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,6 +1,11 @@
 //! One kiosk: its devices, health history, alerts, commands and console code.
 
 use super::*;
+use axum::Form;
+use protocol::fleet::CommandAction;
+
+use super::super::{Fields, back, field, outcome};
+use crate::ops::commands::queue;
 
 /// The kiosk page's query.
 #[derive(Debug, Default, Deserialize)]
@@ -552,4 +557,48 @@ pub(super) async fn kiosk_page(
         &q.flash.into(),
         &body,
     ))
+}
+
+/// `POST /dashboard/kiosks/{id}/commands`
+pub async fn command(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(id): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::Operator) {
+        return forbidden(&staff, Role::Operator);
+    }
+    let to = format!("/dashboard/kiosks/{}", urlencode(&id));
+    let action = match field(&f, "action") {
+        "print_test_receipt" => CommandAction::PrintTestReceipt,
+        "self_test" => CommandAction::SelfTest,
+        "restart_app" => CommandAction::RestartApp,
+        "reboot" => CommandAction::Reboot,
+        "upload_logs" => match field(&f, "lines").parse() {
+            Ok(lines) => CommandAction::UploadLogs { lines },
+            Err(_) => return back(&staff, &to, Err("Give the number of log lines.".into())),
+        },
+        other => return back(&staff, &to, Err(format!("Unknown command {other:?}."))),
+    };
+    let r = queue(&state, &staff.name, &id, action)
+        .await
+        .map(|n| format!("Command {n} queued; the kiosk gets it with its next heartbeat."));
+    outcome(&staff, &to, r)
+}
+
+/// `POST /dashboard/kiosks/{id}/commands/{command}/cancel`
+pub async fn cancel_command(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path((id, command)): Path<(String, i64)>,
+) -> Response {
+    if !staff.may(Role::Operator) {
+        return forbidden(&staff, Role::Operator);
+    }
+    let to = format!("/dashboard/kiosks/{}", urlencode(&id));
+    let r = crate::ops::commands::cancel(&state, &staff.name, &id, command)
+        .await
+        .map(|()| format!("Command {command} cancelled."));
+    outcome(&staff, &to, r)
 }

@@ -1,6 +1,14 @@
 //! Staff accounts, and one's own account.
 
 use super::*;
+use axum::Form;
+use axum::response::{IntoResponse, Redirect};
+
+use super::super::{Fields, back, field, outcome};
+use crate::http::ClientIp;
+use crate::ops::audit::audit;
+use crate::staff;
+use crate::store::UserChange;
 
 /// `GET /dashboard/users`
 pub async fn users(
@@ -152,3 +160,170 @@ pub async fn account(
 }
 
 // ---- audit ----
+
+/// `POST /dashboard/users`
+pub async fn create_user(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::Admin) {
+        return forbidden(&staff, Role::Admin);
+    }
+    let to = "/dashboard/users";
+    let Some(role) = Role::parse(field(&f, "role")) else {
+        return back(&staff, to, Err("Choose a role.".into()));
+    };
+    let name = field(&f, "username").to_ascii_lowercase();
+    let password = f
+        .iter()
+        .find(|(k, _)| k == "password")
+        .map_or(String::new(), |(_, v)| v.clone());
+    let n = name.clone();
+    let r = blocking(&state, move |s| {
+        Ok(staff::create_user(s, &n, role, &password, crate::now_ms()))
+    })
+    .await;
+    let r = match r {
+        Ok(Ok(_)) => {
+            audit(
+                &state,
+                &staff.name,
+                "user.create",
+                &name,
+                format!("role {role}"),
+            )
+            .await;
+            Ok(format!("Account {name} created ({}).", role.label()))
+        }
+        Ok(Err(e)) => Err(AppError::BadRequest(e.to_string())),
+        Err(e) => Err(e),
+    };
+    outcome(&staff, to, r)
+}
+
+/// `POST /dashboard/users/{name}`: `op` = role, disable, enable, unlock or password.
+pub async fn update_user(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    Path(name): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if !staff.may(Role::Admin) {
+        return forbidden(&staff, Role::Admin);
+    }
+    let to = "/dashboard/users";
+    let op = field(&f, "op").to_owned();
+    if name == staff.name && matches!(op.as_str(), "role" | "disable") {
+        return back(
+            &staff,
+            to,
+            Err("You cannot change your own role or disable yourself; another admin can.".into()),
+        );
+    }
+    let role = Role::parse(field(&f, "role"));
+    let password = f
+        .iter()
+        .find(|(k, _)| k == "password")
+        .map_or(String::new(), |(_, v)| v.clone());
+    let n = name.clone();
+    let op2 = op.clone();
+    let r = blocking(&state, move |s| {
+        let (change, detail) = match op2.as_str() {
+            "role" => match role {
+                Some(r) => (UserChange::Role(r.as_str().to_owned()), format!("role {r}")),
+                None => return Ok(Err("Choose a role.".into())),
+            },
+            "disable" => (UserChange::Disabled(true), "disabled".to_owned()),
+            "enable" => (UserChange::Disabled(false), "enabled".to_owned()),
+            "unlock" => (UserChange::Unlock, "unlocked".to_owned()),
+            "password" => match staff::check_password(&password)
+                .and_then(|()| staff::hash_password(&password))
+            {
+                Ok(h) => (UserChange::Password(h), "password set".to_owned()),
+                Err(e) => return Ok(Err(e.to_string())),
+            },
+            other => return Ok(Err(format!("Unknown change {other:?}."))),
+        };
+        match s.change_user(&n, &change) {
+            Ok(()) => Ok(Ok(detail)),
+            Err(crate::store::StoreError::NotFound(_)) => {
+                Ok(Err(format!("There is no account {n:?}.")))
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await;
+    let r = match r {
+        Ok(Ok(detail)) => {
+            audit(
+                &state,
+                &staff.name,
+                &format!("user.{op}"),
+                &name,
+                detail.clone(),
+            )
+            .await;
+            Ok(format!("{name}: {detail}."))
+        }
+        Ok(Err(msg)) => Err(AppError::BadRequest(msg)),
+        Err(e) => Err(e),
+    };
+    outcome(&staff, to, r)
+}
+
+/// `POST /dashboard/account`: a user changes their own password.
+pub async fn change_password(
+    State(state): State<AppState>,
+    Page(staff): Page,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<Fields>,
+) -> Response {
+    let to = "/dashboard/account";
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    let (current, new, repeat) = (get("current"), get("password"), get("repeat"));
+    if new != repeat {
+        return back(&staff, to, Err("The two new passwords differ.".into()));
+    }
+    let name = staff.name.clone();
+    let source = ip.to_string();
+    let r = blocking(&state, move |s| {
+        // The current password is checked as a sign-in is, and counted with them: a session
+        // left open on a desk cannot be used to guess it.
+        let old = match staff::check_current_password(s, &name, &current, &source, crate::now_ms())
+        {
+            Ok(old) => old,
+            Err(staff::LoginError::Wrong) => {
+                return Ok(Err("The current password is wrong.".to_owned()));
+            }
+            Err(e) => return Ok(Err(format!("{e}."))),
+        };
+        match staff::check_password(&new).and_then(|()| staff::hash_password(&new)) {
+            Ok(new) => {
+                s.change_user(&name, &UserChange::PasswordFrom { old, new })?;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    })
+    .await;
+    match r {
+        Ok(Ok(())) => {
+            audit(
+                &state,
+                &staff.name,
+                "user.password",
+                &staff.name,
+                "own password changed".into(),
+            )
+            .await;
+            Redirect::to("/login?msg=password_changed").into_response()
+        }
+        Ok(Err(msg)) => back(&staff, to, Err(msg)),
+        Err(e) => outcome(&staff, to, Err(e)),
+    }
+}

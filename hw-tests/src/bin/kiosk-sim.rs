@@ -1,4 +1,4 @@
-//! `kiosk-sim`: N simulated kiosks against a fleet server (see `fleet_server::sim`).
+//! `kiosk-sim`: N simulated kiosks against a fleet server (see `hw_tests::kiosksim`).
 //!
 //! ```text
 //! kiosk-sim --fleet URL (--admin-token T | --admin-token-file F) [--count 23]
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use fleet_server::sim::{SimConfig, parse_script, run};
+use hw_tests::kiosksim::{SimConfig, parse_script, run};
 
 /// Simulated kiosks against a fleet server: they enrol, send heartbeats and submissions, and
 /// fail as the fault script says.

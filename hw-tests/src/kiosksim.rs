@@ -16,15 +16,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use protocol::UnixMillis;
 use protocol::app::{DeviceKind, DeviceState, DeviceStatus, printer_detail};
 use protocol::fleet::{
     self, CommandAction, CommandResult, EnrolRequest, EnrolResponse, Heartbeat, HeartbeatReply,
     SubmissionBatch, SubmissionUpload, SystemHealth, UpdateReport, UpdateState,
 };
+use protocol::time::now_ms;
 use tokio::sync::Mutex;
-
-use crate::now_ms;
 
 /// A fault the script applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -495,7 +495,12 @@ async fn run_kiosk(
 /// Enrols (or reuses) the kiosks and runs them until `run_for_s` passes (or forever).
 pub async fn run(cfg: SimConfig) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
-    let http = crate::connector::http_client();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .context("cannot build an HTTP client")?;
     let saved: Creds = cfg
         .state_file
         .as_ref()
