@@ -149,7 +149,9 @@ pub async fn submissions(
     }
     let kiosk_id = kiosk.kiosk_id.clone();
     let items = blocking(&state, move |s| {
-        s.ingest(&kiosk, &batch.items, crate::now_ms())
+        s.ingest(&kiosk, &batch.items, crate::now_ms(), &|item, form| {
+            crate::ops::submissions::check(&kiosk, item, form)
+        })
     })
     .await?;
     let accepted = items

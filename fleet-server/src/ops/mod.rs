@@ -8,4 +8,5 @@ pub mod catalog;
 pub mod commands;
 pub mod releases;
 pub mod sla;
+pub mod submissions;
 pub mod tokens;

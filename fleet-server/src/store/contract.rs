@@ -4,13 +4,16 @@
 //! them all: `for (name, check) in contract::CHECKS { check(&fresh())... }`.
 //!
 //! They hold what the rest of the server relies on: enrolment is one-time, a kiosk's
-//! credential finds only that kiosk, a submission id is stored once, a delivery is due until it
+//! credential finds only that kiosk, a submission id is stored once and so is a tracking code,
+//! a new submission passes the caller's rules with the form version it names (a refused one
+//! stores nothing), a delivery is due until it
 //! is marked delivered and waits as long as the back-off says after a failure, a published
 //! catalog version never changes, an alert opens once and resolves, a command takes one result,
 //! a staff name is unique, the audit log is newest first, rollouts come back as saved.
 
 use protocol::UnixMillis;
 use protocol::fleet::{Catalog, CommandAction, CommandResult, ItemOutcome, SubmissionUpload};
+use protocol::form::Service;
 use protocol::tracking::TrackingCode;
 
 use super::{AuditEntry, Enrolment, KioskRecord, StaffUser, Store, StoreError};
@@ -25,6 +28,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     (
         "a_submission_id_is_stored_once",
         a_submission_id_is_stored_once,
+    ),
+    (
+        "the_rules_see_the_named_form_and_a_refusal_stores_nothing",
+        the_rules_see_the_named_form_and_a_refusal_stores_nothing,
+    ),
+    (
+        "a_tracking_code_is_stored_once",
+        a_tracking_code_is_stored_once,
     ),
     (
         "a_delivery_is_due_until_delivered",
@@ -102,6 +113,11 @@ fn upload(number: u32, seq: u32, id: uuid::Uuid) -> Result<SubmissionUpload, Str
     })
 }
 
+/// The submission rules of the tests: the named form must be published.
+fn published_only(_: &SubmissionUpload, form: Option<&Service>) -> Result<(), String> {
+    form.map(drop).ok_or_else(|| "never published".to_owned())
+}
+
 fn enrolment_is_one_time(s: &dyn Store) -> Result<(), String> {
     let k = enrolled(s, "k-one")?;
     let again = s
@@ -140,13 +156,15 @@ fn a_submission_id_is_stored_once(s: &dyn Store) -> Result<(), String> {
     let id = uuid::Uuid::new_v4();
     let item = upload(k.number, 7, id)?;
     let first = s
-        .ingest(&k, std::slice::from_ref(&item), NOW)
+        .ingest(&k, std::slice::from_ref(&item), NOW, &published_only)
         .map_err(err)?;
     ensure!(
         matches!(first[0].outcome, ItemOutcome::Accepted { received_at } if received_at == NOW),
         "first upload: {first:?}"
     );
-    let again = s.ingest(&k, &[item], NOW + 5).map_err(err)?;
+    let again = s
+        .ingest(&k, &[item], NOW + 5, &published_only)
+        .map_err(err)?;
     ensure!(
         matches!(again[0].outcome, ItemOutcome::Duplicate { received_at } if received_at == NOW),
         "the retry: {again:?}"
@@ -161,11 +179,60 @@ fn a_submission_id_is_stored_once(s: &dyn Store) -> Result<(), String> {
     Ok(())
 }
 
+fn the_rules_see_the_named_form_and_a_refusal_stores_nothing(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-rules")?;
+    let seen = std::cell::RefCell::new(Vec::new());
+    let refuse = |item: &SubmissionUpload, form: Option<&Service>| {
+        seen.borrow_mut()
+            .push((item.form_version, form.map(|f| f.id.clone())));
+        Err("refused by the rules".to_owned())
+    };
+    let mut unpublished = upload(k.number, 2, uuid::Uuid::new_v4())?;
+    unpublished.form_version = 99;
+    let items = [upload(k.number, 1, uuid::Uuid::new_v4())?, unpublished];
+    let acks = s.ingest(&k, &items, NOW, &refuse).map_err(err)?;
+    ensure!(
+        acks.len() == 2
+            && acks.iter().zip(&items).all(|(a, i)| a.id == i.id
+                && matches!(&a.outcome, ItemOutcome::Rejected { reason } if reason == "refused by the rules")),
+        "refused items: {acks:?}"
+    );
+    ensure!(
+        *seen.borrow() == [(1, Some("podnet".to_owned())), (99, None)],
+        "the rules saw {:?}",
+        seen.borrow()
+    );
+    let count = s.submission_count().map_err(err)?;
+    ensure!(count == 0, "{count} refused submissions stored");
+    ensure!(
+        s.due_deliveries(NOW, 10).map_err(err)?.is_empty(),
+        "a refused submission is due for delivery"
+    );
+    Ok(())
+}
+
+fn a_tracking_code_is_stored_once(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-code")?;
+    let first = upload(k.number, 3, uuid::Uuid::new_v4())?;
+    let second = upload(k.number, 3, uuid::Uuid::new_v4())?;
+    let acks = s
+        .ingest(&k, &[first, second], NOW, &published_only)
+        .map_err(err)?;
+    ensure!(
+        matches!(acks[0].outcome, ItemOutcome::Accepted { .. })
+            && matches!(&acks[1].outcome, ItemOutcome::Rejected { reason } if reason.contains("tracking code")),
+        "two ids with one tracking code: {acks:?}"
+    );
+    Ok(())
+}
+
 fn a_delivery_is_due_until_delivered(s: &dyn Store) -> Result<(), String> {
     published(s)?;
     let k = enrolled(s, "k-del")?;
     let id = uuid::Uuid::new_v4();
-    s.ingest(&k, &[upload(k.number, 1, id)?], NOW)
+    s.ingest(&k, &[upload(k.number, 1, id)?], NOW, &published_only)
         .map_err(err)?;
     let due = s.due_deliveries(NOW, 10).map_err(err)?;
     ensure!(

@@ -344,15 +344,24 @@ pub trait Kiosks {
     fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError>;
 }
 
+/// The rules a new submission must pass, given the form version it names (`None`: never
+/// published): `Err` with the reason it is refused.
+pub type ItemCheck<'a> =
+    dyn Fn(&SubmissionUpload, Option<&protocol::form::Service>) -> Result<(), String> + 'a;
+
 /// Submissions: ingest (exactly once per id), states from the agenda system, look-ups.
 pub trait Submissions {
-    /// Stores a batch idempotently: a known id answers its original ack, a new one is stored
-    /// with its status and delivery entry. One ack per item, in order.
+    /// Stores a batch idempotently: a known id answers its original ack; a new one is checked
+    /// by `check` against the form version it names (`None`: never published; the rules are
+    /// the caller's, [`crate::ops::submissions::check`]) and, if it passes and its tracking
+    /// code is free, stored with its status and delivery entry. One ack per item, in order; all
+    /// in one transaction.
     fn ingest(
         &self,
         kiosk: &KioskRecord,
         items: &[SubmissionUpload],
         now: UnixMillis,
+        check: &ItemCheck<'_>,
     ) -> Result<Vec<ItemAck>, StoreError>;
 
     /// A request's state by tracking code.

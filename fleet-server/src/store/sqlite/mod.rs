@@ -39,8 +39,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashMap;
 
 use super::{
-    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, KioskRecord, LoginLimits,
-    StaffSession, StaffUser, StoreError, SubmissionMeta, UserChange,
+    Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, ItemCheck, KioskRecord,
+    LoginLimits, StaffSession, StaffUser, StoreError, SubmissionMeta, UserChange,
 };
 use super::{
     Alerts, Audit, Catalogs, Commands, Deliveries, History, Kiosks, Releases, StaffAccounts,
@@ -436,24 +436,15 @@ fn next_kiosk_number(tx: &Transaction<'_>) -> Result<u32, StoreError> {
     Ok(n)
 }
 
-/// Checks one uploaded item against the uploader and the published form.
 /// Published form definitions parsed once per batch (a batch mostly repeats a few forms).
 type FormCache = std::collections::HashMap<(String, u32), Option<Service>>;
 
-fn check_item(
+/// The form version `item` names, as published (`None`: never), through `forms`.
+fn published_form<'c>(
     tx: &Transaction<'_>,
-    kiosk: &KioskRecord,
     item: &SubmissionUpload,
-    forms: &mut FormCache,
-) -> Result<Option<String>, StoreError> {
-    if item.tracking_code.kiosk_number() != kiosk.number {
-        return Ok(Some(
-            "the tracking code was not issued by this kiosk".into(),
-        ));
-    }
-    if !protocol::form::is_valid_id(&item.service_id) {
-        return Ok(Some("malformed service id".into()));
-    }
+    forms: &'c mut FormCache,
+) -> Result<Option<&'c Service>, StoreError> {
     let key = (item.service_id.clone(), item.form_version);
     if !forms.contains_key(&key) {
         let def: Option<String> = tx
@@ -468,27 +459,7 @@ fn check_item(
             .transpose()?;
         forms.insert(key.clone(), service);
     }
-    // A form this server never published is refused: without its definition nothing can be
-    // validated, and a kiosk must not be able to file values against a form of its own making.
-    // The kiosk keeps a refused item with the reason (it is not lost).
-    match forms.get(&key) {
-        Some(Some(service)) => {
-            if let Err(errors) = protocol::validate::validate_form(&service.form, &item.values) {
-                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                return Ok(Some(format!(
-                    "values do not validate: {}",
-                    fields.join(", ")
-                )));
-            }
-        }
-        _ => {
-            return Ok(Some(format!(
-                "version {} of the form {} was never published",
-                item.form_version, item.service_id
-            )));
-        }
-    }
-    Ok(None)
+    Ok(forms.get(&key).and_then(Option::as_ref))
 }
 
 impl SqliteStore {

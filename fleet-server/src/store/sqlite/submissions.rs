@@ -8,6 +8,7 @@ impl Submissions for SqliteStore {
         kiosk: &KioskRecord,
         items: &[SubmissionUpload],
         now: UnixMillis,
+        check: &ItemCheck<'_>,
     ) -> Result<Vec<ItemAck>, StoreError> {
         let mut conn = self.conn();
         let tx = conn
@@ -31,9 +32,9 @@ impl Submissions for SqliteStore {
                 Some(_) => ItemOutcome::Rejected {
                     reason: "the id belongs to another kiosk".into(),
                 },
-                None => match check_item(&tx, kiosk, item, &mut forms)? {
-                    Some(reason) => ItemOutcome::Rejected { reason },
-                    None => {
+                None => match check(item, published_form(&tx, item, &mut forms)?) {
+                    Err(reason) => ItemOutcome::Rejected { reason },
+                    Ok(()) => {
                         let code_taken: bool = tx
                             .prepare_cached(
                                 "SELECT EXISTS (SELECT 1 FROM submissions WHERE tracking_code = ?1)",
