@@ -313,7 +313,7 @@ impl Controller {
         macro_rules! on {
             ($setter:ident, |$st:ident, $jobs:ident $(, $arg:ident : $t:ty)*| $body:block) => {{
                 let (state, weak, $jobs) = (state.clone(), weak.clone(), job_tx.clone());
-                ui.$setter(move |$($arg: $t),*| {
+                ui.global::<crate::Actions>().$setter(move |$($arg: $t),*| {
                     {
                         let mut guard = state.borrow_mut();
                         let $st = &mut *guard;

@@ -1,10 +1,12 @@
 //! The citizen UI, a fullscreen Slint touch application.
 //!
 //! - [`session`]: one citizen's session as pure state (screens, choices, typed values, the
-//!   shared validator's messages); a reset leaves nothing of the previous citizen.
+//!   shared validator's messages), a file per flow; a reset leaves nothing of the previous
+//!   citizen.
 //! - [`keyboard`]: the on-screen keyboards (Czech, English, Ukrainian, numeric, tracking code).
-//! - [`ui`]: shows a session on the window (`ui/app.slint`: the window; `ui/pages/`: one file
-//!   per screen; `ui/components/`: the top bar, the keyboard, the form's fields; `ui/models.slint`:
+//! - [`ui`]: shows a session on the window (`ui/app.slint`: the window; `ui/state.slint`: the
+//!   globals `View`, set from the session, and `Actions`, the taps; `ui/pages/`: one file per
+//!   screen; `ui/components/`: the top bar, the keyboard, the form's fields; `ui/models.slint`:
 //!   what Rust hands them; `ui/theme.slint`: colours, fonts, buttons).
 //! - [`render`]: the software renderer offscreen: `--render-screens DIR` and the benchmarks.
 //! - [`app`]: the running app: the window, the agent connection on a worker thread, the idle

@@ -1,5 +1,5 @@
-//! Shows a [`Session`] on the Slint window: every property of the window is set from the
-//! session on each change, so the window never holds anything the session does not (and a
+//! Shows a [`Session`] on the Slint window: every property of its `View` global is set from
+//! the session on each change, so the window never holds anything the session does not (and a
 //! reset session leaves nothing of the previous citizen in any model).
 
 use protocol::Lang;
@@ -14,7 +14,7 @@ use crate::keyboard;
 use crate::session::{Screen as S, Session};
 use crate::{
     AppWindow, CategoryView, FieldView, Key, KeyRow, NoticeView, OptionView, ReviewRow, Screen,
-    ServiceView, StatusRow, Theme,
+    ServiceView, StatusRow, Theme, View,
 };
 
 /// What the window shows beside the session.
@@ -137,19 +137,20 @@ fn kind_name(kind: &FieldKind) -> &'static str {
 /// Sets every property of `ui` from `session`.
 pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, chrome: &Chrome) {
     let lang = session.lang;
+    let view = ui.global::<View>();
     let theme = ui.global::<Theme>();
     theme.set_high_contrast(session.high_contrast);
     theme.set_large_text(session.large_text);
     if chrome.touch_px > 0.0 {
         theme.set_touch(chrome.touch_px);
     }
-    ui.set_lang(s(lang.code()));
-    ui.set_portrait(chrome.portrait);
-    ui.set_city(s(&chrome.city));
-    ui.set_kiosk_name(s(&chrome.kiosk_name));
-    ui.set_has_card_reader(chrome.has_card_reader);
-    ui.set_printer_ok(!chrome.printer_down);
-    ui.set_screen(match session.screen {
+    view.set_lang(s(lang.code()));
+    view.set_portrait(chrome.portrait);
+    view.set_city(s(&chrome.city));
+    view.set_kiosk_name(s(&chrome.kiosk_name));
+    view.set_has_card_reader(chrome.has_card_reader);
+    view.set_printer_ok(!chrome.printer_down);
+    view.set_screen(match session.screen {
         S::Home => Screen::Home,
         S::Catalog => Screen::Catalog,
         S::Form => Screen::Form,
@@ -160,10 +161,10 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
         S::Status => Screen::Status,
         S::OutOfService => Screen::OutOfService,
     });
-    ui.set_out_of_service_reason(s(&chrome.out_of_service));
-    ui.set_idle_warning(chrome.idle_warning.is_some());
-    ui.set_idle_seconds(chrome.idle_warning.unwrap_or(0) as i32);
-    ui.set_message(s(&session.message));
+    view.set_out_of_service_reason(s(&chrome.out_of_service));
+    view.set_idle_warning(chrome.idle_warning.is_some());
+    view.set_idle_seconds(chrome.idle_warning.unwrap_or(0) as i32);
+    view.set_message(s(&session.message));
 
     let notices = catalog
         .map(|c| {
@@ -176,7 +177,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
                 .collect()
         })
         .unwrap_or_default();
-    sync(ui.get_notices(), notices, |m| ui.set_notices(m));
+    sync(view.get_notices(), notices, |m| view.set_notices(m));
 
     let (categories, services) = match catalog {
         Some(c) => (
@@ -202,29 +203,31 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
         ),
         None => (Vec::new(), Vec::new()),
     };
-    sync(ui.get_categories(), categories, |m| ui.set_categories(m));
-    sync(ui.get_services(), services, |m| ui.set_services(m));
-    ui.set_search(s(&session.search));
-    ui.set_searching(session.searching);
+    sync(view.get_categories(), categories, |m| {
+        view.set_categories(m)
+    });
+    sync(view.get_services(), services, |m| view.set_services(m));
+    view.set_search(s(&session.search));
+    view.set_searching(session.searching);
 
     let title = session
         .service
         .as_ref()
         .map(|svc| svc.name.get(lang).to_owned())
         .unwrap_or_default();
-    ui.set_form_title(s(&title));
+    view.set_form_title(s(&title));
     let page_title = session
         .service
         .as_ref()
         .and_then(|svc| svc.form.pages.get(session.page))
         .map(|p| p.title.get(lang).to_owned())
         .unwrap_or_default();
-    ui.set_page_title(s(&page_title));
-    ui.set_page(session.page as i32);
-    ui.set_pages(session.pages() as i32);
-    ui.set_last_page(session.page + 1 >= session.pages());
+    view.set_page_title(s(&page_title));
+    view.set_page(session.page as i32);
+    view.set_pages(session.pages() as i32);
+    view.set_last_page(session.page + 1 >= session.pages());
 
-    let current = ui.get_fields();
+    let current = view.get_fields();
     let fields = session
         .page_fields()
         .iter()
@@ -268,17 +271,17 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
             }
         })
         .collect();
-    sync(ui.get_fields(), fields, |m| ui.set_fields(m));
+    sync(view.get_fields(), fields, |m| view.set_fields(m));
     let layout = session.keyboard_layout();
-    ui.set_keyboard(layout.is_some());
+    view.set_keyboard(layout.is_some());
     let key_id = format!("{layout:?}{}", session.shift);
-    if ui.get_key_layout() != key_id.as_str() {
-        ui.set_key_layout(key_id.into());
-        ui.set_key_rows(keys(layout, session.shift));
+    if view.get_key_layout() != key_id.as_str() {
+        view.set_key_layout(key_id.into());
+        view.set_key_rows(keys(layout, session.shift));
     }
 
     sync(
-        ui.get_review_rows(),
+        view.get_review_rows(),
         session
             .review_rows()
             .into_iter()
@@ -287,31 +290,31 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
                 value: s(value),
             })
             .collect(),
-        |m| ui.set_review_rows(m),
+        |m| view.set_review_rows(m),
     );
-    ui.set_identity(s(session
+    view.set_identity(s(session
         .identity
         .as_ref()
         .map(|(_, masked)| masked.as_str())
         .unwrap_or("")));
     match &session.receipt {
         Some(r) => {
-            ui.set_tracking_code(s(&r.code));
-            ui.set_printed(r.printed);
+            view.set_tracking_code(s(&r.code));
+            view.set_printed(r.printed);
             let payload = if r.url.is_empty() { &r.code } else { &r.url };
-            if ui.get_qr_payload() != payload.as_str() {
-                ui.set_qr_payload(payload.into());
-                ui.set_qr(qr_image(payload));
+            if view.get_qr_payload() != payload.as_str() {
+                view.set_qr_payload(payload.into());
+                view.set_qr(qr_image(payload));
             }
         }
         None => {
-            ui.set_tracking_code(SharedString::new());
-            ui.set_printed(false);
-            ui.set_qr(Image::default());
-            ui.set_qr_payload(SharedString::new());
+            view.set_tracking_code(SharedString::new());
+            view.set_printed(false);
+            view.set_qr(Image::default());
+            view.set_qr_payload(SharedString::new());
         }
     }
-    ui.set_status_code(s(&session.status_code));
+    view.set_status_code(s(&session.status_code));
     let rows = session
         .statuses
         .iter()
@@ -322,7 +325,7 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
             when: s(status_when(lang, a.updated_at, a.offline, a.known_at)),
         })
         .collect();
-    sync(ui.get_status_rows(), rows, |m| ui.set_status_rows(m));
+    sync(view.get_status_rows(), rows, |m| view.set_status_rows(m));
 }
 
 fn status_when(lang: Lang, updated: i64, offline: bool, known: i64) -> String {

@@ -15,7 +15,7 @@ use common::Kiosk;
 use hw_tests::escpos::sim::{PrinterSim, PrinterState};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use kiosk_app::app::Controller;
-use kiosk_app::{AppWindow, Screen};
+use kiosk_app::{AppWindow, Screen, View};
 use slint::ComponentHandle;
 use slint::platform::PointerEventButton;
 
@@ -53,7 +53,7 @@ fn tap(ui: &AppWindow, c: &Controller, label: &str) {
     assert!(
         !buttons.is_empty(),
         "no button called {label:?} on {:?}",
-        ui.get_screen()
+        ui.global::<View>().get_screen()
     );
     buttons[0].mock_single_click(PointerEventButton::Left);
     c.pump();
@@ -95,21 +95,23 @@ fn a_citizen_taps_through_a_submission_and_leaves_nothing_behind() {
     ui.window().set_size(slint::PhysicalSize::new(1920, 1080));
     ui.show().unwrap();
     let c = Controller::new(&ui, k.app_config()).unwrap();
-    wait_for(&c, "the kiosk's name", || ui.get_kiosk_name() != "");
+    wait_for(&c, "the kiosk's name", || {
+        ui.global::<View>().get_kiosk_name() != ""
+    });
 
     tap(&ui, &c, "English");
-    assert_eq!(ui.get_lang(), "en");
+    assert_eq!(ui.global::<View>().get_lang(), "en");
     tap(&ui, &c, "Start");
     wait_for(&c, "the catalog", || {
         !named(&ui, "Suggestion or complaint").is_empty()
     });
     tap(&ui, &c, "Suggestion or complaint");
-    assert_eq!(ui.get_screen(), Screen::Form);
+    assert_eq!(ui.global::<View>().get_screen(), Screen::Form);
 
     // Too short: the validator's message shows next to the field.
     type_keys(&ui, &c, "bench");
     tap(&ui, &c, "Review");
-    assert_eq!(ui.get_screen(), Screen::Form);
+    assert_eq!(ui.global::<View>().get_screen(), Screen::Form);
     assert_eq!(named(&ui, "✖ Enter at least 10 characters.").len(), 1);
     type_keys(&ui, &c, " by the town hall is broken");
     assert!(
@@ -124,19 +126,25 @@ fn a_citizen_taps_through_a_submission_and_leaves_nothing_behind() {
         "bench by the town hall is broken"
     );
     tap(&ui, &c, "Review");
-    assert_eq!(ui.get_screen(), Screen::Review);
+    assert_eq!(ui.global::<View>().get_screen(), Screen::Review);
     assert_eq!(named(&ui, "bench by the town hall is broken").len(), 1);
 
     tap(&ui, &c, "Submit");
-    wait_for(&c, "the done screen", || ui.get_screen() == Screen::Done);
-    let code = ui.get_tracking_code().to_string();
+    wait_for(&c, "the done screen", || {
+        ui.global::<View>().get_screen() == Screen::Done
+    });
+    let code = ui.global::<View>().get_tracking_code().to_string();
     assert_eq!(named(&ui, &code).len(), 1, "the code is on screen");
     assert!(printer.wait_for_jobs(1, Duration::from_secs(10)));
     assert!(printer.jobs()[0].receipt.to_text().contains(&code));
 
     tap(&ui, &c, "Finish");
-    assert_eq!(ui.get_screen(), Screen::Home);
-    assert_eq!(ui.get_lang(), "cs", "the next citizen starts in Czech");
+    assert_eq!(ui.global::<View>().get_screen(), Screen::Home);
+    assert_eq!(
+        ui.global::<View>().get_lang(),
+        "cs",
+        "the next citizen starts in Czech"
+    );
     for gone in ["bench by the town hall is broken", &code] {
         assert!(
             ElementHandle::find_by_accessible_label(&ui, gone)
@@ -161,7 +169,9 @@ fn the_idle_time_out_warns_then_wipes_what_was_typed() {
     ui.window().set_size(slint::PhysicalSize::new(w, h));
     ui.show().unwrap();
     let c = Controller::new(&ui, config).unwrap();
-    wait_for(&c, "the kiosk's name", || ui.get_kiosk_name() != "");
+    wait_for(&c, "the kiosk's name", || {
+        ui.global::<View>().get_kiosk_name() != ""
+    });
     tap(&ui, &c, "Začít");
     wait_for(&c, "the catalog", || {
         !named(&ui, "Podnět nebo stížnost").is_empty()
@@ -191,7 +201,7 @@ fn the_idle_time_out_warns_then_wipes_what_was_typed() {
 
     c.idle_for(Duration::from_secs(81));
     c.pump();
-    assert_eq!(ui.get_screen(), Screen::Home);
+    assert_eq!(ui.global::<View>().get_screen(), Screen::Home);
     assert!(
         ElementHandle::find_by_accessible_label(&ui, "Popis")
             .next()
