@@ -10,6 +10,15 @@
 //!   default.
 //! - [`connector`]: delivery of submissions to the office's agenda system.
 //! - [`run`]: configuration to a serving process (HTTPS with rustls, graceful shutdown).
+//! - [`config`]: the TOML configuration; [`hours`]: opening hours in Czech local time.
+//! - [`auth`]: secrets hashed and compared in constant time; [`staff`]: staff accounts,
+//!   argon2id passwords, lock-out, sessions; [`ratelimit`]: token buckets per address or kiosk.
+//! - [`error`]: the one error type of handlers and operations.
+//! - [`changes`]: what changed, for the dashboard's live pages.
+//! - [`heartbeat_writer`]: heartbeats written behind, with group commit.
+//! - [`alerts`]: the rules that open and resolve alerts; [`notify`]: their webhook and e-mail.
+//! - [`rollout`]: releases and rollouts (the model, the policy, the waves).
+//! - [`sla`]: availability and the monthly report, over [`uptime`]'s minute bitmaps.
 //!
 //! It never shows a client an internal error's detail, and never logs submission values.
 

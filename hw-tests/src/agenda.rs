@@ -2,7 +2,7 @@
 //! the fleet's connector.
 //!
 //! `POST /submissions` receives a delivery (JSON [`AgendaDelivery`], `Idempotency-Key` header)
-//! and keeps it once however often it is delivered. [`AgendaRef::push_status`] reports a state
+//! and keeps it once however often it is delivered. [`push`] reports a state
 //! change back to the fleet's `/api/agenda/v1/status`. Optional automatic progress moves every
 //! received request to `in_progress` after a delay, which makes a local demo come alive.
 

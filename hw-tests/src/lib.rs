@@ -13,6 +13,11 @@
 //! - [`escpos`]: the ESC/POS printer: a streaming decoder from bytes to a receipt model.
 //! - [`selftest`]: the hardware self-test (binary `kiosk-hwtest`), against the simulators or
 //!   real devices.
+//! - [`releases`]: signing keys, keyrings and bundles for the update tests, made with
+//!   `fleetctl`.
+//! - [`sinks`]: a webhook endpoint and an SMTP relay that keep what the fleet sends.
+//! - [`browser`]: a real headless Chromium over the DevTools protocol.
+//! - [`vm`]: the appliance image in QEMU (UEFI, virtio screen and touch, serial console, QMP).
 //! - [`touchsim`]: evdev event streams (touch panel, keyboard-wedge reader) written to a FIFO
 //!   the agent opens in place of an evdev node.
 

@@ -6,6 +6,12 @@
 //! program is started). The UI talks to it only through the local socket ([`local_api`],
 //! [`handlers`]); technicians through the serial console ([`console`]).
 //!
+//! Beside them: [`commands`] (the fleet's remote commands), [`config`] (the TOML file; each
+//! subsystem owns its section), [`provision`] (an installer's provisioning), [`tracking`]
+//! (issuing tracking codes), [`card_tokens`] (cards behind short-lived tokens the UI holds),
+//! [`backoff`] (one back-off with jitter), [`random`] (bytes from the OS), [`logging`] (tracing,
+//! with the last lines kept for the fleet) and [`notify`] (systemd's `sd_notify`).
+//!
 //! [`agent`] wires it: it builds the parts and hands each subsystem only what it needs
 //! ([`sync::Parts`], [`update::Parts`], [`commands::Executor`]); nothing below it imports it.
 //! [`run`] starts and stops it.

@@ -11,6 +11,8 @@
 //! - [`render`]: the software renderer offscreen: `--render-screens DIR` and the benchmarks.
 //! - [`app`]: the running app: the window, the agent connection on a worker thread, the idle
 //!   time-out.
+//! - [`config`]: `app.toml`; [`errors`]: everything a citizen can be told went wrong, in each
+//!   language.
 //!
 //! The app talks only to the local agent (`agent-client`); it holds no secret and opens no
 //! network connection.

@@ -6,7 +6,12 @@
 //! - [`validate`]: the one validator for filled forms, used by the agent and the app alike.
 //! - [`tracking`]: the tracking-code format (Crockford base32 with a check character).
 //! - [`frame`] and [`json`]: length-delimited framing and size-limited decoding.
-//! - [`time`]: civil time in Czechia for what citizens read.
+//! - [`time`]: civil time in Czechia for what citizens read; [`i18n`]: languages and
+//!   translated text.
+//! - [`release`]: signed release manifests, keyrings and bundle checks.
+//! - [`totp`]: the technician's one-time codes for the serial console.
+//! - [`config`]: reading a program's TOML configuration; [`cli`]: what every `main` does with
+//!   its result.
 //!
 //! This crate does no I/O and holds no state: it is serde types and pure functions, so every
 //! process can depend on it without pulling in a runtime.
