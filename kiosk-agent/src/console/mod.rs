@@ -18,6 +18,7 @@
 
 mod auth;
 mod commands;
+pub mod config;
 mod enrol;
 pub mod line;
 mod probes;
@@ -32,10 +33,10 @@ use line::{Editor, Event};
 use protocol::fleet::CommandAction;
 
 use crate::agent::Agent;
-use crate::config::ConsoleSection;
 use auth::Lock;
 use commands::COMMANDS;
 pub use commands::HELP;
+use config::ConsoleSection;
 
 /// How long one read waits (also how often Ctrl-C is looked for while a command runs).
 const TICK: Duration = Duration::from_millis(200);

@@ -27,6 +27,7 @@
 //! For tests, `OKENKO_UPDATE_HOLD=<state>` makes the updater stop (and wait to be killed)
 //! right after it saved that state.
 
+pub mod config;
 mod error;
 mod fetch;
 mod install;
@@ -42,10 +43,10 @@ use protocol::release::{Keyring, Manifest};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
-use crate::config::{SlotKind, UpdateSection};
 use crate::fleet::FleetClient;
 use crate::power::Power;
 use crate::store::Shared;
+use config::{SlotKind, UpdateSection};
 pub use error::UpdateError;
 use slots::SlotBackend;
 
