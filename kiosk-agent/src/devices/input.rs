@@ -9,6 +9,13 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use protocol::app::DeviceState;
+
+use super::status::StatusCell;
+use crate::backoff::Backoff;
 
 /// `EV_SYN`: frame boundaries.
 pub const EV_SYN: u16 = 0x00;
@@ -280,6 +287,48 @@ pub fn find_touchscreens(sysfs_input: &Path) -> Vec<PathBuf> {
         .collect();
     found.sort();
     found
+}
+
+/// Opens an input device, feeds its records to the handler `start` makes for it, and reopens
+/// it with back-off when it goes away, until `stop`.
+pub(crate) fn input_loop(
+    what: &str,
+    resolve: impl Fn() -> std::io::Result<PathBuf>,
+    grab: bool,
+    cell: &StatusCell,
+    stop: &AtomicBool,
+    mut start: impl FnMut(&InputSource) -> InputHandler,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(60));
+    while !stop.load(Ordering::Relaxed) {
+        match resolve().and_then(|p| InputSource::open(&p, grab).map(|s| (p, s))) {
+            Ok((path, mut source)) => {
+                backoff.reset();
+                cell.set(DeviceState::Ok, Some(path.display().to_string()));
+                let mut handle = start(&source);
+                loop {
+                    match source.next_batch() {
+                        Ok(records) => {
+                            cell.activity(false);
+                            handle(&records);
+                        }
+                        Err(e) => {
+                            cell.set(DeviceState::Missing, Some(format!("{what} lost: {e}")));
+                            break;
+                        }
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+            }
+            Err(e) => cell.set(
+                DeviceState::Missing,
+                Some(format!("cannot open {what}: {e}")),
+            ),
+        }
+        std::thread::sleep(backoff.fail());
+    }
 }
 
 #[cfg(test)]

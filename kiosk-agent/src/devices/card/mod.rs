@@ -3,6 +3,7 @@
 //! the stream, [`payload`] interprets a payload; the reader skips garbage with a warning and goes
 //! on to the next card.
 
+pub mod device;
 pub mod frame;
 pub mod payload;
 pub mod wedge;

@@ -12,6 +12,7 @@
 //! A printer that does not answer within the time-out is reported as not answering, never as
 //! ready. The last job is kept for a reprint.
 
+pub mod device;
 pub mod receipt;
 pub mod status;
 pub mod transliterate;

@@ -6,6 +6,7 @@
 //! every finger and ignores the rest of the broken frame. The agent uses it only for health and
 //! the technician's touch test: the UI reads the touchscreen itself.
 
+pub mod device;
 use protocol::app::TouchPhase;
 
 use super::input::{AxisRange, EV_ABS, EV_KEY, EV_SYN, InputRecord, SYN_DROPPED, SYN_REPORT};
