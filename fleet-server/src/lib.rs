@@ -17,7 +17,8 @@
 //! - [`changes`]: what changed, for the dashboard's live pages.
 //! - [`heartbeat_writer`]: heartbeats written behind, with group commit.
 //! - [`alerts`]: the rules that open and resolve alerts; [`notify`]: their webhook and e-mail.
-//! - [`rollout`]: releases and rollouts (the model, the policy, the waves).
+//! - [`model`]: what the store saves and the logic above reasons about (alert kinds,
+//!   releases and rollouts); [`rollout`]: the rollout policy and its waves.
 //! - [`sla`]: availability and the monthly report, over [`uptime`]'s minute bitmaps.
 //!
 //! It never shows a client an internal error's detail, and never logs submission values.
@@ -33,6 +34,7 @@ pub mod error;
 pub mod heartbeat_writer;
 pub mod hours;
 pub mod http;
+pub mod model;
 pub mod notify;
 pub mod ops;
 pub mod ratelimit;

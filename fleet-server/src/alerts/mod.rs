@@ -9,9 +9,7 @@
 //! that changes its conditions (at most one such check every half second). A condition must
 //! last `alerts.hold_s` before its alert opens; `offline` has its own threshold.
 
-pub mod kind;
-
-pub use kind::AlertKind;
+pub use crate::model::AlertKind;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -16,10 +16,9 @@
 //! [`Rollouts`] keeps all of it in memory (a few rows per kiosk) and writes every change
 //! through to the store; heartbeats read it without touching the database.
 //!
-//! [`model`] is what the store saves, [`policy`] the pure rules (who is in a rollout, when a
+//! [`crate::model::rollout`] is what the store saves, [`policy`] the pure rules (who is in a rollout, when a
 //! kiosk may install), this module the in-memory book.
 
-pub mod model;
 pub mod policy;
 #[cfg(test)]
 mod tests;
@@ -32,7 +31,7 @@ use protocol::fleet::{DesiredRelease, UpdateReport, UpdateState};
 use protocol::release::{KeyEndorsement, Keyring, SignedManifest};
 use serde::{Deserialize, Serialize};
 
-pub use model::{KioskUpdate, Release, Rollout, RolloutState};
+pub use crate::model::rollout::{KioskUpdate, Release, Rollout, RolloutState};
 pub use policy::{Window, bucket};
 
 use crate::store::{Store, StoreError};

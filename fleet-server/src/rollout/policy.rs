@@ -3,8 +3,8 @@
 
 use protocol::UnixMillis;
 
-use super::model::Rollout;
 use crate::hours::OpeningHours;
+use crate::model::Rollout;
 
 /// A kiosk's place in every percentage, 0 to 9999: from a hash of its id, so it never changes.
 pub fn bucket(kiosk_id: &str) -> u16 {

@@ -17,7 +17,7 @@ use protocol::form::Service;
 use protocol::tracking::TrackingCode;
 
 use super::{AuditEntry, Enrolment, KioskRecord, StaffUser, Store, StoreError};
-use crate::alerts::kind::AlertKind;
+use crate::model::AlertKind;
 
 /// One rule of the contract.
 pub type Check = fn(&dyn Store) -> Result<(), String>;

@@ -68,7 +68,7 @@ pub struct Alert {
     /// The kiosk.
     pub kiosk_id: String,
     /// What it is about.
-    pub kind: crate::alerts::kind::AlertKind,
+    pub kind: crate::model::AlertKind,
     /// For people: what was seen.
     pub detail: String,
     /// When it opened.
@@ -464,8 +464,8 @@ pub trait Alerts {
     fn reconcile_alerts(
         &self,
         kiosk_id: &str,
-        active: &[(crate::alerts::kind::AlertKind, String)],
-        keep: &[crate::alerts::kind::AlertKind],
+        active: &[(crate::model::AlertKind, String)],
+        keep: &[crate::model::AlertKind],
         now: UnixMillis,
     ) -> Result<Vec<AlertEvent>, StoreError>;
 
@@ -643,22 +643,22 @@ pub trait Audit {
 /// Releases, rollouts and kiosks' update reports, as the rollout book writes them through.
 pub trait Releases {
     /// Adds or replaces a release.
-    fn save_release(&self, r: &crate::rollout::model::Release) -> Result<(), StoreError>;
+    fn save_release(&self, r: &crate::model::rollout::Release) -> Result<(), StoreError>;
 
     /// Every release.
-    fn releases(&self) -> Result<Vec<crate::rollout::model::Release>, StoreError>;
+    fn releases(&self) -> Result<Vec<crate::model::rollout::Release>, StoreError>;
 
     /// Adds or replaces a rollout (by id).
-    fn save_rollout(&self, r: &crate::rollout::model::Rollout) -> Result<(), StoreError>;
+    fn save_rollout(&self, r: &crate::model::rollout::Rollout) -> Result<(), StoreError>;
 
     /// Every rollout.
-    fn rollouts(&self) -> Result<Vec<crate::rollout::model::Rollout>, StoreError>;
+    fn rollouts(&self) -> Result<Vec<crate::model::rollout::Rollout>, StoreError>;
 
     /// Adds or replaces a kiosk's update record.
-    fn save_kiosk_update(&self, u: &crate::rollout::model::KioskUpdate) -> Result<(), StoreError>;
+    fn save_kiosk_update(&self, u: &crate::model::rollout::KioskUpdate) -> Result<(), StoreError>;
 
     /// Every kiosk's update record.
-    fn kiosk_updates(&self) -> Result<Vec<crate::rollout::model::KioskUpdate>, StoreError>;
+    fn kiosk_updates(&self) -> Result<Vec<crate::model::rollout::KioskUpdate>, StoreError>;
 }
 
 /// Durability and upkeep: commits made durable, write-behind flushed, the log scrubbed.

@@ -46,7 +46,7 @@ use super::{
     Alerts, Audit, Catalogs, Commands, Deliveries, History, Kiosks, Releases, StaffAccounts,
     Submissions, Upkeep,
 };
-use crate::alerts::kind::AlertKind;
+use crate::model::AlertKind;
 use schema::MIGRATIONS;
 
 /// The SQLite store.
