@@ -231,26 +231,30 @@ fn udevadm_verify_accepts_the_rules_where_it_exists() {
 
 #[test]
 fn the_agent_uses_these_names_by_default() {
-    // The printer and card reader are configured today; the touchscreen's name joins the
-    // agent's configuration with its driver.
+    // The example configuration names them, and the agent falls back to them when a section
+    // names no path (read through the agent's own configuration code).
     let example = include_str!("../../kiosk-agent/agent.example.toml");
     assert!(example.contains("path = \"/dev/kiosk/printer\""));
     assert!(example.contains("path = \"/dev/kiosk/card-reader\""));
     assert!(example.contains("path = \"/dev/input/kiosk-touch\""));
-    assert!(
-        include_str!("../../kiosk-agent/src/config.rs")
-            .contains("\"/dev/kiosk/card-reader\".into()")
+    let c = kiosk_agent::config::Config::from_toml(
+        "[agent]\n[fleet]\nurl = \"https://fleet.example.cz\"\n[printer]\n[card_reader]\n\
+         key_file = \"/k\"\n[touchscreen]\n",
+    )
+    .expect("sections without paths are a valid configuration");
+    use kiosk_agent::devices::printer::Transport;
+    match c.printer_transport() {
+        Some(Transport::Serial { path, .. } | Transport::UsbLp { path }) => {
+            assert_eq!(path, std::path::Path::new("/dev/kiosk/printer"));
+        }
+        other => panic!("the default printer is {other:?}"),
+    }
+    assert_eq!(
+        c.card_reader.expect("[card_reader]").path,
+        std::path::Path::new("/dev/kiosk/card-reader")
     );
-    let config = kiosk_agent_default_printer_path();
-    assert_eq!(config, "/dev/kiosk/printer");
-}
-
-/// The printer path the agent falls back to when `[printer]` names none.
-fn kiosk_agent_default_printer_path() -> &'static str {
-    let src = include_str!("../../kiosk-agent/src/config.rs");
-    let i = src
-        .find("unwrap_or_else(|| \"")
-        .expect("the default printer path in config.rs");
-    let rest = &src[i + "unwrap_or_else(|| \"".len()..];
-    &rest[..rest.find('"').expect("a closing quote")]
+    assert_eq!(
+        c.touchscreen.expect("[touchscreen]").path,
+        "/dev/input/kiosk-touch"
+    );
 }
