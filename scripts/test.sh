@@ -3,14 +3,13 @@
 # on 127.0.0.1 (real fleet-server and kiosk-agent processes, real SQLite files), and the
 # appliance image booted in QEMU and updated through RAUC.
 #
-# The order keeps both cores busy. The QEMU update test emulates (TCG) on one core for over
-# twenty minutes, so it starts as early as it can: release programs, then the image and its
-# test releases (image/build.sh --test-releases, root: sudo when not root) built while the debug
-# programs and every test binary compile, then the update test in the background while clippy,
-# the doc tests, the other tests and then the appliance's other QEMU test use the other core.
-# Everything is built before the background run starts, so nothing relinks a program a VM test
-# is about to start. Each phase prints its time; the summaries of the test runs close the
-# output. Extra arguments go to every nextest run.
+# The order keeps both cores busy. The QEMU tests emulate (TCG) on one core for half an hour,
+# so they start as early as they can: release programs, then the image and its test releases
+# (image/build.sh --test-releases, root: sudo when not root) built while the debug programs and
+# every test binary compile, then the QEMU tests in the background while clippy, the doc tests
+# and the other tests use the other core. Everything is built before the background run starts,
+# so nothing relinks a program a VM test is about to start. Each phase prints its time;
+# the summaries of both test runs close the output. Extra arguments go to both nextest runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null || exit 1
@@ -19,11 +18,8 @@ start=$SECONDS
 phase() { printf 'test: %s (%d s)\n' "$1" $((SECONDS - start)); }
 die() { echo "test: $*" >&2; exit 1; }
 
-# The QEMU tests: nextest's filters (and their test group in .config/nextest.toml). The update
-# test is the longest; the other runs beside it once the ordinary tests are done.
-vm_update='binary(appliance_updates_in_qemu)'
-vm_other='binary(appliance_in_qemu)'
-vm_tests="$vm_update | $vm_other"
+# The QEMU tests: nextest's filter (and their test group in .config/nextest.toml).
+vm_tests='binary(appliance_in_qemu) | binary(appliance_updates_in_qemu)'
 
 phase "release programs for the image"
 cargo build --release --quiet -p kiosk-agent -p kiosk-app --no-default-features \
@@ -41,8 +37,8 @@ if ! wait $image_pid; then
 fi
 tail -n 1 target/image-build.log
 
-phase "QEMU update test (background, log in target/vm-tests.log); clippy, doc tests, the other tests"
-cargo nextest run --workspace --no-fail-fast -E "$vm_update" "$@" > target/vm-tests.log 2>&1 &
+phase "QEMU tests (background, log in target/vm-tests.log); clippy, doc tests, the other tests"
+cargo nextest run --workspace --no-fail-fast -E "$vm_tests" "$@" > target/vm-tests.log 2>&1 &
 vm_pid=$!
 # Its cargo step only checks that the binaries are fresh; let it finish before clippy takes
 # the build directory's lock, or the VMs wait for the lints.
@@ -55,10 +51,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings || { echo "test: c
 cargo test --workspace --doc --quiet || { echo "test: doc tests failed" >&2; status=1; }
 cargo nextest run --workspace --no-fail-fast -E "not ($vm_tests)" "$@" || status=1
 
-phase "the appliance's other QEMU test, beside the update test"
-cargo nextest run --workspace --no-fail-fast -E "$vm_other" "$@" || status=1
-
-phase "waiting for the QEMU update test"
+phase "waiting for the QEMU tests"
 wait $vm_pid || status=1
 grep -vE '^\s+(PASS|SLOW|START)' target/vm-tests.log | tail -n 60
 phase "done ($([ $status -eq 0 ] && echo passed || echo FAILED))"
