@@ -32,6 +32,14 @@ fn pump_until(
     }
 }
 
+/// Where the catalog screen lists the service `id`.
+fn service_index(ui: &AppWindow, id: &str) -> usize {
+    let services = ui.global::<View>().get_services();
+    (0..services.row_count())
+        .position(|i| services.row_data(i).unwrap().id == id)
+        .unwrap()
+}
+
 fn type_on_keyboard(ui: &AppWindow, text: &str) {
     for ch in text.chars() {
         // Every character the citizen types is a key of the on-screen keyboard.
@@ -58,17 +66,7 @@ fn a_citizen_submits_a_form_and_gets_a_printed_receipt_then_nothing_remains() {
     pump_until(&c, &mut off, "the catalog", |ui| {
         ui.global::<View>().get_services().row_count() == 3
     });
-    let podnet = (0..3)
-        .position(|i| {
-            off.ui
-                .global::<View>()
-                .get_services()
-                .row_data(i)
-                .unwrap()
-                .id
-                == "podnet"
-        })
-        .unwrap();
+    let podnet = service_index(&off.ui, "podnet");
     off.ui
         .global::<Actions>()
         .invoke_pick_service(podnet as i32);
@@ -227,17 +225,7 @@ fn a_citizen_identifies_with_a_card_then_finds_the_request_under_my_requests() {
         ui.global::<View>().get_services().row_count() == 3
             && ui.global::<View>().get_has_card_reader()
     });
-    let permit = (0..3)
-        .position(|i| {
-            off.ui
-                .global::<View>()
-                .get_services()
-                .row_data(i)
-                .unwrap()
-                .id
-                == "parkovaci-karta"
-        })
-        .unwrap();
+    let permit = service_index(&off.ui, "parkovaci-karta");
     assert!(
         off.ui
             .global::<View>()
