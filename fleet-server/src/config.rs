@@ -40,6 +40,9 @@ pub struct Config {
     /// Signed releases and rollouts.
     #[serde(default)]
     pub releases: ReleasesSection,
+    /// The database (SQLite by default, or PostgreSQL).
+    #[serde(default)]
+    pub store: crate::store::config::StoreSection,
 }
 
 /// `[releases]`
@@ -396,6 +399,15 @@ impl Validate for Config {
             key,
             problem: problem.into(),
         };
+        self.store
+            .check()
+            .map_err(|(key, problem)| invalid(key, &problem))?;
+        if self.store.delivery_claim_s <= self.connector.timeout_s {
+            return Err(invalid(
+                "store.delivery_claim_s",
+                "must be longer than connector.timeout_s",
+            ));
+        }
         if !(1..=64).contains(&self.connector.concurrency) {
             return Err(invalid("connector.concurrency", "must be 1 to 64"));
         }
@@ -560,9 +572,22 @@ impl Config {
         )
     }
 
-    /// The server's database file.
+    /// The server's SQLite database file (when `[store]` names no other database).
     pub fn db_path(&self) -> PathBuf {
         self.server.data_dir.join("fleet.sqlite")
+    }
+
+    /// Where the data is: `store.url` (or `url_file`), else the SQLite file in `data_dir`.
+    pub fn store_location(&self) -> Result<crate::store::config::Location, ConfigError> {
+        match self.store.url()? {
+            None => Ok(crate::store::config::Location::Sqlite(self.db_path())),
+            Some(u) => {
+                crate::store::config::Location::parse(&u).map_err(|problem| ConfigError::Invalid {
+                    key: "store.url",
+                    problem,
+                })
+            }
+        }
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`dashboard`]: the staff's web pages.
 //! - [`ops`]: what the API and the dashboard both do (catalog, commands, alerts, releases…).
 //! - [`store`]: storage behind the [`store::Store`] trait; [`store::sqlite`] is the embedded
-//!   default.
+//!   default, [`store::postgres`] the database several instances share.
+//! - [`bus`]: what one instance changed, told to the others (PostgreSQL's LISTEN/NOTIFY).
 //! - [`connector`]: delivery of submissions to the office's agenda system.
 //! - [`run`]: configuration to a serving process (HTTPS with rustls, graceful shutdown).
 //! - [`config`]: the TOML configuration; [`hours`]: opening hours in Czech local time.
@@ -26,6 +27,7 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod bus;
 pub mod changes;
 pub mod config;
 pub mod connector;

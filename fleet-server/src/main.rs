@@ -9,6 +9,8 @@
 //! fleet-server [--config PATH] user unlock NAME
 //! fleet-server [--config PATH] user list
 //! fleet-server [--config PATH] console-code KIOSK_ID           (the serial console's code now)
+//! fleet-server [--config PATH] migrate                         (brings the database's schema up)
+//! fleet-server copy --from sqlite://PATH --to postgres://…      (a city's data into PostgreSQL)
 //! ```
 //!
 //! `user add NAME --role admin` makes the first admin, who makes everyone else on the
@@ -68,6 +70,19 @@ enum Command {
         /// The kiosk's fleet id.
         kiosk_id: String,
     },
+    /// Applies the migrations the configured database lacks (`serve` does too), and prints its
+    /// schema version.
+    Migrate,
+    /// Copies a SQLite fleet database into an empty PostgreSQL one (stop the server first),
+    /// and counts every table on both sides.
+    Copy {
+        /// The source, `sqlite:///path/to/fleet.sqlite`.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The target, `postgres://user:password@host/database` (migrated first).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +114,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Copy { from, to }) = &cli.command {
+        return copy(from, to);
+    }
     let config = Config::from_file(&cli.config)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -148,6 +166,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(cmd) => user(&config, cmd),
+        Command::Migrate => {
+            let location = config.store_location()?;
+            fleet_server::run::open_store(&config)?;
+            println!("{}: schema up to date", location.display());
+            Ok(())
+        }
+        Command::Copy { .. } => Ok(()),
         Command::ConsoleCode { kiosk_id: kiosk } => {
             let store = fleet_server::run::open_store(&config)?;
             let hash = store
@@ -166,6 +191,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `copy --from sqlite://… --to postgres://…`.
+fn copy(from: &str, to: &str) -> anyhow::Result<()> {
+    use fleet_server::store::config::{Location, StoreSection};
+    let Location::Sqlite(source) =
+        Location::parse(from).map_err(|e| anyhow::anyhow!("--from {e}"))?
+    else {
+        anyhow::bail!("--from must be a sqlite:// database");
+    };
+    if !source.is_file() {
+        anyhow::bail!("--from: no database at {}", source.display());
+    }
+    let target = Location::parse(to).map_err(|e| anyhow::anyhow!("--to {e}"))?;
+    let Location::Postgres(url) = &target else {
+        anyhow::bail!("--to must be a postgres:// database");
+    };
+    let pg =
+        fleet_server::store::postgres::PgStore::open(url, StoreSection::default().pg_settings())
+            .with_context(|| format!("cannot open {}", target.display()))?;
+    let counts = fleet_server::store::copy::sqlite_to_postgres(&source, &pg, &mut |table, n| {
+        eprintln!("copied {table}: {n} rows");
+    })?;
+    println!("{:<18} {:>10} {:>10}", "table", "source", "target");
+    for c in &counts {
+        println!("{:<18} {:>10} {:>10}", c.table, c.source, c.target);
+    }
+    let rows: u64 = counts.iter().map(|c| c.target).sum();
+    println!(
+        "verified: {} tables, {rows} rows, the same on both sides",
+        counts.len()
+    );
+    Ok(())
 }
 
 /// `user add|password|unlock|list`.

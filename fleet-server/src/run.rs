@@ -15,8 +15,18 @@ use crate::state::{AppState, SlaSettings};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
-/// Builds the shared state from `config` and an opened store.
+/// Builds the shared state from `config` and an opened store (one instance alone).
 pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState> {
+    state_for(config, store, None)
+}
+
+/// Builds the shared state of an instance: with `bus` when it shares a PostgreSQL database with
+/// others.
+pub fn state_for(
+    config: &Config,
+    store: Arc<dyn Store>,
+    bus: Option<Arc<crate::bus::Bus>>,
+) -> anyhow::Result<AppState> {
     let heartbeats_writer = crate::heartbeat_writer::HeartbeatWriter::start(Arc::clone(&store))?;
     let rollouts = rollouts(config, store.as_ref())?;
     Ok(AppState(Arc::new(crate::state::Shared {
@@ -24,6 +34,8 @@ pub fn state(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<AppState>
         rollouts: Arc::new(rollouts),
         releases_dir: config.server.data_dir.join("releases"),
         uploading: Arc::default(),
+        instance: instance_name().into(),
+        bus,
         kiosk_auth: Arc::default(),
         store,
         admin_token_hash: config.admin_token()?.map(|t| crate::auth::hash_secret(&t)),
@@ -126,11 +138,56 @@ fn rollouts(config: &Config, store: &dyn Store) -> anyhow::Result<crate::rollout
     Ok(rollouts)
 }
 
-/// Opens the configured store.
+/// An opened store, and the PostgreSQL store behind it when it is one (for the bus).
+#[derive(Debug)]
+pub struct Opened {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The same, when it is PostgreSQL.
+    pub pg: Option<Arc<crate::store::postgres::PgStore>>,
+}
+
+/// Opens the configured store (migrating it).
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let db = config.db_path();
-    let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
-    Ok(Arc::new(store))
+    Ok(open_location(&config.store_location()?, &config.store)?.store)
+}
+
+/// Opens the store at `location` (migrating it), PostgreSQL with `settings`.
+pub fn open_location(
+    location: &crate::store::config::Location,
+    settings: &crate::store::config::StoreSection,
+) -> anyhow::Result<Opened> {
+    use crate::store::config::Location;
+    Ok(match location {
+        Location::Sqlite(db) => Opened {
+            store: Arc::new(
+                SqliteStore::open(db).with_context(|| format!("cannot open {}", db.display()))?,
+            ),
+            pg: None,
+        },
+        Location::Postgres(url) => {
+            let pg = Arc::new(
+                crate::store::postgres::PgStore::open(url, settings.pg_settings())
+                    .with_context(|| format!("cannot open {}", location.display()))?,
+            );
+            Opened {
+                store: Arc::clone(&pg) as Arc<dyn Store>,
+                pg: Some(pg),
+            }
+        }
+    })
+}
+
+/// This instance's name: host, process and a random part (a restarted process is another).
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// Serves until a signal.
@@ -143,10 +200,28 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
-    let state = state(&config, Arc::clone(&store))?;
+    let location = config.store_location()?;
+    let Opened { store, pg } = open_location(&location, &config.store)?;
+    tracing::info!(store = %location.display(), "store open");
+    let bus = pg.clone().map(|pg| Arc::new(crate::bus::Bus::new(pg)));
+    let state = state_for(&config, Arc::clone(&store), bus.clone())?;
     let state_store = Arc::clone(&store);
     let (stop_tx, stop_rx) = watch::channel(false);
+    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _stop_listening = crate::bus::StopOnDrop(Arc::clone(&listening));
+    if let (Some(pg), Some(bus)) = (pg, bus) {
+        tokio::spawn(crate::bus::publish(bus, stop_rx.clone()));
+        let listener = crate::bus::Listener {
+            pg,
+            changes: state.changes.clone(),
+            rollouts: Arc::clone(&state.rollouts),
+        };
+        let stop = Arc::clone(&listening);
+        std::thread::Builder::new()
+            .name("bus-listener".into())
+            .spawn(move || listener.run(stop))
+            .context("cannot start the bus listener")?;
+    }
     let connector = tokio::spawn(crate::connector::run(
         store,
         config.connector.clone(),
@@ -154,21 +229,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let alerts = tokio::spawn(crate::alerts::run(
-        Arc::clone(&state.store),
+        state.clone(),
         config.alerts.clone(),
-        state.alerts.clone(),
-        Arc::clone(&state.alerts_wake),
-        Arc::clone(&state.alerts_touched),
-        state.changes.clone(),
         stop_rx.clone(),
     ));
     let maintenance = tokio::spawn(maintain(
         Arc::clone(&state.store),
+        Arc::clone(&state.instance),
         config.history.clone(),
         config.connector.clone(),
         stop_rx.clone(),
     ));
     let limits = crate::http::server::ConnLimits::from_config(&config.limits);
+    let instance = Arc::clone(&state.instance);
     let router = app(state);
     let (serve_stop_tx, serve_stop) = watch::channel(false);
     tokio::spawn(async move {
@@ -200,7 +273,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = alerts.await;
     let _ = maintenance.await;
     let s = Arc::clone(&state_store);
-    match tokio::task::spawn_blocking(move || s.write_behind()).await {
+    let me = Arc::clone(&instance);
+    match tokio::task::spawn_blocking(move || {
+        // The jobs this instance ran go to another at once.
+        for job in JOBS {
+            s.release_lease(job, &me)?;
+        }
+        s.write_behind()
+    })
+    .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the kiosks' newest state not written"),
         Err(e) => tracing::error!(error = %e, "writing the kiosks' newest state panicked"),
@@ -213,11 +295,45 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// `connector.keep_delivered_s`, and requests their card's hash after `identity_days`.
 async fn maintain(
     store: Arc<dyn Store>,
+    instance: Arc<str>,
     history: crate::config::HistorySection,
     connector: crate::config::ConnectorSection,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
+        // Once an hour on one instance of all: whoever takes the lease after it lapsed runs
+        // the round (each attempt signs anew, so holding it is no reason to run again).
+        let s = Arc::clone(&store);
+        let attempt = format!("{instance}@{}", crate::now_ms());
+        let mine = tokio::task::spawn_blocking(move || {
+            s.hold_lease(
+                UPKEEP,
+                &attempt,
+                crate::now_ms(),
+                UPKEEP_EVERY.as_millis() as i64,
+            )
+        })
+        .await;
+        match mine {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(UPKEEP_CHECK) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot take the upkeep lease");
+                tokio::select! {
+                    _ = tokio::time::sleep(UPKEEP_CHECK) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "taking the upkeep lease panicked");
+                continue;
+            }
+        }
         let s = Arc::clone(&store);
         let now = crate::now_ms();
         let keep_ms = connector.keep_delivered_s as i64 * 1000;
@@ -252,11 +368,21 @@ async fn maintain(
             Err(e) => tracing::error!(error = %e, "pruning history panicked"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = tokio::time::sleep(UPKEEP_CHECK) => {}
             _ = stop.changed() => return,
         }
     }
 }
+
+/// The lease of the hourly upkeep (history downsampling, purges).
+const UPKEEP: &str = "upkeep";
+/// How often the upkeep runs (on one instance).
+const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How often an instance looks whether the upkeep is due.
+const UPKEEP_CHECK: Duration = Duration::from_secs(60);
+
+/// The leases an instance gives up when it stops (the upkeep's is a schedule, kept).
+const JOBS: &[&str] = &[crate::alerts::LEASE];
 
 fn tls_config(
     cert: &std::path::Path,

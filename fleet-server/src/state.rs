@@ -72,11 +72,19 @@ pub struct Shared {
     pub releases_dir: std::path::PathBuf,
     /// The versions whose bundles are being uploaded.
     pub uploading: UploadsInProgress,
+    /// This instance's name (its leases carry it).
+    pub instance: Arc<str>,
+    /// The other instances, when several share a PostgreSQL database.
+    pub bus: Option<Arc<crate::bus::Bus>>,
 }
 
 impl AppState {
-    /// Tells the open dashboard pages (nothing to do when none is open).
+    /// Tells the open dashboard pages, this instance's (nothing to do when none is open) and
+    /// the other instances'.
     pub fn changed(&self, change: Change) {
+        if let Some(bus) = &self.bus {
+            bus.publish(change.clone());
+        }
         if self.changes.receiver_count() > 0 {
             let _ = self.changes.send(change);
         }

@@ -18,6 +18,8 @@
 //! - [`sinks`]: a webhook endpoint and an SMTP relay that keep what the fleet sends.
 //! - [`browser`]: a real headless Chromium over the DevTools protocol.
 //! - [`vm`]: the appliance image in QEMU (UEFI, virtio screen and touch, serial console, QMP).
+//! - [`postgres`]: a real PostgreSQL server (Debian's) in a temporary directory on 127.0.0.1,
+//!   for the store suite and the fleet of several instances.
 //! - [`touchsim`]: evdev event streams (touch panel, keyboard-wedge reader) written to a FIFO
 //!   the agent opens in place of an evdev node.
 
@@ -28,6 +30,7 @@ pub mod escpos;
 pub mod harness;
 pub mod kiosksim;
 pub mod netsim;
+pub mod postgres;
 pub mod releases;
 pub mod selftest;
 pub mod sinks;

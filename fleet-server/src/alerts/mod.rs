@@ -18,7 +18,7 @@ use std::time::Duration;
 use protocol::UnixMillis;
 use protocol::app::{DeviceKind, DeviceState, printer_detail};
 use protocol::fleet::Heartbeat;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::config::AlertsSection;
 use crate::hours::OpeningHours;
@@ -221,6 +221,13 @@ pub struct Watch {
 }
 
 impl Watch {
+    /// Forgets every kiosk (another instance sweeps now; when this one takes over again, it
+    /// starts afresh).
+    pub fn forget(&self) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.since.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Of `conditions`, those that have lasted `hold_ms` (and `offline` at once): what may
     /// open alerts. The rest are still to be kept open if they are.
     fn held(
@@ -335,17 +342,30 @@ pub struct Alerting {
 /// Kiosks whose heartbeats arrived since the last check.
 pub type Touched = Arc<std::sync::Mutex<HashSet<String>>>;
 
+/// The lease of the alert sweeps: they run on one instance at a time.
+pub const LEASE: &str = "alerts";
+
+/// How long the sweeping instance holds the lease: three sweeps (at least 10 s); an instance
+/// that died hands the sweeps over after it.
+fn lease_ms(config: &AlertsSection) -> i64 {
+    (config.sweep_s.max(1) as i64 * 3 * 1000).max(10_000)
+}
+
 /// Runs the sweeper until `stop`: every kiosk every `sweep_s` (offline ones are found so), and
-/// the kiosks in `touched` soon after `wake` (a heartbeat arrived).
+/// the kiosks in `state.alerts_touched` soon after `state.alerts_wake` (a heartbeat arrived);
+/// only while this instance holds the sweeps' [`LEASE`].
 pub async fn run(
-    store: Arc<dyn Store>,
+    state: crate::state::AppState,
     config: AlertsSection,
-    Alerting { rules, watch: seen }: Alerting,
-    wake: Arc<Notify>,
-    touched: Touched,
-    changes: tokio::sync::broadcast::Sender<crate::changes::Change>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let store = Arc::clone(&state.store);
+    let instance = Arc::clone(&state.instance);
+    let Alerting { rules, watch: seen } = state.alerts.clone();
+    let wake = Arc::clone(&state.alerts_wake);
+    let touched = Arc::clone(&state.alerts_touched);
+    let changes = state.changes.clone();
+    drop(state);
     let notifier = crate::notify::Notifier::new(&config);
     let every = Duration::from_secs(config.sweep_s.max(1));
     let mut next_full = tokio::time::Instant::now();
@@ -362,7 +382,14 @@ pub async fn run(
         let some: HashSet<String> =
             std::mem::take(&mut *touched.lock().unwrap_or_else(|p| p.into_inner()));
         let (s, r, w) = (Arc::clone(&store), Arc::clone(&rules), Arc::clone(&seen));
+        let (me, ttl) = (Arc::clone(&instance), lease_ms(&config));
         let events = tokio::task::spawn_blocking(move || {
+            // One instance sweeps; the others wait to take over when its lease lapses. The
+            // new holder starts with no memory of how long conditions have held.
+            if !s.hold_lease(LEASE, &me, crate::now_ms(), ttl)? {
+                w.forget();
+                return Ok(Vec::new());
+            }
             if full {
                 sweep(s.as_ref(), &r, &w, crate::now_ms())
             } else {

@@ -198,6 +198,47 @@ impl Rollouts {
         })
     }
 
+    /// Reads the whole book from the store again (another instance may have changed it while
+    /// this one could not hear of it).
+    pub fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let fresh = Rollouts::load(store, None, Vec::new(), self.window.clone(), 0)?;
+        let book = std::mem::take(&mut *fresh.book());
+        *self.book() = book;
+        Ok(())
+    }
+
+    /// Takes in what another instance saved (`kind`: `release`, `rollout`, `kiosk_update`, as
+    /// JSON in `data`), or reads the whole book again (`reload`).
+    pub fn take(&self, kind: &str, data: &str, store: &dyn Store) -> Result<(), StoreError> {
+        let bad = |e: serde_json::Error| StoreError::Corrupt {
+            what: "another instance's notice",
+            message: e.to_string(),
+        };
+        match kind {
+            "release" => {
+                let r: Release = serde_json::from_str(data).map_err(bad)?;
+                self.book().releases.insert(r.version.clone(), r);
+            }
+            "rollout" => {
+                let r: Rollout = serde_json::from_str(data).map_err(bad)?;
+                let mut book = self.book();
+                match book.rollouts.iter_mut().find(|x| x.id == r.id) {
+                    Some(x) => *x = r,
+                    None => {
+                        book.rollouts.push(r);
+                        book.rollouts.sort_by_key(|r| r.id);
+                    }
+                }
+            }
+            "kiosk_update" => {
+                let u: KioskUpdate = serde_json::from_str(data).map_err(bad)?;
+                self.book().updates.insert(u.kiosk_id.clone(), u);
+            }
+            _ => self.reload(store)?,
+        }
+        Ok(())
+    }
+
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
         self.book.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -9,14 +9,21 @@
 //! stores nothing), a delivery is due until it
 //! is marked delivered and waits as long as the back-off says after a failure, a published
 //! catalog version never changes, an alert opens once and resolves, a command takes one result,
-//! a staff name is unique, the audit log is newest first, rollouts come back as saved.
+//! a staff name is unique, the audit log is newest first, rollouts come back as saved; a
+//! heartbeat shows as the kiosk's newest state (a replayed older one does not) and marks its
+//! minute, a lease has one holder until it lapses, a purge takes a request's values and keeps
+//! the request, wrong sign-ins lock a name until it is unlocked, a request's state comes back
+//! as set.
 
 use protocol::UnixMillis;
 use protocol::fleet::{Catalog, CommandAction, CommandResult, ItemOutcome, SubmissionUpload};
 use protocol::form::Service;
 use protocol::tracking::TrackingCode;
 
-use super::{AuditEntry, Enrolment, KioskRecord, StaffUser, Store, StoreError};
+use super::{
+    AuditEntry, Enrolment, KioskRecord, LoginLimits, StaffSession, StaffUser, Store, StoreError,
+    UserChange,
+};
 use crate::model::AlertKind;
 
 /// One rule of the contract.
@@ -55,6 +62,20 @@ pub const CHECKS: &[(&str, Check)] = &[
         "the_audit_log_is_newest_first",
         the_audit_log_is_newest_first,
     ),
+    (
+        "heartbeats_show_the_newest_and_mark_minutes",
+        heartbeats_show_the_newest_and_mark_minutes,
+    ),
+    ("a_lease_has_one_holder", a_lease_has_one_holder),
+    (
+        "a_purge_takes_the_values_and_keeps_the_request",
+        a_purge_takes_the_values_and_keeps_the_request,
+    ),
+    (
+        "wrong_sign_ins_lock_and_unlock",
+        wrong_sign_ins_lock_and_unlock,
+    ),
+    ("states_come_back_as_set", states_come_back_as_set),
 ];
 
 const NOW: UnixMillis = 1_800_000_000_000;
@@ -369,17 +390,22 @@ fn a_command_takes_one_result(s: &dyn Store) -> Result<(), String> {
     Ok(())
 }
 
-fn staff_names_are_unique(s: &dyn Store) -> Result<(), String> {
-    let user = StaffUser {
-        username: "jana".into(),
-        role: "admin".into(),
-        password_hash: "$argon2id$placeholder".into(),
+/// A new, enabled staff account.
+fn staff(name: &str, role: &str, hash: &str) -> StaffUser {
+    StaffUser {
+        username: name.into(),
+        role: role.into(),
+        password_hash: hash.into(),
         created_at: NOW,
         disabled: false,
         failed_logins: 0,
         locked_until: None,
         last_login: None,
-    };
+    }
+}
+
+fn staff_names_are_unique(s: &dyn Store) -> Result<(), String> {
+    let user = staff("jana", "admin", "$argon2id$placeholder");
     s.create_user(&user).map_err(err)?;
     ensure!(
         matches!(s.create_user(&user), Err(StoreError::Conflict(_))),
@@ -404,5 +430,263 @@ fn the_audit_log_is_newest_first(s: &dyn Store) -> Result<(), String> {
     let log = s.audit_log(10).map_err(err)?;
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     ensure!(actions == ["second", "first"], "{actions:?}");
+    Ok(())
+}
+
+/// A heartbeat of `version`, sampled at `at`.
+fn heartbeat(at: UnixMillis, version: &str, outbox: u64) -> protocol::fleet::Heartbeat {
+    protocol::fleet::Heartbeat {
+        sampled_at: at,
+        agent_version: version.into(),
+        outbox_len: outbox,
+        outbox_oldest_age_s: None,
+        devices: Vec::new(),
+        catalog_version: 1,
+        system: None,
+        last_interaction_at: None,
+        sent_at: None,
+        console: Vec::new(),
+        update: None,
+    }
+}
+
+fn heartbeats_show_the_newest_and_mark_minutes(s: &dyn Store) -> Result<(), String> {
+    enrolled(s, "k-hb")?;
+    let batch = [
+        ("k-hb".to_owned(), heartbeat(NOW, "1.1.0", 2), NOW + 100),
+        (
+            "k-hb".to_owned(),
+            heartbeat(NOW + 30_000, "1.2.0", 0),
+            NOW + 30_100,
+        ),
+    ];
+    s.record_heartbeats(&batch).map_err(err)?;
+    s.sync().map_err(err)?;
+    // A buffered heartbeat replayed late is history, not the kiosk's state.
+    let old = [(
+        "k-hb".to_owned(),
+        heartbeat(NOW - 600_000, "1.0.0", 9),
+        NOW + 31_000,
+    )];
+    s.record_heartbeats(&old).map_err(err)?;
+    let (k, hb) = s
+        .kiosk_health_of("k-hb")
+        .map_err(err)?
+        .ok_or("the kiosk is gone")?;
+    ensure!(
+        k.last_seen == Some(NOW + 30_000) && k.agent_version.as_deref() == Some("1.2.0"),
+        "the newest state is not shown: {k:?}"
+    );
+    ensure!(
+        hb.is_some_and(|h| h.agent_version == "1.2.0" && h.outbox_len == 0),
+        "the newest heartbeat is not kept"
+    );
+    let (day, minute) = crate::uptime::day_minute(NOW);
+    let bits = s.uptime(&day, &day).map_err(err)?;
+    let marked = bits
+        .get(&("k-hb".to_owned(), day.clone()))
+        .is_some_and(|b| crate::uptime::is_set(b, minute));
+    ensure!(
+        marked,
+        "the heartbeat's minute {minute} of {day} is not marked"
+    );
+    s.write_behind().map_err(err)?;
+    let history = s.health_history("k-hb", NOW - 86_400_000).map_err(err)?;
+    let samples: u64 = history.iter().map(|p| p.samples).sum();
+    ensure!(
+        samples == 3,
+        "{samples} samples in the health history, not 3"
+    );
+    Ok(())
+}
+
+fn a_lease_has_one_holder(s: &dyn Store) -> Result<(), String> {
+    ensure!(
+        s.hold_lease("sweep", "a", NOW, 10_000).map_err(err)?,
+        "a free lease was not taken"
+    );
+    ensure!(
+        !s.hold_lease("sweep", "b", NOW + 5_000, 10_000)
+            .map_err(err)?,
+        "a held lease was taken by another"
+    );
+    ensure!(
+        s.hold_lease("sweep", "a", NOW + 9_000, 10_000)
+            .map_err(err)?,
+        "the holder could not renew"
+    );
+    ensure!(
+        !s.hold_lease("sweep", "b", NOW + 18_000, 10_000)
+            .map_err(err)?,
+        "a renewed lease lapsed early"
+    );
+    ensure!(
+        s.hold_lease("sweep", "b", NOW + 19_000, 10_000)
+            .map_err(err)?,
+        "a lapsed lease was not taken over"
+    );
+    s.release_lease("sweep", "b").map_err(err)?;
+    ensure!(
+        s.hold_lease("sweep", "a", NOW + 19_001, 10_000)
+            .map_err(err)?,
+        "a released lease was not free"
+    );
+    Ok(())
+}
+
+fn a_purge_takes_the_values_and_keeps_the_request(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-purge")?;
+    let id = uuid::Uuid::new_v4();
+    let mut item = upload(k.number, 4, id)?;
+    item.identity = Some("card-hash".into());
+    s.ingest(&k, &[item], NOW, &published_only).map_err(err)?;
+    let due = s.due_deliveries(NOW, 10).map_err(err)?;
+    ensure!(
+        due.len() == 1 && !due[0].values.is_empty(),
+        "the values are not delivered: {due:?}"
+    );
+    s.mark_delivered(id, NOW + 1_000, true).map_err(err)?;
+    let listed = s.submissions(10).map_err(err)?;
+    ensure!(
+        listed.len() == 1 && listed[0].delivered_at == Some(NOW + 1_000),
+        "the delivered request is not listed: {listed:?}"
+    );
+    let code = TrackingCode::from_parts(k.number, 4).ok_or("no such code")?;
+    let status = s.status(code.as_str()).map_err(err)?.ok_or("no status")?;
+    ensure!(
+        status.state == protocol::fleet::RequestState::Received,
+        "delivered but {:?}",
+        status.state
+    );
+    ensure!(
+        s.requests_by_identity("card-hash", 10).map_err(err)?.len() == 1,
+        "the card no longer finds its request"
+    );
+    ensure!(
+        s.forget_identities(NOW + 1).map_err(err)? == 1,
+        "the card's hash was not forgotten"
+    );
+    ensure!(
+        s.requests_by_identity("card-hash", 10)
+            .map_err(err)?
+            .is_empty(),
+        "a forgotten card still finds its request"
+    );
+    Ok(())
+}
+
+fn wrong_sign_ins_lock_and_unlock(s: &dyn Store) -> Result<(), String> {
+    let user = staff("petr", "operator", "$argon2id$one");
+    s.create_user(&user).map_err(err)?;
+    let limits = LoginLimits {
+        per_source: 3,
+        per_name: 10,
+        lock_ms: 60_000,
+    };
+    let mut locked = None;
+    for i in 0..3 {
+        locked = s
+            .login_failed("petr", "10.0.0.1", NOW + i, limits)
+            .map_err(err)?;
+    }
+    ensure!(
+        locked == Some(NOW + 2 + 60_000),
+        "three failures locked {locked:?}"
+    );
+    ensure!(
+        s.login_lock("petr", "10.0.0.1", NOW + 10)
+            .map_err(err)?
+            .is_some(),
+        "the source is not locked"
+    );
+    ensure!(
+        s.login_lock("petr", "10.0.0.2", NOW + 10)
+            .map_err(err)?
+            .is_none(),
+        "another source is locked"
+    );
+    s.change_user("petr", &UserChange::Unlock).map_err(err)?;
+    ensure!(
+        s.login_lock("petr", "10.0.0.1", NOW + 10)
+            .map_err(err)?
+            .is_none(),
+        "still locked after unlocking"
+    );
+    let session = StaffSession {
+        id_hash: "session-hash".into(),
+        username: "petr".into(),
+        csrf: "csrf".into(),
+        created_at: NOW + 20,
+        last_seen: NOW + 20,
+    };
+    ensure!(
+        s.login_succeeded(&user, &session, "10.0.0.1")
+            .map_err(err)?,
+        "a good sign-in was refused"
+    );
+    ensure!(
+        s.session("session-hash").map_err(err)?.is_some(),
+        "no session after signing in"
+    );
+    s.change_user("petr", &UserChange::Password("$argon2id$two".into()))
+        .map_err(err)?;
+    ensure!(
+        s.session("session-hash").map_err(err)?.is_none(),
+        "a session outlived a new password"
+    );
+    ensure!(
+        !s.login_succeeded(&user, &session, "10.0.0.1")
+            .map_err(err)?,
+        "a sign-in checked against the old password opened a session"
+    );
+    Ok(())
+}
+
+fn states_come_back_as_set(s: &dyn Store) -> Result<(), String> {
+    published(s)?;
+    let k = enrolled(s, "k-state")?;
+    s.ingest(
+        &k,
+        &[upload(k.number, 5, uuid::Uuid::new_v4())?],
+        NOW,
+        &published_only,
+    )
+    .map_err(err)?;
+    let code = TrackingCode::from_parts(k.number, 5).ok_or("no such code")?;
+    let note = protocol::Text::cs("Hotovo");
+    ensure!(
+        s.set_status(
+            code.as_str(),
+            protocol::fleet::RequestState::Resolved,
+            Some(&note),
+            NOW + 5
+        )
+        .map_err(err)?,
+        "the code is not found"
+    );
+    ensure!(
+        !s.set_status(
+            "NO-SUCH",
+            protocol::fleet::RequestState::Resolved,
+            None,
+            NOW
+        )
+        .map_err(err)?,
+        "an unknown code was set"
+    );
+    let st = s.status(code.as_str()).map_err(err)?.ok_or("no status")?;
+    ensure!(
+        st.state == protocol::fleet::RequestState::Resolved
+            && st.updated_at == NOW + 5
+            && st.note.as_ref() == Some(&note)
+            && st.service_name.is_some(),
+        "{st:?}"
+    );
+    let days = s.submission_days(&k.kiosk_id, 0).map_err(err)?;
+    ensure!(
+        days.len() == 1 && days[0].1 == 1 && days[0].0.len() == 10,
+        "per day: {days:?}"
+    );
     Ok(())
 }

@@ -5,7 +5,11 @@
 //! data does so in one transaction: an ingest either stores a submission with its status and
 //! its delivery entry, or none of them.
 
+pub mod config;
 pub mod contract;
+pub mod copy;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use protocol::Text;
@@ -674,4 +678,19 @@ pub trait Upkeep {
     /// (overwritten there, `secure_delete`) survive in no old log frame either. `false` when a
     /// reader held it back (it is tried again later).
     fn scrub_log(&self) -> Result<bool, StoreError>;
+
+    /// Takes (or renews) the lease `name` for `holder` until `now + ttl_ms`, if it is free,
+    /// lapsed or already `holder`'s: whether `holder` holds it now. The jobs that must run on
+    /// one instance at a time (alert sweeps, history upkeep, rollout waves) run only while
+    /// their instance holds the job's lease; when it dies, the lease lapses and another takes it.
+    fn hold_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a lease up (a stopping instance hands its jobs over at once).
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }

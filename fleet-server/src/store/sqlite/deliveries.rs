@@ -29,20 +29,7 @@ impl Deliveries for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (body, kiosk_id, received_at) = row.map_err(db)?;
-            let item: SubmissionUpload =
-                serde_json::from_str(&body).map_err(|e| corrupt("submission", e))?;
-            out.push(AgendaDelivery {
-                id: item.id,
-                tracking_code: item.tracking_code,
-                kiosk_id,
-                service_id: item.service_id,
-                form_version: item.form_version,
-                language: item.language,
-                values: item.values,
-                identity: item.identity,
-                created_at: item.created_at,
-                received_at,
-            });
+            out.push(agenda_delivery(&body, kiosk_id, received_at)?);
         }
         Ok(out)
     }

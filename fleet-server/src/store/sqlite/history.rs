@@ -13,25 +13,7 @@ impl History for SqliteStore {
             cache.clear();
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let mut hourly: HourlyCache = HashMap::new();
-        let mut newest: HashMap<String, Newest> = HashMap::new();
-        for (kiosk_id, hb, now) in batch {
-            hourly
-                .entry((kiosk_id.clone(), hb.sampled_at.div_euclid(3_600_000)))
-                .or_default()
-                .add(&Hourly::of(hb));
-            let n = Newest {
-                seen: hb.sampled_at.min(*now),
-                hb: hb.clone(),
-                clock_skew_ms: hb.sent_at.map(|sent| now - sent),
-            };
-            match newest.entry(kiosk_id.clone()) {
-                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&n),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(n);
-                }
-            }
-        }
+        let (newest, hourly) = super::super::rows::fold(batch);
         let flush = pending.since.elapsed() >= WRITE_BEHIND;
         // The commit only writes the WAL; `sync` flushes it (see `Store::record_heartbeats`).
         // Every other transaction stays FULL, and its own flush covers these frames too.

@@ -38,6 +38,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use std::collections::HashMap;
 
+use super::rows::{
+    HourlyCache, Newest, StatusRow, WRITE_BEHIND, agenda_delivery, corrupt, json, status_record,
+};
 use super::{
     Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, ItemCheck, KioskRecord,
     LoginLimits, StaffSession, StaffUser, StoreError, SubmissionMeta, UserChange,
@@ -63,9 +66,6 @@ pub struct SqliteStore {
     /// It, opened on the first sync.
     wal_file: Mutex<Option<std::fs::File>>,
 }
-
-/// `(kiosk, hour) → aggregate` of heartbeats received since the last flush.
-type HourlyCache = HashMap<(String, i64), Hourly>;
 
 /// Written behind: each kiosk's newest heartbeat and the hourly aggregates, since `since`.
 #[derive(Debug)]
@@ -109,87 +109,6 @@ impl Pending {
             n.apply(&mut k, None);
         }
         (k, hb)
-    }
-}
-
-/// A kiosk's newest heartbeat, not yet in its row.
-#[derive(Debug, Clone)]
-struct Newest {
-    /// When it was sampled (not after it arrived): the kiosk's `last_seen`.
-    seen: UnixMillis,
-    hb: Heartbeat,
-    /// The newest clock difference measured.
-    clock_skew_ms: Option<i64>,
-}
-
-impl Newest {
-    /// Takes `o` in where it is newer (a replayed old heartbeat only adds its skew).
-    fn merge(&mut self, o: &Newest) {
-        if o.seen >= self.seen {
-            self.seen = o.seen;
-            self.hb = o.hb.clone();
-        }
-        if o.clock_skew_ms.is_some() {
-            self.clock_skew_ms = o.clock_skew_ms;
-        }
-    }
-
-    /// Shows it in a record read from the row (and its heartbeat).
-    fn apply(&self, rec: &mut KioskRecord, hb: Option<&mut Option<Heartbeat>>) {
-        if self.seen >= rec.last_seen.unwrap_or(0) {
-            rec.agent_version = Some(self.hb.agent_version.clone());
-            rec.outbox_len = Some(self.hb.outbox_len);
-            if let Some(h) = hb {
-                *h = Some(self.hb.clone());
-            }
-            rec.last_seen = Some(self.seen);
-        }
-        if self.clock_skew_ms.is_some() {
-            rec.clock_skew_ms = self.clock_skew_ms;
-        }
-    }
-}
-
-/// Written-behind state is written at most this long after its heartbeat (and when the
-/// server stops, and before history is read or pruned).
-const WRITE_BEHIND: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// One kiosk's heartbeats in one hour.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Hourly {
-    samples: u64,
-    temperature_max: Option<f64>,
-    disk_used_max: Option<f64>,
-    outbox_max: u64,
-}
-
-fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, None) => x,
-        (None, y) => y,
-    }
-}
-
-impl Hourly {
-    fn of(hb: &Heartbeat) -> Hourly {
-        let system = hb.system.as_ref();
-        Hourly {
-            samples: 1,
-            temperature_max: system.and_then(|s| s.temperature_c).map(f64::from),
-            disk_used_max: system.and_then(|s| match (s.disk_total_kb, s.disk_free_kb) {
-                (Some(t), Some(f)) if t > 0 => Some(1.0 - f.min(t) as f64 / t as f64),
-                _ => None,
-            }),
-            outbox_max: hb.outbox_len,
-        }
-    }
-
-    fn add(&mut self, o: &Hourly) {
-        self.samples += o.samples;
-        self.temperature_max = max_opt(self.temperature_max, o.temperature_max);
-        self.disk_used_max = max_opt(self.disk_used_max, o.disk_used_max);
-        self.outbox_max = self.outbox_max.max(o.outbox_max);
     }
 }
 
@@ -288,17 +207,6 @@ type UptimeCache = HashMap<(String, String), Vec<u8>>;
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
-}
-
-fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        message: e.to_string(),
-    }
-}
-
-fn json<T: serde::Serialize>(what: &'static str, v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| corrupt(what, e))
 }
 
 impl SqliteStore {
@@ -535,30 +443,8 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
-/// `(tracking_code, service_id, state, note, updated_at)` of a `statuses` row.
-type StatusRow = (String, String, String, Option<String>, i64);
-
 fn status_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StatusRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-}
-
-fn status_record(row: StatusRow, catalog: Option<&Catalog>) -> Result<StatusRecord, StoreError> {
-    let (code, service_id, state, note, updated_at) = row;
-    let service_name = catalog.and_then(|c| {
-        c.services
-            .iter()
-            .find(|s| s.id == service_id)
-            .map(|s| s.name.clone())
-    });
-    Ok(StatusRecord {
-        tracking_code: protocol::tracking::TrackingCode::parse(&code)
-            .map_err(|e| corrupt("tracking code", e))?,
-        service_id,
-        service_name,
-        state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-        note: note.and_then(|n| serde_json::from_str(&n).ok()),
-        updated_at,
-    })
 }
 
 fn insert_submission(

@@ -206,4 +206,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
          minutes  BLOB NOT NULL,
          PRIMARY KEY (kiosk_id, day)
      ) WITHOUT ROWID;",
+    // 16: leases of the jobs that run on one instance at a time (one instance serves a SQLite
+    // file; the table keeps both stores alike).
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);",
 ];

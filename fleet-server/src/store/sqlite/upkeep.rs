@@ -32,4 +32,36 @@ impl Upkeep for SqliteStore {
             .map(|busy| busy == 0)
             .map_err(db)
     }
+
+    fn hold_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixMillis,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.holder = excluded.holder OR leases.until <= ?4
+                 RETURNING holder",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![name, holder, now + ttl_ms, now], |_| Ok(()))
+                    .optional()
+            })
+            .map(|held| held.is_some())
+            .map_err(db)
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM leases WHERE name = ?1 AND holder = ?2",
+                params![name, holder],
+            )
+            .map(drop)
+            .map_err(db)
+    }
 }

@@ -1,0 +1,178 @@
+//! What both stores share: the per-batch folding of heartbeats (each kiosk's newest, the
+//! hourly health aggregates), request states read from rows, and the JSON helpers.
+
+use std::collections::HashMap;
+
+use protocol::UnixMillis;
+use protocol::fleet::{Catalog, Heartbeat, RequestState, StatusRecord};
+
+use super::{KioskRecord, StoreError};
+
+/// `(kiosk, hour) → aggregate` of heartbeats received since the last flush.
+pub(super) type HourlyCache = HashMap<(String, i64), Hourly>;
+
+/// A kiosk's newest heartbeat, not yet in its row.
+#[derive(Debug, Clone)]
+pub(super) struct Newest {
+    /// When it was sampled (not after it arrived): the kiosk's `last_seen`.
+    pub(super) seen: UnixMillis,
+    pub(super) hb: Heartbeat,
+    /// The newest clock difference measured.
+    pub(super) clock_skew_ms: Option<i64>,
+}
+
+impl Newest {
+    /// Takes `o` in where it is newer (a replayed old heartbeat only adds its skew).
+    pub(super) fn merge(&mut self, o: &Newest) {
+        if o.seen >= self.seen {
+            self.seen = o.seen;
+            self.hb = o.hb.clone();
+        }
+        if o.clock_skew_ms.is_some() {
+            self.clock_skew_ms = o.clock_skew_ms;
+        }
+    }
+
+    /// Shows it in a record read from the row (and its heartbeat).
+    pub(super) fn apply(&self, rec: &mut KioskRecord, hb: Option<&mut Option<Heartbeat>>) {
+        if self.seen >= rec.last_seen.unwrap_or(0) {
+            rec.agent_version = Some(self.hb.agent_version.clone());
+            rec.outbox_len = Some(self.hb.outbox_len);
+            if let Some(h) = hb {
+                *h = Some(self.hb.clone());
+            }
+            rec.last_seen = Some(self.seen);
+        }
+        if self.clock_skew_ms.is_some() {
+            rec.clock_skew_ms = self.clock_skew_ms;
+        }
+    }
+}
+
+/// Written-behind state is written at most this long after its heartbeat (and when the
+/// server stops, and before history is read or pruned).
+pub(super) const WRITE_BEHIND: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// One kiosk's heartbeats in one hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Hourly {
+    pub(super) samples: u64,
+    pub(super) temperature_max: Option<f64>,
+    pub(super) disk_used_max: Option<f64>,
+    pub(super) outbox_max: u64,
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl Hourly {
+    pub(super) fn of(hb: &Heartbeat) -> Hourly {
+        let system = hb.system.as_ref();
+        Hourly {
+            samples: 1,
+            temperature_max: system.and_then(|s| s.temperature_c).map(f64::from),
+            disk_used_max: system.and_then(|s| match (s.disk_total_kb, s.disk_free_kb) {
+                (Some(t), Some(f)) if t > 0 => Some(1.0 - f.min(t) as f64 / t as f64),
+                _ => None,
+            }),
+            outbox_max: hb.outbox_len,
+        }
+    }
+
+    pub(super) fn add(&mut self, o: &Hourly) {
+        self.samples += o.samples;
+        self.temperature_max = max_opt(self.temperature_max, o.temperature_max);
+        self.disk_used_max = max_opt(self.disk_used_max, o.disk_used_max);
+        self.outbox_max = self.outbox_max.max(o.outbox_max);
+    }
+}
+
+pub(super) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        message: e.to_string(),
+    }
+}
+
+pub(super) fn json<T: serde::Serialize>(what: &'static str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| corrupt(what, e))
+}
+
+/// `(tracking_code, service_id, state, note, updated_at)` of a `statuses` row.
+pub(super) type StatusRow = (String, String, String, Option<String>, i64);
+
+pub(super) fn status_record(
+    row: StatusRow,
+    catalog: Option<&Catalog>,
+) -> Result<StatusRecord, StoreError> {
+    let (code, service_id, state, note, updated_at) = row;
+    let service_name = catalog.and_then(|c| {
+        c.services
+            .iter()
+            .find(|s| s.id == service_id)
+            .map(|s| s.name.clone())
+    });
+    Ok(StatusRecord {
+        tracking_code: protocol::tracking::TrackingCode::parse(&code)
+            .map_err(|e| corrupt("tracking code", e))?,
+        service_id,
+        service_name,
+        state: RequestState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        note: note.and_then(|n| serde_json::from_str(&n).ok()),
+        updated_at,
+    })
+}
+
+/// A batch of heartbeats `(kiosk, heartbeat, received at)` folded: each kiosk's newest, and the
+/// hourly aggregates it adds.
+pub(super) fn fold(
+    batch: &[(String, Heartbeat, UnixMillis)],
+) -> (HashMap<String, Newest>, HourlyCache) {
+    let mut hourly: HourlyCache = HashMap::new();
+    let mut newest: HashMap<String, Newest> = HashMap::new();
+    for (kiosk_id, hb, now) in batch {
+        hourly
+            .entry((kiosk_id.clone(), hb.sampled_at.div_euclid(3_600_000)))
+            .or_default()
+            .add(&Hourly::of(hb));
+        let n = Newest {
+            seen: hb.sampled_at.min(*now),
+            hb: hb.clone(),
+            clock_skew_ms: hb.sent_at.map(|sent| now - sent),
+        };
+        match newest.entry(kiosk_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(&n),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(n);
+            }
+        }
+    }
+    (newest, hourly)
+}
+
+/// A stored submission's body as the agenda system receives it.
+pub(super) fn agenda_delivery(
+    body: &str,
+    kiosk_id: String,
+    received_at: UnixMillis,
+) -> Result<protocol::fleet::AgendaDelivery, StoreError> {
+    let item: protocol::fleet::SubmissionUpload =
+        serde_json::from_str(body).map_err(|e| corrupt("submission", e))?;
+    Ok(protocol::fleet::AgendaDelivery {
+        id: item.id,
+        tracking_code: item.tracking_code,
+        kiosk_id,
+        service_id: item.service_id,
+        form_version: item.form_version,
+        language: item.language,
+        values: item.values,
+        identity: item.identity,
+        created_at: item.created_at,
+        received_at,
+    })
+}
