@@ -7,7 +7,10 @@
 # need (mmdebstrap, mtools, dosfstools, fdisk, OVMF, socat (the VM's way to the fleet), rauc,
 # squashfs-tools and openssl (the update bundles and their signing keys), QEMU 8.1 or later for the virtio
 # multi-touch screen: on Debian bookworm from bookworm-backports, which this script adds with the
-# mirror apt already uses). Safe to run again; it only installs what is absent.
+# mirror apt already uses), PostgreSQL and HAProxy (the fleet of several instances on one
+# database, behind a load balancer: the tests start their own throw-away server and balancer on
+# 127.0.0.1; the packages' own services are left stopped). Safe to run again; it only installs
+# what is absent.
 set -euo pipefail
 
 need_apt=()
@@ -31,6 +34,8 @@ for cmd_pkg in mmdebstrap:mmdebstrap mcopy:mtools mkfs.vfat:dosfstools sfdisk:fd
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/sbin/$cmd" ] || need_apt+=("$pkg")
 done
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_apt+=(ovmf)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"

@@ -201,10 +201,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let location = config.store_location()?;
-    let Opened { store, pg } = open_location(&location, &config.store)?;
+    // PostgreSQL's client blocks: it is used off the async threads, as every store call is.
+    let (store, pg, bus, state) = {
+        let (config, location) = (config.clone(), location.clone());
+        tokio::task::spawn_blocking(move || {
+            let Opened { store, pg } = open_location(&location, &config.store)?;
+            let bus = pg.clone().map(|pg| Arc::new(crate::bus::Bus::new(pg)));
+            let state = state_for(&config, Arc::clone(&store), bus.clone())?;
+            Ok::<_, anyhow::Error>((store, pg, bus, state))
+        })
+        .await
+        .context("opening the store panicked")??
+    };
     tracing::info!(store = %location.display(), "store open");
-    let bus = pg.clone().map(|pg| Arc::new(crate::bus::Bus::new(pg)));
-    let state = state_for(&config, Arc::clone(&store), bus.clone())?;
     let state_store = Arc::clone(&store);
     let (stop_tx, stop_rx) = watch::channel(false);
     let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));

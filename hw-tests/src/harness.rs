@@ -133,7 +133,16 @@ pub fn submit(
     agent: &Agent,
     req: &protocol::app::SubmitRequest,
 ) -> Result<protocol::app::SubmitAck, String> {
-    let mut c = agent.client().ok_or("agent socket not answering")?;
+    submit_at(&agent.socket, req)
+}
+
+/// [`submit`] to the agent whose socket is `socket` (from another thread).
+pub fn submit_at(
+    socket: &Path,
+    req: &protocol::app::SubmitRequest,
+) -> Result<protocol::app::SubmitAck, String> {
+    let mut c = Client::connect(socket, Duration::from_secs(30))
+        .map_err(|_| "agent socket not answering")?;
     match c.call(RequestBody::Submit(req.clone())) {
         Ok(ResponseBody::Submitted(ack)) => Ok(ack),
         Ok(other) => Err(format!("unexpected reply {other:?}")),
@@ -189,6 +198,7 @@ pub struct Fleet {
     child: Option<Child>,
     addr: SocketAddr,
     dir: PathBuf,
+    data_dir: PathBuf,
     config: PathBuf,
     /// The admin API token.
     pub admin_token: String,
@@ -201,11 +211,18 @@ impl Fleet {
     /// Writes a config in `dir` (plus `extra` TOML lines in `[server]`, then any further
     /// sections) and starts the server.
     pub fn start(dir: &Path, extra: &str) -> Fleet {
+        Fleet::start_in(dir, &dir.join("data"), extra)
+    }
+
+    /// As [`Fleet::start`], with its data (release bundles, the SQLite file) in `data_dir`:
+    /// several instances of one fleet share it.
+    pub fn start_in(dir: &Path, data_dir: &Path, extra: &str) -> Fleet {
         std::fs::create_dir_all(dir).expect("fleet dir is writable");
         let mut f = Fleet {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir: dir.to_owned(),
+            data_dir: data_dir.to_owned(),
             config: dir.join("fleet.toml"),
             admin_token: "test-admin-token-0123456789".into(),
             extra: with_disk_limit(extra, "[alerts]\n"),
@@ -219,7 +236,7 @@ impl Fleet {
     fn write_config(&self, listen: &str) {
         let text = format!(
             "[server]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nadmin_token = \"{}\"\n{}\n",
-            self.dir.join("data").display(),
+            self.data_dir.display(),
             self.admin_token,
             self.extra
         );
@@ -252,9 +269,12 @@ impl Fleet {
             .next()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| {
+                let log = self.log();
+                let tail: Vec<&str> = log.lines().rev().take(60).collect();
                 panic!(
-                    "fleet-server did not start: {line:?}; see {}",
-                    self.dir.display()
+                    "fleet-server did not start: {line:?}; see {}; its log ends:\n{}",
+                    self.dir.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 )
             });
         std::thread::spawn(move || for _ in lines {});
@@ -407,6 +427,13 @@ impl Fleet {
         }
     }
 
+    /// Starts it again on the same address with other `extra` configuration (as for
+    /// [`Fleet::start`]).
+    pub fn reconfigure(&mut self, extra: &str) {
+        self.extra = with_disk_limit(extra, "[alerts]\n");
+        self.restart();
+    }
+
     /// Starts it again on the same address.
     pub fn restart(&mut self) {
         self.kill();
@@ -416,7 +443,7 @@ impl Fleet {
 
     /// A read-only connection to its database, for assertions.
     pub fn db(&self) -> rusqlite::Connection {
-        open_readonly(&self.dir.join("data/fleet.sqlite"))
+        open_readonly(&self.data_dir.join("fleet.sqlite"))
     }
 
     /// Submissions stored, counted in the database.

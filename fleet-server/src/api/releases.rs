@@ -7,6 +7,8 @@
 //!
 //! Every change is in the audit log. `fleetctl` and the dashboard call these.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -77,9 +79,12 @@ pub async fn upload_bundle(
     body: Body,
 ) -> Result<Json<Release>, AppError> {
     require(&staff, Role::ReleaseManager)?;
-    let rel = state.rollouts.release(&version).ok_or_else(|| {
-        AppError::NotFound(format!("no release {version}; upload its manifest first"))
-    })?;
+    let (book, v) = (Arc::clone(&state.rollouts), version.clone());
+    let rel = blocking(&state, move |s| book.release_fresh(&v, s))
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!("no release {version}; upload its manifest first"))
+        })?;
     if rel.uploaded_at.is_some() {
         return Err(AppError::Conflict(format!(
             "release {version}'s bundle is here already"

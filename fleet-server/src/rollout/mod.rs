@@ -255,6 +255,20 @@ impl Rollouts {
         self.book().releases.get(version).cloned()
     }
 
+    /// One release, reading the book anew from `store` when it is not in it (another instance
+    /// may have saved it a moment ago, its notice still on the way).
+    pub fn release_fresh(
+        &self,
+        version: &str,
+        store: &dyn Store,
+    ) -> Result<Option<Release>, StoreError> {
+        if let Some(r) = self.release(version) {
+            return Ok(Some(r));
+        }
+        self.reload(store)?;
+        Ok(self.release(version))
+    }
+
     /// Every rollout, newest first.
     pub fn rollouts(&self) -> Vec<Rollout> {
         self.book().rollouts.iter().rev().cloned().collect()

@@ -76,13 +76,18 @@ impl Location {
     pub fn display(&self) -> String {
         match self {
             Location::Sqlite(p) => format!("sqlite://{}", p.display()),
-            Location::Postgres(url) => match url.split_once('@') {
-                Some((head, tail)) => match head.rsplit_once(':') {
-                    Some((user, _)) if !user.ends_with('/') => format!("{user}:***@{tail}"),
-                    _ => url.clone(),
-                },
-                None => url.clone(),
-            },
+            Location::Postgres(url) => {
+                let Some((scheme, rest)) = url.split_once("://") else {
+                    return url.clone();
+                };
+                match rest.split_once('@') {
+                    Some((auth, host)) => match auth.split_once(':') {
+                        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                        None => url.clone(),
+                    },
+                    None => url.clone(),
+                }
+            }
         }
     }
 }
@@ -148,6 +153,11 @@ mod tests {
     fn locations_parse_and_hide_the_password() {
         let pg = Location::parse("postgres://fleet:s3cret@db.example:5432/fleet").unwrap();
         assert_eq!(pg.display(), "postgres://fleet:***@db.example:5432/fleet");
+        let no_password = Location::parse("postgres://fleet@127.0.0.1:5432/fleet").unwrap();
+        assert_eq!(
+            no_password.display(),
+            "postgres://fleet@127.0.0.1:5432/fleet"
+        );
         assert_eq!(
             Location::parse("sqlite:///var/lib/f.sqlite").unwrap(),
             Location::Sqlite("/var/lib/f.sqlite".into())
