@@ -1,13 +1,20 @@
 //! Heartbeat ingest at saturation: 10,000 enrolled kiosks on loopback, many concurrent
 //! connections posting heartbeats for a while, against the real `fleet-server` (release build,
-//! its own process, SQLite on disk) and, in the same run, against a minimal axum handler that
-//! only parses the heartbeat and answers (the ceiling: HTTP, JSON and the load generator).
-//! Prints heartbeats per second, p50/p99 latency, the ratio, and the server's memory per kiosk.
+//! its own process) with SQLite on disk, then with PostgreSQL (Debian's, started here, `fsync`
+//! on) on one instance and on two instances sharing the database (the connections split between
+//! them), and, in the same run, against a minimal axum handler that only parses the heartbeat
+//! and answers (the ceiling: HTTP, JSON and the load generator). Prints heartbeats per second,
+//! p50/p99 latency, the ratio, and each instance's memory.
 //!
 //! `cargo bench -p fleet-server --bench heartbeat_ingest` (env: OKENKO_BENCH_KIOSKS,
-//! OKENKO_BENCH_SECONDS, OKENKO_BENCH_CONNECTIONS).
+//! OKENKO_BENCH_SECONDS, OKENKO_BENCH_CONNECTIONS; OKENKO_BENCH_STORES=sqlite to skip
+//! PostgreSQL).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../hw-tests/src/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -113,12 +120,14 @@ struct Load {
     errors: u64,
 }
 
-/// `connections` workers post heartbeats of `creds` round-robin for `seconds`.
-async fn load(url: &str, creds: Arc<Vec<String>>, connections: usize, seconds: u64) -> Load {
+/// `connections` workers post heartbeats of `creds` round-robin for `seconds`, worker `w` to
+/// `urls[w % urls.len()]`.
+async fn load(urls: &[String], creds: Arc<Vec<String>>, connections: usize, seconds: u64) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..connections {
-        let (url, creds, stop) = (url.to_owned(), Arc::clone(&creds), Arc::clone(&stop));
+        let url = urls[w % urls.len()].clone();
+        let (creds, stop) = (Arc::clone(&creds), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
@@ -192,44 +201,57 @@ async fn ceiling() {
     axum::serve(listener, app).await.unwrap();
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--ceiling-server") {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        return rt.block_on(ceiling());
-    }
-    // `cargo bench` passes `--bench`; nothing else to read.
-    let kiosks = env_num("OKENKO_BENCH_KIOSKS", 10_000) as usize;
-    let seconds = env_num("OKENKO_BENCH_SECONDS", 10);
-    let connections = env_num("OKENKO_BENCH_CONNECTIONS", 64) as usize;
+/// One run against real fleet-server instances.
+struct Run {
+    label: String,
+    load: Load,
+    /// Each instance's resident memory: empty, with the kiosks enrolled, after the load (KB).
+    rss: Vec<(u64, u64, u64)>,
+    enrol_s: f64,
+}
+
+/// Starts `instances` fleet-servers on `store` (`None`: SQLite in a fresh directory), enrols
+/// `kiosks` through the first, and loads them all.
+fn run(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    store: Option<&str>,
+    instances: usize,
+    (kiosks, connections, seconds): (usize, usize, u64),
+) -> Run {
     let exe = std::env::current_exe().unwrap();
     let release = exe.parent().and_then(|d| d.parent()).unwrap().to_owned();
-    let dir = std::env::temp_dir().join(format!("okenko-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir()
+        .join(format!("okenko-bench-{}-{label}", std::process::id()))
+        .to_string_lossy()
+        .replace([' ', ','], "-");
+    let dir = std::path::PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap();
     let admin = "bench-admin-token-0123456789";
-    let config = dir.join("fleet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nadmin_token = \"{admin}\"\n\
-             [limits]\npublic_per_minute = 1000000\n[log]\nfilter = \"warn\"\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let server = start(
-        &release.join("fleet-server"),
-        &["--config", config.to_str().unwrap(), "serve"],
-    );
-    let pid = server.child.id();
-    let rss_empty = rss_kb(pid);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let servers: Vec<Server> = (0..instances)
+        .map(|i| {
+            let config = dir.join(format!("fleet-{i}.toml"));
+            let store = store
+                .map(|u| format!("[store]\nurl = \"{u}\"\n"))
+                .unwrap_or_default();
+            std::fs::write(
+                &config,
+                format!(
+                    "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nadmin_token = \"{admin}\"\n\
+                     [limits]\npublic_per_minute = 1000000\n[log]\nfilter = \"warn\"\n{store}",
+                    dir.join("data").display()
+                ),
+            )
+            .unwrap();
+            start(
+                &release.join("fleet-server"),
+                &["--config", config.to_str().unwrap(), "serve"],
+            )
+        })
+        .collect();
+    let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let empty: Vec<u64> = pids.iter().map(|p| rss_kb(*p)).collect();
+    let first = servers[0].url.clone();
 
     // Enrol the kiosks through the real API.
     let t = Instant::now();
@@ -239,7 +261,7 @@ fn main() {
         for chunk in (0..kiosks).collect::<Vec<_>>().chunks(64) {
             let mut tasks = Vec::new();
             for &n in chunk {
-                let (http, url) = (http.clone(), server.url.clone());
+                let (http, url) = (http.clone(), first.clone());
                 tasks.push(tokio::spawn(async move {
                     let id = format!("bench-{n:05}");
                     let tok: serde_json::Value = http
@@ -274,47 +296,109 @@ fn main() {
         out
     });
     let enrol_s = t.elapsed().as_secs_f64();
-    let rss_enrolled = rss_kb(pid);
-    let creds = Arc::new(creds);
-
-    let fleet = rt.block_on(load(&server.url, Arc::clone(&creds), connections, seconds));
-    let rss_loaded = rss_kb(pid);
-    drop(server);
-    let ceiling_server = start(&exe, &["--ceiling-server"]);
-    let ceil = rt.block_on(load(&ceiling_server.url, creds, connections, seconds));
-    drop(ceiling_server);
+    let enrolled: Vec<u64> = pids.iter().map(|p| rss_kb(*p)).collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let load = rt.block_on(load(&urls, Arc::new(creds), connections, seconds));
+    let loaded: Vec<u64> = pids.iter().map(|p| rss_kb(*p)).collect();
+    drop(servers);
     let _ = std::fs::remove_dir_all(&dir);
+    Run {
+        label: label.to_owned(),
+        load,
+        rss: (0..instances)
+            .map(|i| (empty[i], enrolled[i], loaded[i]))
+            .collect(),
+        enrol_s,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--ceiling-server") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(ceiling());
+    }
+    // `cargo bench` passes `--bench`; nothing else to read.
+    let kiosks = env_num("OKENKO_BENCH_KIOSKS", 10_000) as usize;
+    let seconds = env_num("OKENKO_BENCH_SECONDS", 10);
+    let connections = env_num("OKENKO_BENCH_CONNECTIONS", 64) as usize;
+    let shape = (kiosks, connections, seconds);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let mut runs = vec![run(&rt, "SQLite, one instance", None, 1, shape)];
+    let only_sqlite = std::env::var("OKENKO_BENCH_STORES").is_ok_and(|v| v == "sqlite");
+    let pg = if only_sqlite {
+        None
+    } else {
+        match postgres::PgServer::start(true) {
+            Ok(pg) => Some(pg),
+            Err(e) => {
+                println!("PostgreSQL skipped: {e}");
+                None
+            }
+        }
+    };
+    if let Some(pg) = &pg {
+        let one = pg.create_database("one").unwrap();
+        runs.push(run(&rt, "PostgreSQL, one instance", Some(&one), 1, shape));
+        let two = pg.create_database("two").unwrap();
+        runs.push(run(&rt, "PostgreSQL, two instances", Some(&two), 2, shape));
+    }
+    let exe = std::env::current_exe().unwrap();
+    let ceiling_server = start(&exe, &["--ceiling-server"]);
+    let ceil = rt.block_on(load(
+        std::slice::from_ref(&ceiling_server.url),
+        Arc::new(
+            (0..kiosks)
+                .map(|n| format!("bench-{n:05}:secret"))
+                .collect(),
+        ),
+        connections,
+        seconds,
+    ));
+    drop(ceiling_server);
 
     println!(
         "heartbeat ingest, {kiosks} kiosks, {connections} connections, {seconds} s each, loopback:"
     );
-    println!(
-        "  fleet-server      : {:8.0} heartbeats/s  p50 {:6.2} ms  p99 {:6.2} ms  errors {}",
-        fleet.per_second, fleet.p50_ms, fleet.p99_ms, fleet.errors
-    );
-    println!(
-        "  minimal axum      : {:8.0} heartbeats/s  p50 {:6.2} ms  p99 {:6.2} ms  errors {}",
-        ceil.per_second, ceil.p50_ms, ceil.p99_ms, ceil.errors
-    );
-    println!(
-        "  ratio             : {:8.2}  (goal >= 0.5)",
-        fleet.per_second / ceil.per_second.max(1.0)
-    );
-    println!(
-        "  100,000 kiosks at 30 s need {:.0}/s: {}",
-        100_000.0 / 30.0,
-        if fleet.per_second >= 100_000.0 / 30.0 {
-            "met"
-        } else {
-            "NOT met"
+    for r in &runs {
+        println!(
+            "  {:<27}: {:8.0} heartbeats/s  p50 {:6.2} ms  p99 {:6.2} ms  errors {}  ratio {:.2}  (enrolling took {:.1} s)",
+            r.label,
+            r.load.per_second,
+            r.load.p50_ms,
+            r.load.p99_ms,
+            r.load.errors,
+            r.load.per_second / ceil.per_second.max(1.0),
+            r.enrol_s
+        );
+        for (i, (empty, enrolled, loaded)) in r.rss.iter().enumerate() {
+            println!(
+                "      instance {i} memory: {:.1} MB empty, {:.1} MB with the kiosks enrolled, {:.1} MB after the load",
+                *empty as f64 / 1024.0,
+                *enrolled as f64 / 1024.0,
+                *loaded as f64 / 1024.0,
+            );
         }
-    );
+        let need = 100_000.0 / 30.0;
+        println!(
+            "      kiosks carried at a 30 s heartbeat: {:.0} (100,000 need {need:.0}/s: {})",
+            r.load.per_second * 30.0,
+            if r.load.per_second >= need {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
     println!(
-        "  server memory     : {:.1} MB empty, {:.1} MB with {kiosks} kiosks enrolled, {:.1} MB after the load: {:.1} KB per kiosk",
-        rss_empty as f64 / 1024.0,
-        rss_enrolled as f64 / 1024.0,
-        rss_loaded as f64 / 1024.0,
-        (rss_loaded.saturating_sub(rss_empty)) as f64 / kiosks as f64
+        "  {:<27}: {:8.0} heartbeats/s  p50 {:6.2} ms  p99 {:6.2} ms  errors {}",
+        "minimal axum (ceiling)", ceil.per_second, ceil.p50_ms, ceil.p99_ms, ceil.errors
     );
-    println!("  enrolling them took {enrol_s:.1} s");
 }
