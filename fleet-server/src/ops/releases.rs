@@ -170,8 +170,11 @@ pub async fn create_rollout(
     require(staff, Role::ReleaseManager)?;
     let kiosks = members(state).await?;
     let (rollouts, who, ks) = (state.rollouts.clone(), staff.name.clone(), kiosks.clone());
+    let shared = state.bus.is_some();
     let r = blocking(state, move |s| {
-        Ok(rollouts.create(s, req, &as_members(&ks), &who, crate::now_ms()))
+        rollouts.exclusively(s, shared, |book| {
+            book.create(s, req, &as_members(&ks), &who, crate::now_ms())
+        })
     })
     .await?
     .map_err(rollout_error)?;
@@ -225,8 +228,11 @@ pub async fn act_on(
     require(staff, Role::ReleaseManager)?;
     let kiosks = members(state).await?;
     let (rollouts, who, ks) = (state.rollouts.clone(), staff.name.clone(), kiosks.clone());
+    let shared = state.bus.is_some();
     let r = blocking(state, move |s| {
-        Ok(rollouts.act(s, id, action, &as_members(&ks), &who, crate::now_ms()))
+        rollouts.exclusively(s, shared, |book| {
+            book.act(s, id, action, &as_members(&ks), &who, crate::now_ms())
+        })
     })
     .await?
     .map_err(rollout_error)?;

@@ -36,6 +36,9 @@ pub use policy::{Window, bucket};
 
 use crate::store::{Store, StoreError};
 
+/// The lease staff changes to the book hold ([`Rollouts::exclusively`]).
+const BOOK_LEASE: &str = "rollout-book";
+
 /// What staff asked for when creating a rollout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +208,37 @@ impl Rollouts {
         let book = std::mem::take(&mut *fresh.book());
         *self.book() = book;
         Ok(())
+    }
+
+    /// Runs a staff change `f` to the book so that no other instance changes it meanwhile (a
+    /// short lease in the store), with the book read anew first when instances share the
+    /// store (`shared`): two instances then never give two rollouts one id, nor start two at
+    /// once. `Conflict` when another change holds the book for longer than 10 s.
+    pub fn exclusively<T>(
+        &self,
+        store: &dyn Store,
+        shared: bool,
+        f: impl FnOnce(&Rollouts) -> T,
+    ) -> Result<T, StoreError> {
+        let me = format!("edit-{}", uuid::Uuid::new_v4().simple());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !store.hold_lease(BOOK_LEASE, &me, crate::now_ms(), 30_000)? {
+            if std::time::Instant::now() > deadline {
+                return Err(StoreError::Conflict(
+                    "another change to the rollouts is under way; try again".into(),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = if shared {
+            self.reload(store).map(|()| f(self))
+        } else {
+            Ok(f(self))
+        };
+        if let Err(e) = store.release_lease(BOOK_LEASE, &me) {
+            tracing::warn!(error = %e, "the rollout book's lease lapses by itself");
+        }
+        out
     }
 
     /// Takes in what another instance saved (`kind`: `release`, `rollout`, `kiosk_update`, as
