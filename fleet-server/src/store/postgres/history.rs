@@ -14,46 +14,62 @@ fn mark_sql(table: &str) -> String {
     )
 }
 
-impl PgStore {
-    /// Marks a kiosk's minute as available in the database (and as known only late, when the
-    /// heartbeat was buffered and nobody had marked the minute).
-    fn mark_minute(
-        &self,
-        c: &mut Conn,
-        kiosk_id: &str,
-        hb: &Heartbeat,
-        now: UnixMillis,
-    ) -> Result<(), StoreError> {
-        let (day, minute) = crate::uptime::day_minute(hb.sampled_at.min(now));
-        {
-            let marked = self.marked.lock().unwrap_or_else(|p| p.into_inner());
-            if marked.get(kiosk_id) == Some(&(day.clone(), minute as u32)) {
-                return Ok(());
-            }
-        }
+/// A minute a kiosk was seen in, to be marked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Mark {
+    kiosk_id: String,
+    day: String,
+    minute: usize,
+    /// Known only from a heartbeat that arrived late (buffered by the kiosk).
+    late: bool,
+}
+
+impl Mark {
+    fn byte_bit(&self) -> (i32, i32) {
+        ((self.minute / 8) as i32, 1i32 << (self.minute % 8))
+    }
+
+    /// A whole day's bitmap with only this minute.
+    fn day_bits(&self) -> Vec<u8> {
         let mut bits = Vec::new();
-        crate::uptime::mark(&mut bits, minute);
-        let (byte, bit) = ((minute / 8) as i32, 1i32 << (minute % 8));
-        if now - hb.sampled_at > protocol::fleet::LATE_SAMPLE_MS {
-            let stored = c.query_opt(
-                "SELECT minutes FROM uptime WHERE kiosk_id = $1 AND day = $2 FOR UPDATE",
-                &[&kiosk_id, &day],
-            )?;
-            let stored: Vec<u8> = stored.map(|r| get(&r, 0)).transpose()?.unwrap_or_default();
-            if !crate::uptime::is_set(&stored, minute) {
-                c.execute(
-                    &mark_sql("uptime_late"),
-                    &[&kiosk_id, &day, &byte, &bit, &bits],
-                )?;
+        crate::uptime::mark(&mut bits, self.minute);
+        bits
+    }
+}
+
+impl PgStore {
+    /// The minutes of `batch` this instance has not marked yet (each once).
+    fn new_minutes(&self, batch: &[(String, Heartbeat, UnixMillis)]) -> Vec<Mark> {
+        let marked = self.marked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (kiosk_id, hb, now) in batch {
+            let (day, minute) = crate::uptime::day_minute(hb.sampled_at.min(*now));
+            if marked.get(kiosk_id) == Some(&(day.clone(), minute as u32)) {
+                continue;
+            }
+            let m = Mark {
+                kiosk_id: kiosk_id.clone(),
+                day,
+                minute,
+                late: now - hb.sampled_at > protocol::fleet::LATE_SAMPLE_MS,
+            };
+            if seen.insert((m.kiosk_id.clone(), m.day.clone(), m.minute)) {
+                out.push(m);
             }
         }
-        c.execute(&mark_sql("uptime"), &[&kiosk_id, &day, &byte, &bit, &bits])?;
+        out
+    }
+
+    /// Notes minutes as marked (after their commit).
+    fn remember(&self, marks: &[Mark]) {
         let mut marked = self.marked.lock().unwrap_or_else(|p| p.into_inner());
         if marked.len() > 100_000 {
             marked.clear();
         }
-        marked.insert(kiosk_id.to_owned(), (day, minute as u32));
-        Ok(())
+        for m in marks {
+            marked.insert(m.kiosk_id.clone(), (m.day.clone(), m.minute as u32));
+        }
     }
 
     /// The minute bitmaps of `table` by (kiosk, day), for days `from_day..=to_day`.
@@ -73,6 +89,121 @@ impl PgStore {
     }
 }
 
+/// ORs `marks` into the kiosks' day bitmaps of `uptime`: the first mark of each (kiosk, day)
+/// in two statements for the whole batch (a new day's row inserted with its bit, an existing
+/// one's bit set in place), any further one of the same day by itself. Late marks (rare) go
+/// one by one, after checking that nobody marked the minute.
+fn mark_minutes(c: &mut Conn, marks: &[Mark]) -> Result<(), StoreError> {
+    let mut first: HashMap<(&str, &str), &Mark> = HashMap::new();
+    let mut rest = Vec::new();
+    for m in marks {
+        if m.late {
+            mark_late(c, m)?;
+        }
+        match first.entry((&m.kiosk_id, &m.day)) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(m);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => rest.push(m),
+        }
+    }
+    if !first.is_empty() {
+        let (mut ks, mut ds, mut bytes, mut bits, mut days) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for m in first.values() {
+            let (byte, bit) = m.byte_bit();
+            ks.push(m.kiosk_id.as_str());
+            ds.push(m.day.as_str());
+            bytes.push(byte);
+            bits.push(bit);
+            days.push(m.day_bits());
+        }
+        // A row another instance inserts meanwhile makes the insert wait for it, then skip:
+        // the update below finds it committed.
+        c.execute(
+            "INSERT INTO uptime (kiosk_id, day, minutes)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+             ON CONFLICT (kiosk_id, day) DO NOTHING",
+            &[&ks, &ds, &days],
+        )?;
+        c.execute(
+            "UPDATE uptime t
+             SET minutes = set_byte(t.minutes || substring(u.m from length(t.minutes) + 1), u.b,
+                                    get_byte(t.minutes || substring(u.m from length(t.minutes) + 1),
+                                             u.b) | u.bit)
+             FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bytea[])
+                  AS u(k, d, b, bit, m)
+             WHERE t.kiosk_id = u.k AND t.day = u.d
+               AND CASE WHEN length(t.minutes) <= u.b THEN TRUE
+                        ELSE get_byte(t.minutes, u.b) & u.bit = 0 END",
+            &[&ks, &ds, &bytes, &bits, &days],
+        )?;
+    }
+    for m in rest {
+        let (byte, bit) = m.byte_bit();
+        c.execute(
+            &mark_sql("uptime"),
+            &[&m.kiosk_id, &m.day, &byte, &bit, &m.day_bits()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Marks a minute known only from a late heartbeat, when nobody marked it before.
+fn mark_late(c: &mut Conn, m: &Mark) -> Result<(), StoreError> {
+    let stored = c.query_opt(
+        "SELECT minutes FROM uptime WHERE kiosk_id = $1 AND day = $2 FOR UPDATE",
+        &[&m.kiosk_id, &m.day],
+    )?;
+    let stored: Vec<u8> = stored.map(|r| get(&r, 0)).transpose()?.unwrap_or_default();
+    if !crate::uptime::is_set(&stored, m.minute) {
+        let (byte, bit) = m.byte_bit();
+        c.execute(
+            &mark_sql("uptime_late"),
+            &[&m.kiosk_id, &m.day, &byte, &bit, &m.day_bits()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes each kiosk's newest heartbeat into its row, all in one statement. A buffered heartbeat
+/// replayed late is history: it does not replace a newer one.
+fn write_newest(
+    c: &mut Conn,
+    newest: &HashMap<String, super::super::rows::Newest>,
+) -> Result<(), StoreError> {
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(newest.len());
+    let (mut seen, mut versions, mut outbox, mut bodies, mut skews) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (kiosk_id, n) in newest {
+        ids.push(kiosk_id.as_str());
+        seen.push(n.seen);
+        versions.push(n.hb.agent_version.as_str());
+        outbox.push(n.hb.outbox_len as i64);
+        bodies.push(json("heartbeat", &n.hb)?);
+        skews.push(n.clock_skew_ms);
+    }
+    c.execute(
+        "UPDATE kiosks k SET
+             last_heartbeat = CASE WHEN n.seen >= COALESCE(k.last_seen, 0) THEN n.body
+                                   ELSE k.last_heartbeat END,
+             agent_version = CASE WHEN n.seen >= COALESCE(k.last_seen, 0) THEN n.version
+                                  ELSE k.agent_version END,
+             outbox_len = CASE WHEN n.seen >= COALESCE(k.last_seen, 0) THEN n.outbox
+                               ELSE k.outbox_len END,
+             clock_skew_ms = COALESCE(n.skew, k.clock_skew_ms),
+             last_seen = GREATEST(COALESCE(k.last_seen, 0), n.seen)
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                     $6::bigint[]) AS n(kiosk_id, seen, version, outbox, body, skew)
+         WHERE k.kiosk_id = n.kiosk_id",
+        &[&ids, &seen, &versions, &outbox, &bodies, &skews],
+    )?;
+    Ok(())
+}
+
 impl History for PgStore {
     fn record_heartbeats(
         &self,
@@ -81,36 +212,12 @@ impl History for PgStore {
         let (newest, hourly) = fold(batch);
         let mut pending = self.hourly.lock().unwrap_or_else(|p| p.into_inner());
         let flush = pending.1.elapsed() >= WRITE_BEHIND;
+        let marks = self.new_minutes(batch);
         let result = self.tx(|c| {
             // Durable at the next `sync` (a commit that waits for the log), as for SQLite.
             c.batch("SET LOCAL synchronous_commit = off")?;
-            for (kiosk_id, hb, now) in batch {
-                self.mark_minute(c, kiosk_id, hb, *now)?;
-            }
-            for (kiosk_id, n) in &newest {
-                c.execute(
-                    // A buffered heartbeat replayed late is history: it does not replace a
-                    // newer one.
-                    "UPDATE kiosks SET
-                         last_heartbeat = CASE WHEN $2 >= COALESCE(last_seen, 0) THEN $5
-                                               ELSE last_heartbeat END,
-                         agent_version = CASE WHEN $2 >= COALESCE(last_seen, 0) THEN $3
-                                              ELSE agent_version END,
-                         outbox_len = CASE WHEN $2 >= COALESCE(last_seen, 0) THEN $4
-                                           ELSE outbox_len END,
-                         clock_skew_ms = COALESCE($6, clock_skew_ms),
-                         last_seen = GREATEST(COALESCE(last_seen, 0), $2)
-                     WHERE kiosk_id = $1",
-                    &[
-                        kiosk_id,
-                        &n.seen,
-                        &n.hb.agent_version,
-                        &(n.hb.outbox_len as i64),
-                        &json("heartbeat", &n.hb)?,
-                        &n.clock_skew_ms,
-                    ],
-                )?;
-            }
+            mark_minutes(c, &marks)?;
+            write_newest(c, &newest)?;
             if flush {
                 let mut all = pending.0.clone();
                 for (k, h) in &hourly {
@@ -121,14 +228,14 @@ impl History for PgStore {
             Ok(())
         });
         match &result {
-            // What was marked may not be in the database: the batch comes again.
-            Err(_) => self
-                .marked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear(),
-            Ok(()) if flush => *pending = (HashMap::new(), std::time::Instant::now()),
+            // Nothing was written; the batch's heartbeats will come again.
+            Err(_) => {}
+            Ok(()) if flush => {
+                self.remember(&marks);
+                *pending = (HashMap::new(), std::time::Instant::now());
+            }
             Ok(()) => {
+                self.remember(&marks);
                 for (k, h) in &hourly {
                     pending.0.entry(k.clone()).or_default().add(h);
                 }

@@ -236,27 +236,30 @@ const MERGE_HEALTH: &str = "samples = t.samples + excluded.samples,
     disk_used_max = GREATEST(t.disk_used_max, excluded.disk_used_max),
     outbox_max = GREATEST(t.outbox_max, excluded.outbox_max)";
 
-/// Adds aggregates to the stored ones.
+/// Adds aggregates to the stored ones, in one statement.
 fn write_hourly(c: &mut Conn, pending: &HourlyCache) -> Result<(), StoreError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(pending.len());
+    let (mut hours, mut samples, mut temps, mut disks, mut outboxes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((kiosk_id, hour), h) in pending {
+        ids.push(kiosk_id.as_str());
+        hours.push(*hour);
+        samples.push(h.samples as i64);
+        temps.push(h.temperature_max);
+        disks.push(h.disk_used_max);
+        outboxes.push(h.outbox_max as i64);
+    }
     let sql = format!(
         "INSERT INTO health_hourly AS t (kiosk_id, hour, samples, temperature_max, disk_used_max,
                                          outbox_max)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[],
+                              $5::float8[], $6::bigint[])
          ON CONFLICT (kiosk_id, hour) DO UPDATE SET {MERGE_HEALTH}"
     );
-    for ((kiosk_id, hour), h) in pending {
-        c.execute(
-            &sql,
-            &[
-                kiosk_id,
-                hour,
-                &(h.samples as i64),
-                &h.temperature_max,
-                &h.disk_used_max,
-                &(h.outbox_max as i64),
-            ],
-        )?;
-    }
+    c.execute(&sql, &[&ids, &hours, &samples, &temps, &disks, &outboxes])?;
     Ok(())
 }
 
