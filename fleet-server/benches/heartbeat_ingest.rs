@@ -7,8 +7,8 @@
 //! p50/p99 latency, the ratio, and each instance's memory.
 //!
 //! `cargo bench -p fleet-server --bench heartbeat_ingest` (env: OKENKO_BENCH_KIOSKS,
-//! OKENKO_BENCH_SECONDS, OKENKO_BENCH_CONNECTIONS; OKENKO_BENCH_STORES=sqlite to skip
-//! PostgreSQL).
+//! OKENKO_BENCH_SECONDS, OKENKO_BENCH_CONNECTIONS; OKENKO_BENCH_STORES=sqlite or postgres for
+//! one of them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -331,8 +331,12 @@ fn main() {
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let mut runs = vec![run(&rt, "SQLite, one instance", None, 1, shape)];
-    let only_sqlite = std::env::var("OKENKO_BENCH_STORES").is_ok_and(|v| v == "sqlite");
+    let stores = std::env::var("OKENKO_BENCH_STORES").unwrap_or_default();
+    let mut runs = Vec::new();
+    if stores != "postgres" {
+        runs.push(run(&rt, "SQLite, one instance", None, 1, shape));
+    }
+    let only_sqlite = stores == "sqlite";
     let pg = if only_sqlite {
         None
     } else {

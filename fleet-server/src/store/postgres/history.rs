@@ -110,7 +110,10 @@ fn mark_minutes(c: &mut Conn, marks: &[Mark]) -> Result<(), StoreError> {
     if !first.is_empty() {
         let (mut ks, mut ds, mut bytes, mut bits, mut days) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for m in first.values() {
+        // In key order, as every instance takes the rows' locks (no deadlock between two).
+        let mut first: Vec<&Mark> = first.into_values().collect();
+        first.sort_by(|a, b| (&a.kiosk_id, &a.day).cmp(&(&b.kiosk_id, &b.day)));
+        for m in first {
             let (byte, bit) = m.byte_bit();
             ks.push(m.kiosk_id.as_str());
             ds.push(m.day.as_str());
@@ -178,6 +181,8 @@ fn write_newest(
     let mut ids = Vec::with_capacity(newest.len());
     let (mut seen, mut versions, mut outbox, mut bodies, mut skews) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut newest: Vec<_> = newest.iter().collect();
+    newest.sort_by_key(|(k, _)| k.as_str());
     for (kiosk_id, n) in newest {
         ids.push(kiosk_id.as_str());
         seen.push(n.seen);
@@ -213,20 +218,21 @@ impl History for PgStore {
         let mut pending = self.hourly.lock().unwrap_or_else(|p| p.into_inner());
         let flush = pending.1.elapsed() >= WRITE_BEHIND;
         let marks = self.new_minutes(batch);
-        let result = self.tx(|c| {
-            // Durable at the next `sync` (a commit that waits for the log), as for SQLite.
-            c.batch("SET LOCAL synchronous_commit = off")?;
-            mark_minutes(c, &marks)?;
-            write_newest(c, &newest)?;
-            if flush {
-                let mut all = pending.0.clone();
-                for (k, h) in &hourly {
-                    all.entry(k.clone()).or_default().add(h);
+        // Durable at the next `sync` (a commit that waits for the log), as for SQLite.
+        let result = self
+            .conn()?
+            .tx_as("BEGIN; SET LOCAL synchronous_commit = off", |c| {
+                mark_minutes(c, &marks)?;
+                write_newest(c, &newest)?;
+                if flush {
+                    let mut all = pending.0.clone();
+                    for (k, h) in &hourly {
+                        all.entry(k.clone()).or_default().add(h);
+                    }
+                    write_hourly(c, &all)?;
                 }
-                write_hourly(c, &all)?;
-            }
-            Ok(())
-        });
+                Ok(())
+            });
         match &result {
             // Nothing was written; the batch's heartbeats will come again.
             Err(_) => {}

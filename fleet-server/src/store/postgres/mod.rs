@@ -244,6 +244,9 @@ fn write_hourly(c: &mut Conn, pending: &HourlyCache) -> Result<(), StoreError> {
     let mut ids = Vec::with_capacity(pending.len());
     let (mut hours, mut samples, mut temps, mut disks, mut outboxes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // In key order, as every instance takes the rows' locks (no deadlock between two).
+    let mut pending: Vec<_> = pending.iter().collect();
+    pending.sort_by(|a, b| a.0.cmp(b.0));
     for ((kiosk_id, hour), h) in pending {
         ids.push(kiosk_id.as_str());
         hours.push(*hour);

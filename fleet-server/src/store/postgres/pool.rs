@@ -113,7 +113,19 @@ impl Conn {
         &mut self,
         f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.batch("BEGIN")?;
+        self.tx_as("BEGIN", f)
+    }
+
+    /// [`Conn::tx`] begun with `begin` (`BEGIN; SET LOCAL …` in one round trip).
+    pub fn tx_as<T>(
+        &mut self,
+        begin: &str,
+        f: impl FnOnce(&mut Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Err(e) = self.batch(begin) {
+            let _ = self.batch("ROLLBACK");
+            return Err(e);
+        }
         match f(self) {
             Ok(v) => {
                 self.batch("COMMIT")?;

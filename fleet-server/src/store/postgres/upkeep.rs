@@ -9,9 +9,10 @@ impl Upkeep for PgStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // A transaction with an id commits only once the log is flushed up to it, so every
-        // earlier commit made without waiting (heartbeats) is durable after it too.
-        self.tx(|c| c.batch("SELECT pg_current_xact_id()"))
+        // A transaction with an id (this statement alone is one) commits only once the log is
+        // flushed up to it, so every earlier commit made without waiting (heartbeats) is
+        // durable after it too.
+        self.conn()?.batch("SELECT pg_current_xact_id()")
     }
 
     fn scrub_log(&self) -> Result<bool, StoreError> {
