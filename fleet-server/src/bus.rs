@@ -187,11 +187,20 @@ impl Listener {
                     }
                     first = false;
                     let client = conn.client();
-                    let mut notifications = client.notifications();
-                    let mut it = notifications.timeout_iter(Duration::from_millis(500));
                     while !stop.load(Ordering::Relaxed) {
-                        match it.next() {
+                        // A fresh time-out each wait: the client's iterator keeps its first
+                        // deadline, and once it has passed, returns at once (a spinning thread).
+                        let next = client
+                            .notifications()
+                            .timeout_iter(Duration::from_millis(500))
+                            .next();
+                        match next {
                             Ok(Some(n)) => self.take(n.payload()),
+                            // Nothing within the time-out, or the server went away.
+                            Ok(None) if client.is_closed() => {
+                                tracing::warn!("lost the connection to the other instances");
+                                break;
+                            }
                             Ok(None) => {}
                             Err(e) => {
                                 tracing::warn!(error = %e, "lost the connection to the other instances");

@@ -18,7 +18,7 @@ pub struct StoreSection {
     pub url: Option<String>,
     /// A file holding the URL (trimmed), so that its password stays out of this file.
     pub url_file: Option<PathBuf>,
-    /// PostgreSQL connections one instance keeps open at most. Default 8.
+    /// PostgreSQL connections one instance keeps open at most. Default 16.
     pub pool_size: usize,
     /// How long connecting to PostgreSQL may take, seconds. Default 5.
     pub connect_timeout_s: u64,

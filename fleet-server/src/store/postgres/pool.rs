@@ -34,7 +34,7 @@ pub struct PgSettings {
 impl Default for PgSettings {
     fn default() -> PgSettings {
         PgSettings {
-            size: 8,
+            size: 16,
             wait: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
