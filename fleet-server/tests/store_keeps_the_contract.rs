@@ -11,7 +11,7 @@
 #[allow(dead_code)]
 mod postgres;
 
-use fleet_server::store::contract::CHECKS;
+use fleet_server::store::contract::{CHECKS, NOW, heartbeat, upload};
 use fleet_server::store::postgres::{PgSettings, PgStore};
 use fleet_server::store::prelude::*;
 use fleet_server::store::sqlite::SqliteStore;
@@ -73,26 +73,6 @@ fn two_instances(pg: &postgres::PgServer, db: &str) -> (PgStore, PgStore, KioskR
     (a, b, k)
 }
 
-const NOW: i64 = 1_800_000_000_000;
-
-fn upload(number: u32, seq: u32) -> SubmissionUpload {
-    let mut values = protocol::validate::FormValues::new();
-    values.insert(
-        "text".into(),
-        protocol::validate::FieldValue::Text("Dost dlouhý podnět".into()),
-    );
-    SubmissionUpload {
-        id: uuid::Uuid::new_v4(),
-        tracking_code: protocol::tracking::TrackingCode::from_parts(number, seq).unwrap(),
-        service_id: "podnet".into(),
-        form_version: 1,
-        language: protocol::Lang::Cs,
-        values,
-        identity: None,
-        created_at: NOW - 1_000,
-    }
-}
-
 fn any_form(_: &SubmissionUpload, _: Option<&protocol::form::Service>) -> Result<(), String> {
     Ok(())
 }
@@ -103,7 +83,9 @@ fn instances_sharing_a_database_store_claim_and_open_once() {
     let (a, b, k) = two_instances(&pg, "shared");
 
     // A kiosk's upload and its retry reach both instances at the same moment, many times.
-    let items: Vec<SubmissionUpload> = (1..=40).map(|seq| upload(k.number, seq)).collect();
+    let items: Vec<SubmissionUpload> = (1..=40)
+        .map(|seq| upload(k.number, seq, uuid::Uuid::new_v4()).unwrap())
+        .collect();
     let (acks_a, acks_b) = std::thread::scope(|s| {
         let ta = s.spawn(|| a.ingest(&k, &items, NOW, &any_form).unwrap());
         let tb = s.spawn(|| b.ingest(&k, &items, NOW + 1, &any_form).unwrap());
@@ -172,19 +154,7 @@ fn instances_sharing_a_database_store_claim_and_open_once() {
 fn a_crashed_instance_loses_only_the_hourly_health_it_held() {
     let pg = postgres::PgServer::start(false).unwrap();
     let (a, b, _) = two_instances(&pg, "crash");
-    let hb = |at: i64| protocol::fleet::Heartbeat {
-        sampled_at: at,
-        agent_version: "1.1.0".into(),
-        outbox_len: 0,
-        outbox_oldest_age_s: None,
-        devices: Vec::new(),
-        catalog_version: 1,
-        system: None,
-        last_interaction_at: None,
-        sent_at: None,
-        console: Vec::new(),
-        update: None,
-    };
+    let hb = |at: i64| heartbeat(at, "1.1.0", 0);
     a.record_heartbeats(&[("k-1".into(), hb(NOW), NOW)])
         .unwrap();
     a.sync().unwrap();

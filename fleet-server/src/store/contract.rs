@@ -78,7 +78,8 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("states_come_back_as_set", states_come_back_as_set),
 ];
 
-const NOW: UnixMillis = 1_800_000_000_000;
+/// The time the checks run at.
+pub const NOW: UnixMillis = 1_800_000_000_000;
 const DEMO_CATALOG: &str = include_str!("../../data/demo-catalog.json");
 
 fn err(e: StoreError) -> String {
@@ -115,8 +116,9 @@ fn published(s: &dyn Store) -> Result<u64, String> {
     s.publish_catalog(&catalog, NOW).map_err(err)
 }
 
-/// A valid submission to the demo catalog's `podnet` from kiosk `number`.
-fn upload(number: u32, seq: u32, id: uuid::Uuid) -> Result<SubmissionUpload, String> {
+/// A valid submission to the demo catalog's `podnet` from kiosk `number` (for other store
+/// tests too).
+pub fn upload(number: u32, seq: u32, id: uuid::Uuid) -> Result<SubmissionUpload, String> {
     let mut values = protocol::validate::FormValues::new();
     values.insert(
         "text".into(),
@@ -433,8 +435,8 @@ fn the_audit_log_is_newest_first(s: &dyn Store) -> Result<(), String> {
     Ok(())
 }
 
-/// A heartbeat of `version`, sampled at `at`.
-fn heartbeat(at: UnixMillis, version: &str, outbox: u64) -> protocol::fleet::Heartbeat {
+/// A heartbeat of `version`, sampled at `at` (for other store tests too).
+pub fn heartbeat(at: UnixMillis, version: &str, outbox: u64) -> protocol::fleet::Heartbeat {
     protocol::fleet::Heartbeat {
         sampled_at: at,
         agent_version: version.into(),
