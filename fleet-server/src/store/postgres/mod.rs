@@ -93,8 +93,8 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Connects without migrating; calls fail until the schema is there. For
-    /// `fleet-server migrate --check`, and to read a database before it is migrated.
+    /// Connects without migrating (another view of a database already migrated, as the tests'
+    /// second instance); calls fail until the schema is there.
     pub fn connect(url: &str, settings: PgSettings) -> Result<PgStore, StoreError> {
         let pool = Pool::new(url, settings)?;
         Ok(PgStore {
