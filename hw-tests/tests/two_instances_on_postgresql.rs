@@ -489,6 +489,11 @@ fn a_city_copied_from_sqlite_carries_on_on_postgresql() {
         "[alerts]\nsweep_s = 1\n[store]\nurl = \"{url}\"\n"
     ));
     assert!(fleet.log().contains("store=postgres://"), "{}", fleet.log());
+    let migrated = fleet.command(&["migrate"]);
+    assert!(
+        migrated.starts_with("postgres://") && migrated.ends_with("schema up to date"),
+        "{migrated}"
+    );
     for a in &mut agents {
         a.restart();
         assert!(a.wait_ready(Duration::from_secs(30)));
