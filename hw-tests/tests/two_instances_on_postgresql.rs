@@ -8,7 +8,8 @@
 //! notification) although two instances watch it, and each instance's dashboard data agrees.
 //!
 //! A second test copies a populated SQLite fleet into PostgreSQL with `fleet-server copy` and
-//! the same kiosks carry on against the PostgreSQL server.
+//! the same kiosks carry on against the PostgreSQL server; a third watches one instance's
+//! dashboard in Chromium while the kiosk talks to the other.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed set-up should fail loudly
 
@@ -515,5 +516,75 @@ fn a_city_copied_from_sqlite_carries_on_on_postgresql() {
             .is_some_and(|k| k["kiosk"]["last_seen"].as_i64().unwrap_or(0)
                 > protocol::time::now_ms() - 10_000))),
         "every copied kiosk heartbeats to the PostgreSQL fleet"
+    );
+}
+
+/// The dashboard's live pages on every instance: a kiosk talks to one instance only; an operator
+/// watches the overview on the other, in Chromium; the kiosk's printer runs out of paper and the
+/// tile turns red there by itself (no reload). The other instance reads the kiosk's newest
+/// state from the database (written in the heartbeat's batch, not behind) and renders it when
+/// the bus tells it or at the page's own refresh (15 s), whichever comes first: that the bus
+/// carries the change is shown in `fleet-server/tests/store_keeps_the_contract.rs`.
+#[test]
+fn a_page_on_one_instance_shows_what_the_other_heard() {
+    use hw_tests::browser::Browser;
+    use hw_tests::escpos::sim::{Paper, PrinterSim, PrinterState};
+
+    assert!(
+        hw_tests::browser::chromium().is_some(),
+        "Chromium is needed (scripts/setup.sh installs Debian's chromium)"
+    );
+    let wait = Duration::from_secs(30);
+    let tmp = TempDir::new("live-across");
+    let pg = PgServer::start(false).unwrap();
+    let url = pg.create_database("fleet").unwrap();
+    let shared = tmp.path().join("shared-data");
+    let extra = format!("[store]\nurl = \"{url}\"\n[alerts]\nsweep_s = 1\nhold_s = 1\n");
+    let heard = Fleet::start_in(&tmp.path().join("a"), &shared, &extra);
+    let watched = Fleet::start_in(&tmp.path().join("b"), &shared, &extra);
+    heard.publish(&demo_catalog());
+    heard.add_user("olga", "operator", "olga-operates-2026");
+    let printer = PrinterSim::start(PrinterState::default()).unwrap();
+    let agent = Agent::start(
+        &tmp.path().join("agent"),
+        &heard.url(),
+        &heard.token("brno-05"),
+        &format!(
+            "heartbeat_interval_s = 1\n[agent]\ndevice_poll_ms = 200\n[printer]\npath = \"{}\"\n",
+            printer.path().display()
+        ),
+    );
+    assert!(agent.wait_ready(wait));
+
+    let b = Browser::start(1366, 768).unwrap();
+    b.goto(&format!("{}/login", watched.url())).unwrap();
+    b.type_into("#username", "olga").unwrap();
+    b.type_into("#password", "olga-operates-2026").unwrap();
+    b.click("button[type=submit]").unwrap();
+    b.wait_for(
+        "location.pathname === '/dashboard' && document.getElementById('live').textContent === 'live'",
+        wait,
+    )
+    .unwrap();
+    let tile = || {
+        b.eval("(document.getElementById('tile-brno-05') || {dataset: {}}).dataset.state || ''")
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(wait_until(wait, || tile() == "ok"), "tile: {:?}", tile());
+    let loaded_at = b.eval("performance.timeOrigin").unwrap();
+    printer.set_state(|s| s.paper = Paper::Out);
+    assert!(wait_until(wait, || tile() == "bad"), "tile: {:?}", tile());
+    assert_eq!(
+        b.eval("performance.timeOrigin").unwrap(),
+        loaded_at,
+        "the page changed without a reload"
+    );
+    let enrolled = "kiosk enrolled kiosk=brno-05";
+    assert!(
+        heard.log().contains(enrolled) && !watched.log().contains(enrolled),
+        "the kiosk talks to the other instance only"
     );
 }
