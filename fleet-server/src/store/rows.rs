@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use protocol::UnixMillis;
 use protocol::fleet::{Catalog, Heartbeat, RequestState, StatusRecord};
 
-use super::{KioskRecord, StoreError};
+use super::{Alert, AlertEvent, KioskRecord, StoreError};
+use crate::model::AlertKind;
 
 /// `(kiosk, hour) → aggregate` of heartbeats received since the last flush.
 pub(super) type HourlyCache = HashMap<(String, i64), Hourly>;
@@ -175,4 +176,62 @@ pub(super) fn agenda_delivery(
         created_at: item.created_at,
         received_at,
     })
+}
+
+/// What reconciling a kiosk's alerts changes, decided from its open alerts (both stores apply
+/// it in their transaction).
+#[derive(Debug, Default)]
+pub(super) struct AlertPlan<'a> {
+    /// Open alerts whose detail changed: (id, new detail).
+    pub(super) redetail: Vec<(i64, &'a str)>,
+    /// Conditions with no open alert: to open.
+    pub(super) open: Vec<(AlertKind, &'a str)>,
+    /// Open alerts whose condition is gone (neither active nor kept): to resolve.
+    pub(super) resolve: Vec<Alert>,
+}
+
+/// The plan for a kiosk with `open` alerts, `active` conditions and `keep` kinds (see
+/// [`super::Alerts::reconcile_alerts`]).
+pub(super) fn plan_alerts<'a>(
+    open: Vec<Alert>,
+    active: &'a [(AlertKind, String)],
+    keep: &[AlertKind],
+) -> AlertPlan<'a> {
+    let mut plan = AlertPlan::default();
+    for (kind, detail) in active {
+        match open.iter().find(|a| a.kind == *kind) {
+            Some(a) if a.detail == *detail => {}
+            Some(a) => plan.redetail.push((a.id, detail)),
+            None => plan.open.push((*kind, detail)),
+        }
+    }
+    plan.resolve = open
+        .into_iter()
+        .filter(|a| !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind))
+        .collect();
+    plan
+}
+
+/// The event of an alert just opened.
+pub(super) fn opened(
+    id: i64,
+    kiosk_id: &str,
+    kind: AlertKind,
+    detail: &str,
+    now: UnixMillis,
+) -> AlertEvent {
+    AlertEvent {
+        event: "opened",
+        alert: Alert {
+            id,
+            kiosk_id: kiosk_id.to_owned(),
+            kind,
+            detail: detail.to_owned(),
+            opened_at: now,
+            acked_at: None,
+            acked_by: None,
+            ack_comment: None,
+            resolved_at: None,
+        },
+    }
 }

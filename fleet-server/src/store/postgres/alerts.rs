@@ -24,53 +24,34 @@ impl Alerts for PgStore {
                 ),
                 &[&kiosk_id],
             )?;
-            let open = each(&rows, alert_row)?;
+            let plan = plan_alerts(each(&rows, alert_row)?, active, keep);
             let mut events = Vec::new();
-            for (kind, detail) in active {
-                match open.iter().find(|a| a.kind == *kind) {
-                    Some(a) if a.detail == *detail => {}
-                    Some(a) => {
-                        c.execute(
-                            "UPDATE alerts SET detail = $2 WHERE id = $1",
-                            &[&a.id, detail],
-                        )?;
-                    }
-                    None => {
-                        let row = c.query_opt(
-                            "INSERT INTO alerts (kiosk_id, kind, detail, opened_at)
-                             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-                            &[&kiosk_id, &kind.as_str(), detail, &now],
-                        )?;
-                        let Some(row) = row else { continue };
-                        events.push(AlertEvent {
-                            event: "opened",
-                            alert: Alert {
-                                id: get(&row, 0)?,
-                                kiosk_id: kiosk_id.to_owned(),
-                                kind: *kind,
-                                detail: detail.clone(),
-                                opened_at: now,
-                                acked_at: None,
-                                acked_by: None,
-                                ack_comment: None,
-                                resolved_at: None,
-                            },
-                        });
-                    }
+            for (id, detail) in plan.redetail {
+                c.execute(
+                    "UPDATE alerts SET detail = $2 WHERE id = $1",
+                    &[&id, &detail],
+                )?;
+            }
+            for (kind, detail) in plan.open {
+                let row = c.query_opt(
+                    "INSERT INTO alerts (kiosk_id, kind, detail, opened_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+                    &[&kiosk_id, &kind.as_str(), &detail, &now],
+                )?;
+                if let Some(row) = row {
+                    events.push(opened(get(&row, 0)?, kiosk_id, kind, detail, now));
                 }
             }
-            for mut a in open {
-                if !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind) {
-                    c.execute(
-                        "UPDATE alerts SET resolved_at = $2 WHERE id = $1",
-                        &[&a.id, &now],
-                    )?;
-                    a.resolved_at = Some(now);
-                    events.push(AlertEvent {
-                        event: "resolved",
-                        alert: a,
-                    });
-                }
+            for mut a in plan.resolve {
+                c.execute(
+                    "UPDATE alerts SET resolved_at = $2 WHERE id = $1",
+                    &[&a.id, &now],
+                )?;
+                a.resolved_at = Some(now);
+                events.push(AlertEvent {
+                    event: "resolved",
+                    alert: a,
+                });
             }
             Ok(events)
         })

@@ -47,7 +47,8 @@ use protocol::form::Service;
 use protocol::{Text, UnixMillis};
 
 use super::rows::{
-    HourlyCache, StatusRow, WRITE_BEHIND, agenda_delivery, corrupt, fold, json, status_record,
+    HourlyCache, StatusRow, WRITE_BEHIND, agenda_delivery, corrupt, fold, json, opened,
+    plan_alerts, status_record,
 };
 use super::{
     Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, ItemCheck, KioskRecord,

@@ -23,54 +23,34 @@ impl Alerts for SqliteStore {
                 .collect::<Result<_, _>>()
                 .map_err(db)?
         };
+        let plan = plan_alerts(open, active, keep);
         let mut events = Vec::new();
-        for (kind, detail) in active {
-            match open.iter().find(|a| a.kind == *kind) {
-                Some(a) if a.detail == *detail => {}
-                Some(a) => {
-                    tx.execute(
-                        "UPDATE alerts SET detail = ?2 WHERE id = ?1",
-                        params![a.id, detail],
-                    )
-                    .map_err(db)?;
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO alerts (kiosk_id, kind, detail, opened_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![kiosk_id, kind.as_str(), detail, now],
-                    )
-                    .map_err(db)?;
-                    events.push(AlertEvent {
-                        event: "opened",
-                        alert: Alert {
-                            id: tx.last_insert_rowid(),
-                            kiosk_id: kiosk_id.to_owned(),
-                            kind: *kind,
-                            detail: detail.clone(),
-                            opened_at: now,
-                            acked_at: None,
-                            acked_by: None,
-                            ack_comment: None,
-                            resolved_at: None,
-                        },
-                    });
-                }
-            }
+        for (id, detail) in plan.redetail {
+            tx.execute(
+                "UPDATE alerts SET detail = ?2 WHERE id = ?1",
+                params![id, detail],
+            )
+            .map_err(db)?;
         }
-        for mut a in open {
-            if !active.iter().any(|(kind, _)| *kind == a.kind) && !keep.contains(&a.kind) {
-                tx.execute(
-                    "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
-                    params![a.id, now],
-                )
-                .map_err(db)?;
-                a.resolved_at = Some(now);
-                events.push(AlertEvent {
-                    event: "resolved",
-                    alert: a,
-                });
-            }
+        for (kind, detail) in plan.open {
+            tx.execute(
+                "INSERT INTO alerts (kiosk_id, kind, detail, opened_at) VALUES (?1, ?2, ?3, ?4)",
+                params![kiosk_id, kind.as_str(), detail, now],
+            )
+            .map_err(db)?;
+            events.push(opened(tx.last_insert_rowid(), kiosk_id, kind, detail, now));
+        }
+        for mut a in plan.resolve {
+            tx.execute(
+                "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
+                params![a.id, now],
+            )
+            .map_err(db)?;
+            a.resolved_at = Some(now);
+            events.push(AlertEvent {
+                event: "resolved",
+                alert: a,
+            });
         }
         tx.commit().map_err(db)?;
         Ok(events)

@@ -39,7 +39,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use std::collections::HashMap;
 
 use super::rows::{
-    HourlyCache, Newest, StatusRow, WRITE_BEHIND, agenda_delivery, corrupt, json, status_record,
+    HourlyCache, Newest, StatusRow, WRITE_BEHIND, agenda_delivery, corrupt, json, opened,
+    plan_alerts, status_record,
 };
 use super::{
     Alert, AlertEvent, AuditEntry, CommandRecord, Enrolment, HealthPoint, ItemCheck, KioskRecord,
