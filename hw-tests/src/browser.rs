@@ -258,6 +258,14 @@ impl Browser {
         Ok(())
     }
 
+    /// Fills in the dashboard's sign-in form of the fleet at `url` and sends it.
+    pub fn sign_in(&self, url: &str, user: &str, password: &str) -> anyhow::Result<()> {
+        self.goto(&format!("{url}/login"))?;
+        self.type_into("#username", user)?;
+        self.type_into("#password", password)?;
+        self.click("button[type=submit]")
+    }
+
     /// The page's visible text.
     pub fn text(&self) -> anyhow::Result<String> {
         Ok(self

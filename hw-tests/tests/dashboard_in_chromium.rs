@@ -20,10 +20,7 @@ const PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn sign_in(b: &Browser, url: &str, user: &str, password: &str) {
-    b.goto(&format!("{url}/login")).unwrap();
-    b.type_into("#username", user).unwrap();
-    b.type_into("#password", password).unwrap();
-    b.click("button[type=submit]").unwrap();
+    b.sign_in(url, user, password).unwrap();
 }
 
 fn sign_out(b: &Browser) {

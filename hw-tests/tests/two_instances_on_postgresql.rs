@@ -557,10 +557,8 @@ fn a_page_on_one_instance_shows_what_the_other_heard() {
     assert!(agent.wait_ready(wait));
 
     let b = Browser::start(1366, 768).unwrap();
-    b.goto(&format!("{}/login", watched.url())).unwrap();
-    b.type_into("#username", "olga").unwrap();
-    b.type_into("#password", "olga-operates-2026").unwrap();
-    b.click("button[type=submit]").unwrap();
+    b.sign_in(&watched.url(), "olga", "olga-operates-2026")
+        .unwrap();
     b.wait_for(
         "location.pathname === '/dashboard' && document.getElementById('live').textContent === 'live'",
         wait,
