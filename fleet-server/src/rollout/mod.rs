@@ -115,6 +115,27 @@ struct Book {
     updates: HashMap<String, KioskUpdate>,
 }
 
+impl Book {
+    /// Everything, from the store.
+    fn read(store: &dyn Store) -> Result<Book, StoreError> {
+        let mut rollouts = store.rollouts()?;
+        rollouts.sort_by_key(|r| r.id);
+        Ok(Book {
+            releases: store
+                .releases()?
+                .into_iter()
+                .map(|r| (r.version.clone(), r))
+                .collect(),
+            rollouts,
+            updates: store
+                .kiosk_updates()?
+                .into_iter()
+                .map(|u| (u.kiosk_id.clone(), u))
+                .collect(),
+        })
+    }
+}
+
 /// Releases, rollouts and kiosks' updates (see the module docs).
 #[derive(Debug)]
 pub struct Rollouts {
@@ -176,23 +197,8 @@ impl Rollouts {
         window: Window,
         max_failure_percent: u8,
     ) -> Result<Rollouts, StoreError> {
-        let mut rollouts = store.rollouts()?;
-        rollouts.sort_by_key(|r| r.id);
-        let book = Book {
-            releases: store
-                .releases()?
-                .into_iter()
-                .map(|r| (r.version.clone(), r))
-                .collect(),
-            rollouts,
-            updates: store
-                .kiosk_updates()?
-                .into_iter()
-                .map(|u| (u.kiosk_id.clone(), u))
-                .collect(),
-        };
         Ok(Rollouts {
-            book: Mutex::new(book),
+            book: Mutex::new(Book::read(store)?),
             keyring,
             endorsements,
             revocations: Vec::new(),
@@ -204,8 +210,7 @@ impl Rollouts {
     /// Reads the whole book from the store again (another instance may have changed it while
     /// this one could not hear of it).
     pub fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let fresh = Rollouts::load(store, None, Vec::new(), self.window.clone(), 0)?;
-        let book = std::mem::take(&mut *fresh.book());
+        let book = Book::read(store)?;
         *self.book() = book;
         Ok(())
     }
