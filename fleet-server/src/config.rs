@@ -43,6 +43,9 @@ pub struct Config {
     /// The database (SQLite by default, or PostgreSQL).
     #[serde(default)]
     pub store: crate::store::config::StoreSection,
+    /// Notices to citizens (SMS, e-mail).
+    #[serde(default)]
+    pub notices: crate::notices::config::NoticesSection,
 }
 
 /// `[releases]`
@@ -402,6 +405,9 @@ impl Validate for Config {
         self.store
             .check()
             .map_err(|(key, problem)| invalid(key, &problem))?;
+        self.notices
+            .check()
+            .map_err(|(key, problem)| invalid(key, &problem))?;
         if self.store.delivery_claim_s <= self.connector.timeout_s {
             return Err(invalid(
                 "store.delivery_claim_s",
@@ -458,11 +464,8 @@ impl Validate for Config {
         {
             return Err(invalid("alerts.webhook_url", "must be an http(s) URL"));
         }
-        if a.smtp_server.is_some() && (a.mail_from.is_none() || a.mail_to.is_empty()) {
-            return Err(invalid(
-                "alerts.smtp_server",
-                "e-mail needs mail_from and at least one mail_to",
-            ));
+        if a.smtp_server.is_some() && a.mail_from.is_none() {
+            return Err(invalid("alerts.smtp_server", "e-mail needs mail_from"));
         }
         let s = &self.server;
         match (&s.tls_cert, &s.tls_key) {

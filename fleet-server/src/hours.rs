@@ -106,6 +106,19 @@ impl OpeningHours {
                 .any(|&(from, to)| from <= minute && minute < to)
     }
 
+    /// The first moment at or after `ms` when it is open (`ms` itself when open then); `None`
+    /// when it never opens.
+    pub fn next_open(&self, ms: UnixMillis) -> Option<UnixMillis> {
+        if self.is_open(ms) {
+            return Some(ms);
+        }
+        // Minute by minute over eight days: every weekly rule and a change of summer time.
+        let start = ms - ms.rem_euclid(60_000) + 60_000;
+        (0..8 * 24 * 60)
+            .map(|i| start + i * 60_000)
+            .find(|&t| self.is_open(t))
+    }
+
     /// Whether hours are configured at all.
     pub fn always_open(&self) -> bool {
         self.always
@@ -115,6 +128,21 @@ impl OpeningHours {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_opening_is_found_across_midnight_and_the_weekend() {
+        let h = OpeningHours::parse("Mo-Fr 08:00-20:00").unwrap();
+        // Monday 23 Nov 2026, 22:30 local: Tuesday 08:00.
+        assert_eq!(h.next_open(local(23, 22, 30)), Some(local(24, 8, 0)));
+        // Friday 27 Nov, 21:00: Monday 30 Nov 08:00.
+        assert_eq!(h.next_open(local(27, 21, 0)), Some(local(30, 8, 0)));
+        // Open now: now.
+        assert_eq!(
+            h.next_open(local(24, 9, 15) + 7),
+            Some(local(24, 9, 15) + 7)
+        );
+        assert_eq!(OpeningHours::default().next_open(5), Some(5));
+    }
 
     /// Milliseconds of a Czech local time (winter, UTC+1) in the week of Monday 23 Nov 2026.
     fn local(day_of_month: i64, h: i64, m: i64) -> UnixMillis {

@@ -37,6 +37,7 @@ pub mod heartbeat_writer;
 pub mod hours;
 pub mod http;
 pub mod model;
+pub mod notices;
 pub mod notify;
 pub mod ops;
 pub mod ratelimit;

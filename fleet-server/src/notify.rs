@@ -85,7 +85,10 @@ impl Notifier {
                     .map(|t| format!("Resolved: {}\r\n", protocol::time::format_czech(t)))
                     .unwrap_or_default()
             );
-            retry("e-mail", || send_mail(smtp, &subject, &body)).await;
+            retry("e-mail", || {
+                send_mail(&smtp.server, &smtp.from, &smtp.to, &subject, &body)
+            })
+            .await;
         }
     }
 }
@@ -112,12 +115,19 @@ fn header_safe(v: &str) -> String {
     v.chars().filter(|c| *c != '\r' && *c != '\n').collect()
 }
 
-/// One message through a plain SMTP relay (RFC 5321: EHLO, MAIL, RCPT, DATA, QUIT).
-async fn send_mail(smtp: &Smtp, subject: &str, body: &str) -> Result<(), String> {
-    let io = |e: std::io::Error| format!("{}: {e}", smtp.server);
-    let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&smtp.server))
+/// One message from `from` to `to` through the plain SMTP relay `server` (RFC 5321: EHLO, MAIL,
+/// RCPT, DATA, QUIT).
+pub async fn send_mail(
+    server: &str,
+    from: &str,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("{server}: {e}");
+    let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(server))
         .await
-        .map_err(|_| format!("{}: connect timed out", smtp.server))?
+        .map_err(|_| format!("{server}: connect timed out"))?
         .map_err(io)?;
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -157,13 +167,8 @@ async fn send_mail(smtp: &Smtp, subject: &str, body: &str) -> Result<(), String>
         expect(reply(&mut read).await?, want, step)
     };
     send("EHLO okenko-fleet".into(), 250, "EHLO").await?;
-    send(
-        format!("MAIL FROM:<{}>", header_safe(&smtp.from)),
-        250,
-        "MAIL",
-    )
-    .await?;
-    for to in &smtp.to {
+    send(format!("MAIL FROM:<{}>", header_safe(from)), 250, "MAIL").await?;
+    for to in to {
         send(format!("RCPT TO:<{}>", header_safe(to)), 250, "RCPT").await?;
     }
     send("DATA".into(), 354, "DATA").await?;
@@ -171,12 +176,56 @@ async fn send_mail(smtp: &Smtp, subject: &str, body: &str) -> Result<(), String>
     let message = format!(
         "From: {}\r\nTo: {}\r\nSubject: {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n.",
-        header_safe(&smtp.from),
-        header_safe(&smtp.to.join(", ")),
-        header_safe(subject)
+        header_safe(from),
+        header_safe(&to.join(", ")),
+        encoded_word(&header_safe(subject))
     );
     send(message, 250, "message").await?;
     send("QUIT".into(), 221, "QUIT").await
+}
+
+/// A header text as RFC 2047 carries what is not ASCII: `=?UTF-8?B?…?=` (base64), in words
+/// of at most 75 characters on folded lines.
+fn encoded_word(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_owned();
+    }
+    // 45 bytes are 60 characters of base64: a word of 72.
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if i + c.len_utf8() - start > 45 {
+            pieces.push(&text[start..i]);
+            start = i;
+        }
+    }
+    pieces.push(&text[start..]);
+    pieces
+        .iter()
+        .map(|p| format!("=?UTF-8?B?{}?=", base64(p.as_bytes())))
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A message body as SMTP's DATA carries it: every line end (`\r\n`, a bare `\n` or `\r`)
@@ -200,6 +249,20 @@ fn smtp_body(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subject_that_is_not_ascii_is_an_encoded_word() {
+        assert_eq!(encoded_word("Paper out"), "Paper out");
+        // "Žádost" in UTF-8, base64.
+        assert_eq!(encoded_word("Žádost"), "=?UTF-8?B?xb3DoWRvc3Q=?=");
+        assert_eq!(encoded_word("Ž"), "=?UTF-8?B?xb0=?=");
+        let long = encoded_word("Ваша заява K7M2-9XQ4-T: Отримано установою");
+        assert!(
+            long.split("\r\n ")
+                .all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?")),
+            "{long}"
+        );
+    }
 
     #[test]
     fn no_line_end_in_a_body_can_end_the_smtp_message() {

@@ -29,7 +29,17 @@ pub fn state_for(
 ) -> anyhow::Result<AppState> {
     let heartbeats_writer = crate::heartbeat_writer::HeartbeatWriter::start(Arc::clone(&store))?;
     let rollouts = rollouts(config, store.as_ref())?;
+    let key_file = config
+        .notices
+        .key_file
+        .clone()
+        .unwrap_or_else(|| config.server.data_dir.join("contact.key"));
+    let contacts = crate::notices::ContactKey::load_or_create(&key_file)
+        .map_err(|e| anyhow::anyhow!("notices.key_file: {e}"))?;
     Ok(AppState(Arc::new(crate::state::Shared {
+        contacts: Arc::new(contacts),
+        notices_wake: Arc::new(Notify::new()),
+        tell_receipt: config.notices.tell_receipt,
         heartbeats_writer,
         rollouts: Arc::new(rollouts),
         releases_dir: config.server.data_dir.join("releases"),
@@ -242,11 +252,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.alerts.clone(),
         stop_rx.clone(),
     ));
+    let courier = crate::notices::Courier::new(
+        Arc::clone(&state.store),
+        Arc::clone(&state.contacts),
+        crate::notices::Settings::from_config(&config).map_err(anyhow::Error::msg)?,
+        crate::notices::Clock::from_env(),
+    );
+    let courier = tokio::spawn(courier.run(Arc::clone(&state.notices_wake), stop_rx.clone()));
     let maintenance = tokio::spawn(maintain(
         Arc::clone(&state.store),
         Arc::clone(&state.instance),
-        config.history.clone(),
-        config.connector.clone(),
+        config.clone(),
         stop_rx.clone(),
     ));
     let limits = crate::http::server::ConnLimits::from_config(&config.limits);
@@ -279,6 +295,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     crate::http::server::serve(listener, tls, router, limits, serve_stop).await;
     let _ = stop_tx.send(true);
     let _ = connector.await;
+    let _ = courier.await;
     let _ = alerts.await;
     let _ = maintenance.await;
     let s = Arc::clone(&state_store);
@@ -301,14 +318,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Once an hour (and at start): hourly health older than 90 days becomes daily; availability
 /// older than `uptime_days` goes; delivered submissions lose their values after
-/// `connector.keep_delivered_s`, and requests their card's hash after `identity_days`.
+/// `connector.keep_delivered_s`, requests their card's hash after `identity_days`, and
+/// citizens' notice addresses go when their request closed or after `notices.retention_days`.
 async fn maintain(
     store: Arc<dyn Store>,
     instance: Arc<str>,
-    history: crate::config::HistorySection,
-    connector: crate::config::ConnectorSection,
+    config: Config,
     mut stop: watch::Receiver<bool>,
 ) {
+    let (history, connector) = (&config.history, &config.connector);
+    let contacts_ms = i64::from(config.notices.retention_days) * 86_400_000;
     loop {
         // Once an hour on one instance of all: whoever takes the lease after it lapsed runs
         // the round (each attempt signs anew, so holding it is no reason to run again).
@@ -350,7 +369,7 @@ async fn maintain(
         let purged = tokio::task::spawn_blocking(move || {
             let purged = (
                 s.purge_delivered(now - keep_ms)?,
-                s.forget_identities(now - id_ms)?,
+                s.forget_identities(now - id_ms)? + s.forget_contacts(now - contacts_ms)?,
             );
             // What was overwritten stays in no log frame either.
             s.scrub_log()?;

@@ -53,6 +53,9 @@ pub const MIN_PASSWORD: usize = 12;
 pub enum Role {
     /// Sees everything, changes nothing.
     Viewer,
+    /// The call centre: also looks requests up by tracking code, resends notices to citizens,
+    /// adds notes for the office.
+    CallCentre,
     /// Acknowledges alerts, sends remote commands.
     Operator,
     /// Publishes the catalog, notices and releases.
@@ -63,8 +66,9 @@ pub enum Role {
 
 impl Role {
     /// Every role, least first.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Viewer,
+        Role::CallCentre,
         Role::Operator,
         Role::ReleaseManager,
         Role::Admin,
@@ -74,6 +78,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
+            Role::CallCentre => "call_centre",
             Role::Operator => "operator",
             Role::ReleaseManager => "release_manager",
             Role::Admin => "admin",
@@ -84,6 +89,7 @@ impl Role {
     pub fn label(self) -> &'static str {
         match self {
             Role::Viewer => "Viewer",
+            Role::CallCentre => "Call centre",
             Role::Operator => "Operator",
             Role::ReleaseManager => "Release manager",
             Role::Admin => "Admin",

@@ -76,6 +76,12 @@ pub struct Shared {
     pub instance: Arc<str>,
     /// The other instances, when several share a PostgreSQL database.
     pub bus: Option<Arc<crate::bus::Bus>>,
+    /// Seals citizens' addresses for notices.
+    pub contacts: Arc<crate::notices::ContactKey>,
+    /// Wakes the notice courier when a notice is queued.
+    pub notices_wake: Arc<tokio::sync::Notify>,
+    /// Whether the fleet's receipt of a request is told (`notices.tell_receipt`).
+    pub tell_receipt: bool,
 }
 
 impl AppState {

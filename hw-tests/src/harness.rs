@@ -125,6 +125,7 @@ pub fn sample_submission(id: uuid::Uuid, marker: &str) -> protocol::app::SubmitR
         language: protocol::Lang::Cs,
         values,
         identity: None,
+        notify: None,
     }
 }
 
@@ -257,6 +258,7 @@ impl Fleet {
                 "RUST_LOG",
                 std::env::var("OKENKO_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .env("OKENKO_NOTICE_CLOCK", self.dir.join("notice-clock"))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -280,6 +282,13 @@ impl Fleet {
         std::thread::spawn(move || for _ in lines {});
         self.addr = addr;
         self.child = Some(child);
+    }
+
+    /// Moves the clock the server's notice courier reads (and only that clock) `ms` ahead of
+    /// the system's.
+    pub fn shift_notice_clock(&self, ms: i64) {
+        std::fs::write(self.dir.join("notice-clock"), ms.to_string())
+            .expect("the clock file is writable");
     }
 
     /// The server's process id.

@@ -480,6 +480,7 @@ async fn run_kiosk(
                     values,
                     identity: None,
                     created_at: now,
+                    notify: None,
                 };
                 let _ = http
                     .post(format!("{base}{}/submissions", fleet::PREFIX))

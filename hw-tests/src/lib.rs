@@ -34,5 +34,6 @@ pub mod postgres;
 pub mod releases;
 pub mod selftest;
 pub mod sinks;
+pub mod smsgw;
 pub mod touchsim;
 pub mod vm;

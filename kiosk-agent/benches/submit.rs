@@ -79,6 +79,7 @@ fn direct(store: &mut Store, reqs: &[SubmitRequest]) -> Duration {
                 language: r.language,
                 values: &r.values,
                 identity: None,
+                notify: None,
             })
             .unwrap();
     }

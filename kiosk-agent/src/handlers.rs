@@ -173,6 +173,16 @@ fn check_and_store(
             "this service needs the citizen's card",
         ));
     }
+    // The address is checked here, where the citizen can still correct it, not at the fleet.
+    let notify = match &req.notify {
+        None => None,
+        Some(n) => Some(n.normalized().map_err(|reason| {
+            ApiError::new(
+                ErrorCode::Invalid,
+                format!("the {} address for notices: {reason}", n.channel.as_str()),
+            )
+        })?),
+    };
     s.store_submission(&NewSubmission {
         id: req.submission_id,
         service_id: &req.service_id,
@@ -180,6 +190,7 @@ fn check_and_store(
         language: req.language,
         values: &req.values,
         identity: req.identity.as_deref(),
+        notify: notify.as_ref(),
     })
     .map_err(store_error)
 }

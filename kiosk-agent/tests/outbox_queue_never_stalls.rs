@@ -19,6 +19,7 @@ fn store_one(store: &mut Store, i: usize) -> protocol::app::SubmitRequest {
             language: req.language,
             values: &req.values,
             identity: None,
+            notify: None,
         })
         .unwrap();
     req
@@ -125,6 +126,7 @@ fn a_code_finds_its_row_through_the_inverse_permutation() {
                     language: req.language,
                     values: &req.values,
                     identity: None,
+                    notify: None,
                 })
                 .unwrap()
                 .tracking_code

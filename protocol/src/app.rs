@@ -140,6 +140,9 @@ pub struct SubmitRequest {
     /// Keyed hash of the citizen's card, when the citizen identified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// Where the citizen asked (on the review screen) to be told about changes, if they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::fleet::NoticeRequest>,
 }
 
 /// A reply from the agent.

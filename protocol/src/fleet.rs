@@ -66,6 +66,112 @@ pub struct SubmissionUpload {
     pub identity: Option<String>,
     /// When the kiosk stored it.
     pub created_at: UnixMillis,
+    /// Where the citizen asked to be told about changes (SMS or e-mail), if they did. Personal
+    /// data: the fleet keeps it apart and sealed, and forgets it when the request closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NoticeRequest>,
+}
+
+/// How a citizen asked to hear about changes to their request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeChannel {
+    /// A text message through the city's SMS gateway.
+    Sms,
+    /// An e-mail through the city's SMTP relay.
+    Email,
+}
+
+impl NoticeChannel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeChannel::Sms => "sms",
+            NoticeChannel::Email => "email",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<NoticeChannel> {
+        [NoticeChannel::Sms, NoticeChannel::Email]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// The citizen's choice on the review screen: be told about changes by `channel` at `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeRequest {
+    /// SMS or e-mail.
+    pub channel: NoticeChannel,
+    /// The phone number or e-mail address.
+    pub to: String,
+}
+
+impl NoticeRequest {
+    /// The request with its address in one canonical form (a phone number as `+` and digits,
+    /// a Czech nine-digit number with `+420`; an e-mail address with its domain in lower
+    /// case), or why it cannot be used. Both ends check it: the agent before it stores a
+    /// submission, the fleet before it keeps the address.
+    pub fn normalized(&self) -> Result<NoticeRequest, String> {
+        let to = match self.channel {
+            NoticeChannel::Sms => normalize_phone(&self.to)?,
+            NoticeChannel::Email => {
+                let t = self.to.trim();
+                if t.len() > 254 || !crate::validate::is_email(t) {
+                    return Err("not an e-mail address".into());
+                }
+                let (local, domain) = t.split_once('@').unwrap_or((t, ""));
+                format!("{local}@{}", domain.to_ascii_lowercase())
+            }
+        };
+        Ok(NoticeRequest {
+            channel: self.channel,
+            to,
+        })
+    }
+
+    /// The address as staff may see it: a phone number's last three digits, an e-mail
+    /// address's first letters and top-level domain.
+    pub fn masked(&self) -> String {
+        match self.channel {
+            NoticeChannel::Sms => {
+                let digits: Vec<char> = self.to.chars().filter(char::is_ascii_digit).collect();
+                let tail: String = digits[digits.len().saturating_sub(3)..].iter().collect();
+                format!("+••• ••• ••{tail}")
+            }
+            NoticeChannel::Email => {
+                let (local, domain) = self.to.split_once('@').unwrap_or((&self.to, ""));
+                let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+                let tld = domain.rsplit('.').next().unwrap_or("");
+                format!("{}•••@{}•••.{tld}", first(local), first(domain))
+            }
+        }
+    }
+}
+
+/// A phone number as `+` and 8-15 digits: spaces, dashes, dots and brackets dropped, `00`
+/// read as `+`, a bare nine-digit number read as Czech (`+420`).
+fn normalize_phone(s: &str) -> Result<String, String> {
+    let kept: String = s
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/'))
+        .collect();
+    let digits = if let Some(rest) = kept.strip_prefix('+') {
+        rest.to_owned()
+    } else if let Some(rest) = kept.strip_prefix("00") {
+        rest.to_owned()
+    } else if kept.len() == 9 {
+        format!("420{kept}")
+    } else {
+        return Err("a phone number needs its country code (+420 …)".into());
+    };
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !(8..=15).contains(&digits.len()) {
+        return Err("not a phone number".into());
+    }
+    Ok(format!("+{digits}"))
 }
 
 /// `POST /submissions`: a batch of queued submissions.
@@ -656,6 +762,55 @@ pub struct AgendaDelivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn norm(channel: NoticeChannel, to: &str) -> Result<String, String> {
+        NoticeRequest {
+            channel,
+            to: to.into(),
+        }
+        .normalized()
+        .map(|n| n.to)
+    }
+
+    #[test]
+    fn addresses_are_read_as_people_write_them_and_shown_masked() {
+        use NoticeChannel::{Email, Sms};
+        for typed in [
+            "+420 777 123 456",
+            "00420777123456",
+            "777 123 456",
+            "777-123-456",
+        ] {
+            assert_eq!(norm(Sms, typed), Ok("+420777123456".into()), "{typed}");
+        }
+        assert_eq!(norm(Sms, "+380 (44) 123-45-67"), Ok("+380441234567".into()));
+        for bad in [
+            "12345",
+            "777 123 45",
+            "+420 777 ABC 456",
+            "",
+            "+1234567890123456",
+        ] {
+            assert!(norm(Sms, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            norm(Email, " Jana.Novak@Example.CZ "),
+            Ok("Jana.Novak@example.cz".into())
+        );
+        assert!(norm(Email, "jana@").is_err());
+        assert!(norm(Email, "jana novak@example.cz").is_err());
+        let sms = NoticeRequest {
+            channel: Sms,
+            to: "+420777123456".into(),
+        };
+        assert_eq!(sms.masked(), "+••• ••• ••456");
+        let mail = NoticeRequest {
+            channel: Email,
+            to: "jana.novak@example.cz".into(),
+        };
+        assert_eq!(mail.masked(), "j•••@e•••.cz");
+        assert!(!mail.masked().contains("novak"));
+    }
 
     #[test]
     fn output_over_the_limit_keeps_the_newest_lines_and_says_so() {

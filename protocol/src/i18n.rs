@@ -28,6 +28,11 @@ impl Lang {
             Lang::Uk => "uk",
         }
     }
+
+    /// The language of an ISO 639-1 code.
+    pub fn parse(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
 }
 
 /// A text in every language the kiosk offers; only Czech is required.

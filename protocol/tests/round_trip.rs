@@ -47,6 +47,7 @@ fn app_protocol_round_trips() {
             language: Lang::Uk,
             values: values(),
             identity: Some("abc".into()),
+            notify: None,
         }),
     });
     round_trip(&Request {
@@ -84,6 +85,7 @@ fn fleet_protocol_round_trips() {
         values: values(),
         identity: None,
         created_at: 1,
+        notify: None,
     };
     round_trip(&SubmissionBatch {
         items: vec![item.clone()],

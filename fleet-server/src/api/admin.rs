@@ -302,3 +302,59 @@ pub async fn audit_log(
     let limit = q.limit.unwrap_or(100).min(100_000);
     Ok(Json(blocking(&state, move |s| s.audit_log(limit)).await?))
 }
+
+/// A request as the call centre sees it (`fleetctl request show CODE`): its state history, the
+/// kiosk, the notices and their delivery; never form values or the identity. The code may be
+/// typed as read over the phone (spaces, dashes, lower case, `O` for `0`). Audited.
+pub async fn request(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Result<Json<crate::store::RequestView>, AppError> {
+    require(&staff, Role::CallCentre)?;
+    crate::ops::notices::look_up(&state, &staff.name, &code)
+        .await
+        .map(Json)
+}
+
+/// Who asks (for calls with the admin token).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// Who asks.
+    #[serde(default)]
+    pub by: String,
+}
+
+pub async fn resend_notice(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<ResendRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    require(&staff, Role::CallCentre)?;
+    let id = crate::ops::notices::resend(&state, &actor(&staff, &req.by)?, &code).await?;
+    Ok(Json(serde_json::json!({ "queued": id })))
+}
+
+/// A note for the office.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The note (1-2000 characters).
+    pub text: String,
+    /// Who writes it (for calls with the admin token).
+    #[serde(default)]
+    pub by: String,
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    staff: Staff,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    JsonBody(req): JsonBody<NoteRequest>,
+) -> Result<StatusCode, AppError> {
+    require(&staff, Role::CallCentre)?;
+    crate::ops::notices::add_note(&state, &actor(&staff, &req.by)?, &code, &req.text).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

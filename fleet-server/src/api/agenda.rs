@@ -65,5 +65,6 @@ pub async fn update(
         )));
     }
     tracing::info!(%code, "status changed by the agenda system");
+    state.notices_wake.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -148,12 +148,22 @@ pub async fn submissions(
         )));
     }
     let kiosk_id = kiosk.kiosk_id.clone();
-    let items = blocking(&state, move |s| {
-        s.ingest(&kiosk, &batch.items, crate::now_ms(), &|item, form| {
+    // The citizen's address for notices is kept apart, sealed, never in the submission's body.
+    let mut batch = batch;
+    let contacts = crate::ops::notices::take_contacts(&mut batch.items, &state.contacts);
+    let tell_receipt = state.tell_receipt;
+    let (items, told) = blocking(&state, move |s| {
+        let acks = s.ingest(&kiosk, &batch.items, crate::now_ms(), &|item, form| {
             crate::ops::submissions::check(&kiosk, item, form)
-        })
+        })?;
+        let told =
+            crate::ops::notices::keep_contacts(s, &acks, &contacts, tell_receipt, crate::now_ms())?;
+        Ok((acks, told))
     })
     .await?;
+    if told > 0 {
+        state.notices_wake.notify_one();
+    }
     let accepted = items
         .iter()
         .filter(|a| matches!(a.outcome, ItemOutcome::Accepted { .. }))

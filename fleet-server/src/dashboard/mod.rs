@@ -176,6 +176,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/dashboard/sla", "Availability", Role::Viewer),
     ("/dashboard/catalog", "Catalog & notices", Role::Viewer),
     ("/dashboard/releases", "Releases", Role::Viewer),
+    ("/dashboard/requests", "Requests", Role::CallCentre),
     ("/dashboard/users", "Users", Role::Admin),
     ("/dashboard/audit", "Audit log", Role::Viewer),
 ];

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod audit;
 pub mod catalog;
 pub mod commands;
+pub mod notices;
 pub mod releases;
 pub mod sla;
 pub mod submissions;

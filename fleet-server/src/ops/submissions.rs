@@ -77,6 +77,7 @@ mod tests {
             values,
             identity: None,
             created_at: 0,
+            notify: None,
         }
     }
 

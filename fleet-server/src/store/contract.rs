@@ -133,6 +133,7 @@ pub fn upload(number: u32, seq: u32, id: uuid::Uuid) -> Result<SubmissionUpload,
         values,
         identity: None,
         created_at: NOW - 1_000,
+        notify: None,
     })
 }
 

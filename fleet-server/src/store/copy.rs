@@ -4,7 +4,8 @@
 //! Everything is copied: kiosks with their credentials and bootstrap tokens, submissions (those
 //! not yet delivered keep their place in the delivery queue), statuses, catalog versions and
 //! forms, alerts, commands, availability and health history, the audit log, staff accounts and
-//! their sessions and lock-outs, releases, rollouts and kiosks' updates. The source is read in
+//! their sessions and lock-outs, releases, rollouts and kiosks' updates, requests' history,
+//! notices and the (sealed) addresses they go to. The source is read in
 //! one read transaction (a consistent snapshot); stop the server first, so that nothing arrives
 //! after the snapshot (the kiosks keep their submissions meanwhile and send them to the new
 //! instances).
@@ -186,6 +187,48 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("updated_at", Int),
         ],
     ),
+    (
+        "request_contacts",
+        &[
+            ("tracking_code", Text),
+            ("channel", Text),
+            ("sealed", Text),
+            ("address_key", Text),
+            ("masked", Text),
+            ("language", Text),
+            ("created_at", Int),
+        ],
+    ),
+    (
+        "request_events",
+        &[
+            ("id", Int),
+            ("tracking_code", Text),
+            ("at", Int),
+            ("state", Text),
+            ("actor", Text),
+            ("text", Text),
+        ],
+    ),
+    (
+        "notices",
+        &[
+            ("id", Int),
+            ("tracking_code", Text),
+            ("state", Text),
+            ("channel", Text),
+            ("masked", Text),
+            ("address_key", Text),
+            ("status", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("claimed_until", Int),
+            ("last_error", Text),
+            ("created_at", Int),
+            ("sent_at", Int),
+            ("requested_by", Text),
+        ],
+    ),
 ];
 
 const HEALTH: &[(&str, Kind)] = &[
@@ -207,7 +250,7 @@ const HEALTH_DAILY: &[(&str, Kind)] = &[
 ];
 
 /// Tables whose ids the target numbers from a sequence: set past the copied ids.
-const SEQUENCES: &[&str] = &["alerts", "commands", "audit"];
+const SEQUENCES: &[&str] = &["alerts", "commands", "audit", "request_events", "notices"];
 
 /// One table's rows: in the source, and in the target after the copy.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,8 @@ pub mod sqlite;
 use protocol::Text;
 use protocol::UnixMillis;
 use protocol::fleet::{
-    AgendaDelivery, Catalog, Heartbeat, ItemAck, RequestState, StatusRecord, SubmissionUpload,
+    AgendaDelivery, Catalog, Heartbeat, ItemAck, NoticeChannel, RequestState, StatusRecord,
+    SubmissionUpload,
 };
 
 /// Why a store call failed.
@@ -253,12 +254,145 @@ pub struct SubmissionMeta {
     pub delivered_at: Option<UnixMillis>,
 }
 
+/// A citizen's address for notices as the store keeps it: sealed (only the server's contact key
+/// opens it), a keyed hash for the per-address rate limit, and the masked form staff see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedContact {
+    /// SMS or e-mail.
+    pub channel: NoticeChannel,
+    /// The address, sealed ([`crate::notices::ContactKey`]).
+    pub sealed: String,
+    /// A keyed hash of the address (the same for every request to it).
+    pub address_key: String,
+    /// As staff may see it.
+    pub masked: String,
+    /// The citizen's language.
+    pub language: protocol::Lang,
+}
+
+/// A notice due to be sent, claimed by the instance that asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoticeJob {
+    /// Id (the gateway sees it as the message's idempotency key).
+    pub id: i64,
+    /// The request.
+    pub tracking_code: String,
+    /// The state it tells of.
+    pub state: RequestState,
+    /// Where to.
+    pub contact: SealedContact,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+/// What became of an attempt to send a notice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoticeOutcome {
+    /// The gateway or relay took it.
+    Sent,
+    /// Not now (quiet hours, the address's rate limit): at `at`, no attempt counted.
+    Deferred {
+        /// When to try.
+        at: UnixMillis,
+        /// Why, for staff.
+        why: String,
+    },
+    /// Failed for now: again at `at`.
+    Retry {
+        /// What happened.
+        error: String,
+        /// When to try again.
+        at: UnixMillis,
+    },
+    /// Failed for good (refused, attempts used up): staff see it and may resend.
+    Failed {
+        /// What happened.
+        error: String,
+    },
+    /// Perhaps sent (the gateway did not answer, and it has no idempotency key to ask again
+    /// with): not tried again, so that the citizen gets no second message; staff see it.
+    Unconfirmed {
+        /// What happened.
+        error: String,
+    },
+}
+
+/// A notice as staff see it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NoticeRecord {
+    /// Id.
+    pub id: i64,
+    /// The state it tells of.
+    pub state: RequestState,
+    /// SMS or e-mail.
+    pub channel: NoticeChannel,
+    /// Where to, masked.
+    pub to: String,
+    /// `pending`, `sent`, `failed`, `unconfirmed` or `cancelled`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When it was queued.
+    pub created_at: UnixMillis,
+    /// When it is due (pending ones).
+    pub next_attempt_at: UnixMillis,
+    /// When it was sent.
+    pub sent_at: Option<UnixMillis>,
+    /// The last error, or why it waits.
+    pub last_error: Option<String>,
+    /// `citizen`, or the member of staff who resent it.
+    pub requested_by: String,
+}
+
+/// One entry of a request's history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestEvent {
+    /// When.
+    pub at: UnixMillis,
+    /// The new state, or `None` for a note.
+    pub state: Option<RequestState>,
+    /// `kiosk`, `fleet`, `agenda` or a member of staff.
+    pub by: String,
+    /// A staff note's text.
+    pub text: Option<String>,
+}
+
+/// A request as the call centre sees it: where it stands, its history and its notices; no form
+/// values, no identity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequestView {
+    /// The tracking code.
+    pub tracking_code: String,
+    /// The service.
+    pub service_id: String,
+    /// The kiosk it was filed at.
+    pub kiosk_id: String,
+    /// Its name.
+    pub kiosk_name: String,
+    /// The citizen's language.
+    pub language: String,
+    /// Now.
+    pub state: RequestState,
+    /// Filed on the kiosk.
+    pub created_at: UnixMillis,
+    /// Received by the fleet.
+    pub received_at: UnixMillis,
+    /// Taken by the agenda system.
+    pub delivered_at: Option<UnixMillis>,
+    /// Where notices go, masked (`None`: none asked for, or the address is forgotten).
+    pub contact: Option<(NoticeChannel, String)>,
+    /// Changes of state and staff notes, oldest first.
+    pub events: Vec<RequestEvent>,
+    /// Notices, oldest first.
+    pub notices: Vec<NoticeRecord>,
+}
+
 /// Every part of [`Store`], for code that holds a concrete store rather than a `&dyn Store`
 /// (whose methods need no import).
 pub mod prelude {
     pub use super::{
-        Alerts, Audit, Catalogs, Commands, Deliveries, History, Kiosks, Releases, StaffAccounts,
-        Store, Submissions, Upkeep,
+        Alerts, Audit, Catalogs, Commands, Deliveries, History, Kiosks, Notices, Releases,
+        StaffAccounts, Store, Submissions, Upkeep,
     };
 }
 
@@ -276,6 +410,7 @@ pub trait Store:
     + Audit
     + Releases
     + Upkeep
+    + Notices
     + Send
     + Sync
     + std::fmt::Debug
@@ -295,6 +430,7 @@ impl<T> Store for T where
         + Audit
         + Releases
         + Upkeep
+        + Notices
         + Send
         + Sync
         + std::fmt::Debug
@@ -389,7 +525,9 @@ pub trait Submissions {
         limit: usize,
     ) -> Result<Vec<StatusRecord>, StoreError>;
 
-    /// Sets a request's state; `false` when the code is unknown.
+    /// Sets a request's state; `false` when the code is unknown. When the state changes, the
+    /// change joins the request's history (by `agenda`) and, if the citizen asked to be told, a
+    /// notice of it is queued: all in one transaction, so each change is told once.
     fn set_status(
         &self,
         code: &str,
@@ -693,4 +831,65 @@ pub trait Upkeep {
 
     /// Gives a lease up (a stopping instance hands its jobs over at once).
     fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// Notices to citizens (SMS, e-mail) and what the call centre sees of a request.
+pub trait Notices {
+    /// Keeps the address the citizen gave for `code` (if the request is known, still open and
+    /// has none yet) and, with `tell_receipt`, queues the notice that the fleet has the request.
+    /// Idempotent: a kiosk's retry of the upload changes nothing. Whether it was kept now.
+    fn save_contact(
+        &self,
+        code: &str,
+        contact: &SealedContact,
+        tell_receipt: bool,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Notices due at `now` (pending, their time come, not claimed by another instance),
+    /// claimed until `claim_until`; oldest first.
+    fn due_notices(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+        claim_until: UnixMillis,
+    ) -> Result<Vec<NoticeJob>, StoreError>;
+
+    /// Records what became of a notice. When its request is closed (resolved or rejected) and
+    /// nothing more is to be sent, the citizen's address is deleted in the same transaction.
+    fn notice_done(
+        &self,
+        id: i64,
+        outcome: &NoticeOutcome,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+
+    /// Notices sent (or perhaps sent) to the address with keyed hash `address_key` since
+    /// `since`.
+    fn notices_sent_to(&self, address_key: &str, since: UnixMillis) -> Result<u32, StoreError>;
+
+    /// A request as the call centre sees it.
+    fn request_view(&self, code: &str) -> Result<Option<RequestView>, StoreError>;
+
+    /// Queues the notice of the request's current state again, as asked by `by`; its id, or
+    /// `None` when no address is kept for it. `NotFound` for an unknown code.
+    fn resend_notice(
+        &self,
+        code: &str,
+        by: &str,
+        now: UnixMillis,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// Adds a note for the office to the request's history; `false` for an unknown code.
+    fn add_request_note(
+        &self,
+        code: &str,
+        by: &str,
+        text: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the addresses of closed requests with nothing left to send, and every address
+    /// kept since before `kept_before` (its pending notices are cancelled); how many.
+    fn forget_contacts(&self, kept_before: UnixMillis) -> Result<usize, StoreError>;
 }

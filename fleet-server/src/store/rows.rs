@@ -235,3 +235,127 @@ pub(super) fn opened(
         },
     }
 }
+
+/// A notice row's columns as both stores read them: `(id, state, channel, masked, status,
+/// attempts, created_at, next_attempt_at, sent_at, last_error, requested_by)`.
+pub(super) type NoticeRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
+/// The columns of a [`NoticeRow`], for `SELECT`.
+pub(super) const NOTICE_COLUMNS: &str = "id, state, channel, masked, status, attempts, created_at,
+     next_attempt_at, sent_at, last_error, requested_by";
+
+pub(super) fn notice_record(r: NoticeRow) -> Result<super::NoticeRecord, StoreError> {
+    let (id, state, channel, to, status, attempts, created_at, next, sent_at, error, by) = r;
+    Ok(super::NoticeRecord {
+        id,
+        state: RequestState::parse(&state).ok_or_else(|| corrupt("notice state", &state))?,
+        channel: protocol::fleet::NoticeChannel::parse(&channel)
+            .ok_or_else(|| corrupt("notice channel", &channel))?,
+        to,
+        status,
+        attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+        created_at,
+        next_attempt_at: next,
+        sent_at,
+        last_error: error,
+        requested_by: by,
+    })
+}
+
+/// A claimed notice from its columns `(id, tracking_code, state, attempts, channel, sealed,
+/// address_key, masked, language)`.
+pub(super) type NoticeJobRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// The columns of a [`NoticeJobRow`] of `notices n JOIN request_contacts c`.
+pub(super) const NOTICE_JOB_COLUMNS: &str = "n.id, n.tracking_code, n.state, n.attempts, c.channel,
+     c.sealed, c.address_key, c.masked, c.language";
+
+pub(super) fn notice_job(r: NoticeJobRow) -> Result<super::NoticeJob, StoreError> {
+    let (id, code, state, attempts, channel, sealed, address_key, masked, language) = r;
+    Ok(super::NoticeJob {
+        id,
+        tracking_code: code,
+        state: RequestState::parse(&state).ok_or_else(|| corrupt("notice state", &state))?,
+        attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+        contact: super::SealedContact {
+            channel: protocol::fleet::NoticeChannel::parse(&channel)
+                .ok_or_else(|| corrupt("notice channel", &channel))?,
+            sealed,
+            address_key,
+            masked,
+            language: protocol::Lang::parse(&language)
+                .ok_or_else(|| corrupt("language", &language))?,
+        },
+    })
+}
+
+/// What a [`super::NoticeOutcome`] writes to its row: `(status, attempts added, next attempt,
+/// sent at, last error)`; `None` keeps the column.
+pub(super) fn notice_update(
+    o: &super::NoticeOutcome,
+    now: UnixMillis,
+) -> (
+    &'static str,
+    i64,
+    Option<UnixMillis>,
+    Option<UnixMillis>,
+    Option<String>,
+) {
+    use super::NoticeOutcome as O;
+    match o {
+        O::Sent => ("sent", 1, None, Some(now), None),
+        O::Deferred { at, why } => ("pending", 0, Some(*at), None, Some(why.clone())),
+        O::Retry { error, at } => ("pending", 1, Some(*at), None, Some(error.clone())),
+        O::Failed { error } => ("failed", 1, None, None, Some(error.clone())),
+        O::Unconfirmed { error } => ("unconfirmed", 1, None, Some(now), Some(error.clone())),
+    }
+}
+
+/// A request's history: the steps the fleet knows from the submission itself (filed on the
+/// kiosk, received here, taken by the agenda system) and the stored events, oldest first.
+pub(super) fn request_history(
+    created_at: UnixMillis,
+    received_at: UnixMillis,
+    delivered_at: Option<UnixMillis>,
+    stored: Vec<super::RequestEvent>,
+) -> Vec<super::RequestEvent> {
+    let step = |at, state, by: &str| super::RequestEvent {
+        at,
+        state: Some(state),
+        by: by.into(),
+        text: None,
+    };
+    let mut all = vec![
+        step(created_at, RequestState::Queued, "kiosk"),
+        step(received_at, RequestState::Submitted, "fleet"),
+    ];
+    all.extend(delivered_at.map(|at| step(at, RequestState::Received, "fleet")));
+    all.extend(stored);
+    all.sort_by_key(|e| e.at);
+    all
+}
+
+/// The states after which nothing more happens to a request (its notice address is forgotten).
+pub(super) const CLOSED_STATES: &str = "('resolved', 'rejected')";

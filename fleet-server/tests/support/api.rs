@@ -139,6 +139,7 @@ pub fn upload(number: u32, seq: u32, id: uuid::Uuid) -> SubmissionUpload {
         values,
         identity: None,
         created_at: 1,
+        notify: None,
     }
 }
 

@@ -186,6 +186,7 @@ fn submit(
         language,
         values,
         identity: None,
+        notify: None,
     };
     match client.call(RequestBody::Submit(req)) {
         Ok(ResponseBody::Submitted(ack)) => {

@@ -29,6 +29,8 @@ pub struct NewSubmission<'a> {
     pub values: &'a FormValues,
     /// Keyed card hash.
     pub identity: Option<&'a str>,
+    /// Where the citizen asked to be told about changes (deleted with the values at the ack).
+    pub notify: Option<&'a protocol::fleet::NoticeRequest>,
 }
 
 /// What the store answers for a stored submission.
@@ -76,6 +78,8 @@ struct Payload {
     values: FormValues,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notify: Option<protocol::fleet::NoticeRequest>,
 }
 
 fn payload_hash(s: &NewSubmission<'_>, payload: &str) -> String {
@@ -97,6 +101,7 @@ impl Store {
         let payload = serde_json::to_string(&Payload {
             values: s.values.clone(),
             identity: s.identity.map(str::to_owned),
+            notify: s.notify.cloned(),
         })
         .map_err(|e| StoreError::Corrupt {
             what: "submission",
@@ -247,6 +252,7 @@ impl Store {
                     values: payload.values,
                     identity: payload.identity,
                     created_at,
+                    notify: payload.notify,
                 })
             })();
             match decoded {

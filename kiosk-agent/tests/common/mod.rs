@@ -152,5 +152,6 @@ pub fn sample_submission(i: usize) -> protocol::app::SubmitRequest {
         language: protocol::Lang::Cs,
         values,
         identity: None,
+        notify: None,
     }
 }

@@ -96,6 +96,7 @@ impl Session {
             language: self.lang,
             values: self.values.clone(),
             identity: self.identity.as_ref().map(|(hash, _)| hash.clone()),
+            notify: None,
         }))
     }
 

@@ -50,6 +50,9 @@ pub enum Command {
         #[arg(long, value_name = "V[,W]")]
         to: Option<String>,
     },
+    /// A citizen's request, as the call centre sees it.
+    #[command(subcommand)]
+    Request(RequestCommand),
     /// Kiosks by release and update state.
     Status {
         /// Machine-readable output.
@@ -200,5 +203,23 @@ pub enum RolloutCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Where a request stands: its history, the kiosk, the notices to the citizen (no form
+    /// values). The code may be typed as read out: `k7m2 9xq4 t` is `K7M2-9XQ4-T`.
+    Show {
+        /// The tracking code.
+        code: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sends the citizen the notice of the request's current state again.
+    Resend {
+        /// The tracking code.
+        code: String,
     },
 }

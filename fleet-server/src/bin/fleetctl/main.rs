@@ -36,6 +36,8 @@
 //!                                                (or: rollout rollback ID, once it is uploaded)
 //! fleetctl rollout list|show ID [--json]
 //! fleetctl status [--json]                       kiosks by release and update state
+//! fleetctl request show CODE [--json]             a request as the call centre sees it
+//! fleetctl request resend CODE                    the citizen's notice again
 //! ```
 //!
 //! `OKENKO_FLEET_URL` with `OKENKO_ADMIN_TOKEN` stand in for a session (for scripts);
@@ -61,7 +63,7 @@ macro_rules! say {
 mod cli;
 mod online;
 
-use cli::{Cli, Command, KeyCommand, ReleaseCommand, RolloutCommand};
+use cli::{Cli, Command, KeyCommand, ReleaseCommand, RequestCommand, RolloutCommand};
 
 fn main() -> ExitCode {
     protocol::cli::finish("fleetctl", run(Cli::parse().command))
@@ -226,6 +228,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Rollout(RolloutCommand::List { json }) => online::rollouts(None, json)?,
         Command::Rollout(RolloutCommand::Show { id, json }) => online::rollouts(Some(&id), json)?,
         Command::Status { json } => online::status(json)?,
+        Command::Request(RequestCommand::Show { code, json }) => online::request(&code, json)?,
+        Command::Request(RequestCommand::Resend { code }) => online::resend(&code)?,
     }
     Ok(())
 }

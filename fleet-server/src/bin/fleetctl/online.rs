@@ -476,3 +476,85 @@ pub fn status(json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The canonical form of a typed code, or why it is not one.
+fn tracking_code(typed: &str) -> anyhow::Result<String> {
+    fleet_server::ops::notices::read_code(typed)
+        .map(|c| c.as_str().to_owned())
+        .map_err(anyhow::Error::msg)
+}
+
+/// Shows a request as the call centre sees it.
+pub fn request(typed: &str, json: bool) -> anyhow::Result<()> {
+    let code = tracking_code(typed)?;
+    let api = Api::open()?;
+    let v: fleet_server::store::RequestView = api.get(&format!("/api/admin/v1/requests/{code}"))?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let en = |s: protocol::fleet::RequestState| s.label().get(protocol::Lang::En).to_owned();
+    let shown = protocol::tracking::TrackingCode::parse(&v.tracking_code)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|_| v.tracking_code.clone());
+    let t = protocol::time::format_czech;
+    say!("request   {shown}");
+    say!("state     {}", en(v.state));
+    say!("service   {}", v.service_id);
+    say!(
+        "kiosk     {} ({}), filed {}",
+        v.kiosk_name,
+        v.kiosk_id,
+        t(v.created_at)
+    );
+    say!("language  {}", v.language);
+    match &v.contact {
+        Some((channel, to)) => say!("notices   {} to {to}", channel.as_str()),
+        None => say!("notices   -"),
+    }
+    say!("\nHISTORY");
+    for e in &v.events {
+        let what = match (&e.state, &e.text) {
+            (Some(s), _) => en(*s),
+            (None, text) => format!("note: {}", text.as_deref().unwrap_or("")),
+        };
+        say!("{:<18} {:<28} {}", t(e.at), what, e.by);
+    }
+    say!("\nNOTICES");
+    if v.notices.is_empty() {
+        say!("none");
+    }
+    for n in &v.notices {
+        say!(
+            "#{:<5} {:<24} {:<5} {:<16} {:<12} {} attempt(s){}",
+            n.id,
+            en(n.state),
+            n.channel.as_str(),
+            n.to,
+            n.status,
+            n.attempts,
+            n.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// Queues a request's notice again.
+pub fn resend(typed: &str) -> anyhow::Result<()> {
+    let code = tracking_code(typed)?;
+    let api = Api::open()?;
+    let v: Value = api.post(
+        &format!("/api/admin/v1/requests/{code}/resend"),
+        &serde_json::json!({ "by": whoami_name() }),
+    )?;
+    say!("notice {} queued", v.get("queued").unwrap_or(&Value::Null));
+    Ok(())
+}
+
+/// The name a change with the admin token is made under.
+fn whoami_name() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "fleetctl".into())
+}

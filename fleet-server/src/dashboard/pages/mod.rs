@@ -27,6 +27,7 @@ mod audit;
 mod catalog;
 mod kiosk;
 mod overview;
+mod requests;
 mod sla;
 mod users;
 
@@ -35,6 +36,7 @@ pub use audit::*;
 pub use catalog::*;
 pub use kiosk::*;
 pub use overview::*;
+pub use requests::*;
 pub use sla::*;
 pub use users::*;
 

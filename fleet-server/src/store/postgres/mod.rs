@@ -28,6 +28,7 @@ mod commands;
 mod deliveries;
 mod history;
 mod kiosks;
+mod notices;
 pub mod pool;
 mod releases;
 mod schema;

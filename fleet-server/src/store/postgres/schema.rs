@@ -182,6 +182,45 @@ pub(super) const MIGRATIONS: &[&str] = &[
          holder TEXT NOT NULL,
          until  BIGINT NOT NULL
      );",
+    // 2: notices to citizens (their address kept apart, sealed) and requests' history.
+    "CREATE TABLE request_contacts (
+         tracking_code TEXT PRIMARY KEY,
+         channel       TEXT NOT NULL,
+         sealed        TEXT NOT NULL,
+         address_key   TEXT NOT NULL,
+         masked        TEXT NOT NULL,
+         language      TEXT NOT NULL,
+         created_at    BIGINT NOT NULL
+     );
+     CREATE INDEX request_contacts_by_age ON request_contacts (created_at);
+     CREATE TABLE request_events (
+         id            BIGSERIAL PRIMARY KEY,
+         tracking_code TEXT NOT NULL,
+         at            BIGINT NOT NULL,
+         state         TEXT,
+         actor         TEXT NOT NULL,
+         text          TEXT
+     );
+     CREATE INDEX request_events_by_code ON request_events (tracking_code, id);
+     CREATE TABLE notices (
+         id              BIGSERIAL PRIMARY KEY,
+         tracking_code   TEXT NOT NULL,
+         state           TEXT NOT NULL,
+         channel         TEXT NOT NULL,
+         masked          TEXT NOT NULL,
+         address_key     TEXT NOT NULL,
+         status          TEXT NOT NULL,
+         attempts        BIGINT NOT NULL DEFAULT 0,
+         next_attempt_at BIGINT NOT NULL,
+         claimed_until   BIGINT NOT NULL DEFAULT 0,
+         last_error      TEXT,
+         created_at      BIGINT NOT NULL,
+         sent_at         BIGINT,
+         requested_by    TEXT NOT NULL
+     );
+     CREATE INDEX notices_due ON notices (next_attempt_at) WHERE status = 'pending';
+     CREATE INDEX notices_by_code ON notices (tracking_code, id);
+     CREATE INDEX notices_by_address ON notices (address_key, sent_at);",
 ];
 
 /// The version the database is at (0: empty).

@@ -70,11 +70,28 @@ impl Submissions for PgStore {
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
         let note = note.map(|n| json("note", n)).transpose()?;
-        let n = self.conn()?.execute(
-            "UPDATE statuses SET state = $2, note = $3, updated_at = $4 WHERE tracking_code = $1",
-            &[&code, &state.as_str(), &note, &now],
-        )?;
-        Ok(n > 0)
+        self.tx(|c| {
+            let Some(row) = c.query_opt(super::notices::LOCK_STATE, &[&code])? else {
+                return Ok(false);
+            };
+            let old: String = get(&row, 0)?;
+            c.execute(
+                "UPDATE statuses SET state = $2, note = $3, updated_at = $4 WHERE tracking_code = $1",
+                &[&code, &state.as_str(), &note, &now],
+            )?;
+            if old != state.as_str() {
+                c.execute(
+                    "INSERT INTO request_events (tracking_code, at, state, actor)
+                     VALUES ($1, $2, $3, 'agenda')",
+                    &[&code, &now, &state.as_str()],
+                )?;
+                c.execute(
+                    super::notices::QUEUE_NOTICE,
+                    &[&code, &state.as_str(), &now, &"citizen"],
+                )?;
+            }
+            Ok(true)
+        })
     }
 
     fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError> {

@@ -19,6 +19,7 @@ mod commands;
 mod deliveries;
 mod history;
 mod kiosks;
+mod notices;
 mod releases;
 mod schema;
 mod staff;

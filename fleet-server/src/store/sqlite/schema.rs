@@ -209,4 +209,43 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 16: leases of the jobs that run on one instance at a time (one instance serves a SQLite
     // file; the table keeps both stores alike).
     "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);",
+    // 17: notices to citizens (their address kept apart, sealed) and requests' history.
+    "CREATE TABLE request_contacts (
+         tracking_code TEXT PRIMARY KEY,
+         channel       TEXT NOT NULL,
+         sealed        TEXT NOT NULL,
+         address_key   TEXT NOT NULL,
+         masked        TEXT NOT NULL,
+         language      TEXT NOT NULL,
+         created_at    INTEGER NOT NULL
+     );
+     CREATE INDEX request_contacts_by_age ON request_contacts (created_at);
+     CREATE TABLE request_events (
+         id            INTEGER PRIMARY KEY,
+         tracking_code TEXT NOT NULL,
+         at            INTEGER NOT NULL,
+         state         TEXT,
+         actor         TEXT NOT NULL,
+         text          TEXT
+     );
+     CREATE INDEX request_events_by_code ON request_events (tracking_code, id);
+     CREATE TABLE notices (
+         id              INTEGER PRIMARY KEY,
+         tracking_code   TEXT NOT NULL,
+         state           TEXT NOT NULL,
+         channel         TEXT NOT NULL,
+         masked          TEXT NOT NULL,
+         address_key     TEXT NOT NULL,
+         status          TEXT NOT NULL,
+         attempts        INTEGER NOT NULL DEFAULT 0,
+         next_attempt_at INTEGER NOT NULL,
+         claimed_until   INTEGER NOT NULL DEFAULT 0,
+         last_error      TEXT,
+         created_at      INTEGER NOT NULL,
+         sent_at         INTEGER,
+         requested_by    TEXT NOT NULL
+     );
+     CREATE INDEX notices_due ON notices (next_attempt_at) WHERE status = 'pending';
+     CREATE INDEX notices_by_code ON notices (tracking_code, id);
+     CREATE INDEX notices_by_address ON notices (address_key, sent_at);",
 ];

@@ -112,14 +112,34 @@ impl Submissions for SqliteStore {
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
         let note = note.map(|n| json("note", n)).transpose()?;
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE statuses SET state = ?2, note = ?3, updated_at = ?4 WHERE tracking_code = ?1",
-                params![code, state.as_str(), note, now],
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let old = super::notices::state_of(&tx, code)?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        tx.execute(
+            "UPDATE statuses SET state = ?2, note = ?3, updated_at = ?4 WHERE tracking_code = ?1",
+            params![code, state.as_str(), note, now],
+        )
+        .map_err(db)?;
+        if old != state.as_str() {
+            tx.execute(
+                "INSERT INTO request_events (tracking_code, at, state, actor)
+                 VALUES (?1, ?2, ?3, 'agenda')",
+                params![code, now, state.as_str()],
             )
             .map_err(db)?;
-        Ok(n > 0)
+            tx.execute(
+                super::notices::QUEUE_NOTICE,
+                params![code, state.as_str(), now, "citizen"],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     fn forget_identities(&self, before: UnixMillis) -> Result<usize, StoreError> {
