@@ -352,3 +352,139 @@ fn quiet_hours_hold_a_text_until_morning_and_a_lost_answer_is_never_repeated() {
     );
     assert!(refused.is_none());
 }
+
+/// The code with one character changed to another of the alphabet: a typo the check character
+/// catches.
+fn misheard(code: &TrackingCode) -> String {
+    let mut chars: Vec<char> = code.as_str().chars().collect();
+    chars[4] = if chars[4] == '7' { '8' } else { '7' };
+    chars.into_iter().collect()
+}
+
+#[test]
+fn a_call_centre_finds_a_request_read_over_the_phone_and_resends_its_notice_in_chromium() {
+    use hw_tests::browser::Browser;
+    const PASSWORD: &str = "correct horse battery staple";
+    const WAIT: Duration = Duration::from_secs(30);
+    assert!(
+        hw_tests::browser::chromium().is_some(),
+        "Chromium is needed (scripts/setup.sh installs Debian's chromium)"
+    );
+    let c = city(
+        "callcentre",
+        "sms_hours = \"\"\n",
+        "idempotency_header = \"Idempotency-Key\"\n",
+    );
+    let code = c.submit_with_sms("cc-marker", protocol::Lang::Uk);
+    c.push(&code, RequestState::InProgress);
+    assert!(wait_until(WAIT, || c.notice_statuses(&code) == ["sent"]));
+    c.fleet.add_user("cora", "call_centre", PASSWORD);
+    c.fleet.add_user("vera", "viewer", PASSWORD);
+    let url = c.fleet.url();
+    let b = Browser::start(1366, 900).unwrap();
+
+    // The citizen reads the code out; the operator mishears one character.
+    b.sign_in(&url, "cora", PASSWORD).unwrap();
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    b.click("nav a[href='/dashboard/requests']").unwrap();
+    b.wait_for("location.pathname === '/dashboard/requests'", WAIT)
+        .unwrap();
+    let spoken = |s: &str| {
+        // Lower case, in groups, as typed while listening.
+        let s = s.to_lowercase();
+        format!("{} {} {}", &s[..4], &s[4..8], &s[8..])
+    };
+    b.type_into("input[name=code]", &spoken(&misheard(&code)))
+        .unwrap();
+    b.click("form[action='/dashboard/requests'] button")
+        .unwrap();
+    let error = b
+        .wait_for(
+            "(document.getElementById('lookup-error') || {}).innerText",
+            WAIT,
+        )
+        .unwrap();
+    assert!(
+        error.as_str().unwrap().contains("This code is not valid"),
+        "{error}"
+    );
+    assert!(
+        b.eval("document.getElementById('request') === null")
+            .unwrap()
+            == true
+    );
+
+    // The right code, as spoken: the request, its history and its notice.
+    b.eval("document.querySelector('input[name=code]').value = ''")
+        .unwrap();
+    b.type_into("input[name=code]", &spoken(code.as_str()))
+        .unwrap();
+    b.click("form[action='/dashboard/requests'] button")
+        .unwrap();
+    b.wait_for("document.getElementById('request-state')", WAIT)
+        .unwrap();
+    let text = b.text().unwrap();
+    assert!(text.contains("In progress"), "{text}");
+    assert!(text.contains(&code.to_string()), "{text}");
+    assert!(text.contains("+••• ••• ••456"), "{text}");
+    assert!(!text.contains("cc-marker"), "no form values: {text}");
+    assert!(!text.contains("777"), "no number: {text}");
+    let shot = c._tmp.path().join("call-centre.png");
+    b.screenshot(&shot).unwrap();
+    if let Ok(keep) = std::env::var("OKENKO_KEEP_PNG") {
+        std::fs::copy(&shot, Path::new(&keep).join("dashboard-call-centre.png")).unwrap();
+    }
+
+    // Resend: the citizen gets the notice again, in Ukrainian.
+    b.click("#resend").unwrap();
+    b.wait_for(
+        "document.body.innerText.includes('the citizen gets it again')",
+        WAIT,
+    )
+    .unwrap();
+    assert!(wait_until(WAIT, || c.gateway.messages().len() == 2));
+    let again = &c.gateway.messages()[1];
+    assert!(again.text.contains("В обробці"), "{}", again.text);
+    assert!(wait_until(WAIT, || c.notice_statuses(&code) == ["sent", "sent"]));
+    b.click("header.top form button").unwrap();
+    b.wait_for("location.pathname === '/login'", WAIT).unwrap();
+
+    // A viewer cannot look requests up, nor resend by a forged post.
+    b.sign_in(&url, "vera", PASSWORD).unwrap();
+    b.wait_for("location.pathname === '/dashboard'", WAIT)
+        .unwrap();
+    assert_eq!(
+        b.eval("document.querySelector(\"nav a[href='/dashboard/requests']\") === null")
+            .unwrap(),
+        true,
+        "no link for a viewer"
+    );
+    let csrf = b
+        .eval("document.querySelector('input[name=csrf]').value")
+        .unwrap();
+    b.goto(&format!("{url}/dashboard/requests?code={}", code.as_str()))
+        .unwrap();
+    let text = b.text().unwrap();
+    assert!(text.contains("This needs the Call centre role"), "{text}");
+    let forged = b
+        .eval(&format!(
+            "fetch('/dashboard/requests/{}/resend', {{method: 'POST', headers: \
+             {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'csrf=' + \
+             encodeURIComponent({csrf})}}).then(r => r.status)",
+            code.as_str()
+        ))
+        .unwrap();
+    assert_eq!(forged, 403);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(c.gateway.messages().len(), 2);
+    assert_eq!(c.notice_statuses(&code).len(), 2);
+
+    // Every look-up is audited, the mistyped one too.
+    let audit = c.fleet.admin_text("/api/admin/v1/audit").unwrap();
+    assert!(audit.contains("(invalid code)"), "{audit}");
+    assert!(
+        audit.contains(code.as_str()) && audit.contains("cora"),
+        "{audit}"
+    );
+}

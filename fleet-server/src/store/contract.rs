@@ -13,7 +13,9 @@
 //! heartbeat shows as the kiosk's newest state (a replayed older one does not) and marks its
 //! minute, a lease has one holder until it lapses, a purge takes a request's values and keeps
 //! the request, wrong sign-ins lock a name until it is unlocked, a request's state comes back
-//! as set.
+//! as set; a state change queues one notice to the address the citizen gave (none for a
+//! repeat), a claimed notice is no one else's, and an address goes when its request closed
+//! with nothing left to send, or when kept too long.
 
 use protocol::UnixMillis;
 use protocol::fleet::{Catalog, CommandAction, CommandResult, ItemOutcome, SubmissionUpload};
@@ -76,6 +78,14 @@ pub const CHECKS: &[(&str, Check)] = &[
         wrong_sign_ins_lock_and_unlock,
     ),
     ("states_come_back_as_set", states_come_back_as_set),
+    (
+        "a_state_change_is_told_once_and_the_address_goes_at_close",
+        a_state_change_is_told_once_and_the_address_goes_at_close,
+    ),
+    (
+        "a_claimed_notice_is_not_due_and_old_addresses_are_forgotten",
+        a_claimed_notice_is_not_due_and_old_addresses_are_forgotten,
+    ),
 ];
 
 /// The time the checks run at.
@@ -693,6 +703,201 @@ fn states_come_back_as_set(s: &dyn Store) -> Result<(), String> {
     ensure!(
         days.len() == 1 && days[0].1 == 1 && days[0].0.len() == 10,
         "per day: {days:?}"
+    );
+    Ok(())
+}
+
+/// A request with a sealed-looking address kept for it (the store never opens it).
+fn with_contact(s: &dyn Store, kiosk_id: &str, tell_receipt: bool) -> Result<String, String> {
+    published(s)?;
+    let k = enrolled(s, kiosk_id)?;
+    s.ingest(
+        &k,
+        &[upload(k.number, 9, uuid::Uuid::new_v4())?],
+        NOW,
+        &published_only,
+    )
+    .map_err(err)?;
+    let code = TrackingCode::from_parts(k.number, 9)
+        .ok_or("no such code")?
+        .as_str()
+        .to_owned();
+    let contact = super::SealedContact {
+        channel: protocol::fleet::NoticeChannel::Sms,
+        sealed: "v1:sealed".into(),
+        address_key: "key-of-the-number".into(),
+        masked: "+••• ••• ••456".into(),
+        language: protocol::Lang::En,
+    };
+    ensure!(
+        s.save_contact(&code, &contact, tell_receipt, NOW)
+            .map_err(err)?,
+        "the address was not kept"
+    );
+    ensure!(
+        !s.save_contact(&code, &contact, tell_receipt, NOW)
+            .map_err(err)?,
+        "the address was kept twice"
+    );
+    ensure!(
+        !s.save_contact("0000000ZZ", &contact, true, NOW)
+            .map_err(err)?,
+        "an address was kept for an unknown request"
+    );
+    Ok(code)
+}
+
+fn a_state_change_is_told_once_and_the_address_goes_at_close(s: &dyn Store) -> Result<(), String> {
+    use protocol::fleet::RequestState::{InProgress, Resolved, Submitted};
+    let code = with_contact(s, "k-notice", true)?;
+    let due = s.due_notices(NOW, 10, NOW + 60_000).map_err(err)?;
+    ensure!(
+        due.len() == 1
+            && due[0].state == Submitted
+            && due[0].contact.language == protocol::Lang::En,
+        "the receipt notice: {due:?}"
+    );
+    s.notice_done(due[0].id, &super::NoticeOutcome::Sent, NOW + 1)
+        .map_err(err)?;
+    s.set_status(&code, InProgress, None, NOW + 2)
+        .map_err(err)?;
+    s.set_status(&code, InProgress, None, NOW + 3)
+        .map_err(err)?;
+    let due = s.due_notices(NOW + 10, 10, NOW + 60_000).map_err(err)?;
+    ensure!(
+        due.len() == 1 && due[0].state == InProgress && due[0].tracking_code == code,
+        "one notice for one change, none for a repeat: {due:?}"
+    );
+    // A failure waits for its retry time; a deferral counts no attempt.
+    s.notice_done(
+        due[0].id,
+        &super::NoticeOutcome::Retry {
+            error: "gateway 500".into(),
+            at: NOW + 1_000,
+        },
+        NOW + 10,
+    )
+    .map_err(err)?;
+    ensure!(
+        s.due_notices(NOW + 999, 10, NOW + 60_000)
+            .map_err(err)?
+            .is_empty(),
+        "a failed notice came due before its retry time"
+    );
+    let again = s.due_notices(NOW + 1_000, 10, NOW + 60_000).map_err(err)?;
+    ensure!(again.len() == 1 && again[0].attempts == 1, "{again:?}");
+    s.notice_done(again[0].id, &super::NoticeOutcome::Sent, NOW + 1_001)
+        .map_err(err)?;
+    ensure!(
+        s.notices_sent_to("key-of-the-number", NOW).map_err(err)? == 2,
+        "sent notices are counted per address"
+    );
+    s.set_status(&code, Resolved, None, NOW + 2_000)
+        .map_err(err)?;
+    let last = s.due_notices(NOW + 2_000, 10, NOW + 60_000).map_err(err)?;
+    ensure!(last.len() == 1, "the closing notice: {last:?}");
+    let v = s.request_view(&code).map_err(err)?.ok_or("no view")?;
+    ensure!(
+        v.contact.is_some(),
+        "the address went before the closing notice was sent"
+    );
+    s.notice_done(
+        last[0].id,
+        &super::NoticeOutcome::Failed {
+            error: "refused".into(),
+        },
+        NOW + 2_001,
+    )
+    .map_err(err)?;
+    let v = s.request_view(&code).map_err(err)?.ok_or("no view")?;
+    ensure!(
+        v.contact.is_none(),
+        "the address outlived its closed request"
+    );
+    let statuses: Vec<&str> = v.notices.iter().map(|n| n.status.as_str()).collect();
+    ensure!(statuses == ["sent", "sent", "failed"], "{statuses:?}");
+    ensure!(
+        s.resend_notice(&code, "cc", NOW + 3_000)
+            .map_err(err)?
+            .is_none(),
+        "a notice was queued to a forgotten address"
+    );
+    ensure!(
+        matches!(
+            s.resend_notice("0000000ZZ", "cc", NOW),
+            Err(StoreError::NotFound(_))
+        ),
+        "a resend for an unknown code"
+    );
+    ensure!(
+        s.add_request_note(&code, "cc", "Volala, ptá se.", NOW + 4_000)
+            .map_err(err)?,
+        "note"
+    );
+    let v = s.request_view(&code).map_err(err)?.ok_or("no view")?;
+    let steps: Vec<String> = v
+        .events
+        .iter()
+        .map(|e| {
+            e.state
+                .map_or(format!("note by {}", e.by), |st| st.as_str().to_owned())
+        })
+        .collect();
+    ensure!(
+        steps
+            == [
+                "queued",
+                "submitted",
+                "in_progress",
+                "resolved",
+                "note by cc"
+            ],
+        "history: {steps:?}"
+    );
+    Ok(())
+}
+
+fn a_claimed_notice_is_not_due_and_old_addresses_are_forgotten(
+    s: &dyn Store,
+) -> Result<(), String> {
+    let code = with_contact(s, "k-claim", false)?;
+    ensure!(
+        s.due_notices(NOW, 10, NOW + 60_000)
+            .map_err(err)?
+            .is_empty(),
+        "a receipt notice nobody asked for"
+    );
+    let id = s
+        .resend_notice(&code, "cc", NOW)
+        .map_err(err)?
+        .ok_or("no address")?;
+    let mine = s.due_notices(NOW, 10, NOW + 60_000).map_err(err)?;
+    ensure!(mine.len() == 1 && mine[0].id == id, "{mine:?}");
+    ensure!(
+        s.due_notices(NOW + 1, 10, NOW + 60_000)
+            .map_err(err)?
+            .is_empty(),
+        "a claimed notice was due to another"
+    );
+    ensure!(
+        s.due_notices(NOW + 60_000, 10, NOW + 120_000)
+            .map_err(err)?
+            .len()
+            == 1,
+        "a lapsed claim did not come due again"
+    );
+    ensure!(
+        s.forget_contacts(NOW).map_err(err)? == 0,
+        "a young address was forgotten"
+    );
+    ensure!(
+        s.forget_contacts(NOW + 1).map_err(err)? == 1,
+        "an old address was kept"
+    );
+    let v = s.request_view(&code).map_err(err)?.ok_or("no view")?;
+    ensure!(
+        v.contact.is_none() && v.notices.iter().all(|n| n.status == "cancelled"),
+        "{v:?}"
     );
     Ok(())
 }

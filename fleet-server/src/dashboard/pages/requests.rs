@@ -76,7 +76,7 @@ fn request_card(v: &RequestView, staff: &Staff) -> String {
         .unwrap_or_else(|_| v.tracking_code.clone());
     let mut s = format!(
         "<section class=\"card\" id=\"request\"><h2>Request <code>{code}</code></h2>\
-         <dl class=\"facts\"><dt>State</dt><dd id=\"request-state\"><strong>{state}</strong></dd>\
+         <dl class=\"kv\"><dt>State</dt><dd id=\"request-state\"><strong>{state}</strong></dd>\
          <dt>Service</dt><dd>{service}</dd>\
          <dt>Filed at</dt><dd><a href=\"/dashboard/kiosks/{kid}\">{kname}</a>, {created}</dd>\
          <dt>Received by the fleet</dt><dd>{received}</dd>\
