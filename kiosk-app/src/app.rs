@@ -365,6 +365,16 @@ impl Controller {
         on!(on_key, |st, jobs, k: slint::SharedString| {
             st.session.key(&k);
         });
+        on!(on_choose_notify, |st, jobs, c: i32| {
+            st.session.choose_notify(match c {
+                1 => Some(protocol::fleet::NoticeChannel::Sms),
+                2 => Some(protocol::fleet::NoticeChannel::Email),
+                _ => None,
+            });
+        });
+        on!(on_edit_notify, |st, jobs| {
+            st.session.edit_notify_address();
+        });
         on!(on_focus_field, |st, jobs, i: i32| {
             st.session.focus(i.max(0) as usize);
         });

@@ -280,6 +280,15 @@ pub fn sample_screens(lang: Lang, catalog: &CatalogView) -> Vec<(&'static str, S
         },
     ));
     out.push(("identify", id, chrome.clone()));
+    // Notices by SMS to the form's phone number; by e-mail, typed on the review screen.
+    let mut sms = s.clone();
+    sms.choose_notify(Some(protocol::fleet::NoticeChannel::Sms));
+    out.push(("review-sms", sms, chrome.clone()));
+    let mut mail = s.clone();
+    mail.choose_notify(Some(protocol::fleet::NoticeChannel::Email));
+    mail.notify_to = "jana.novakova@".into();
+    mail.edit_notify_address();
+    out.push(("review-email-typing", mail, chrome.clone()));
 
     let mut sub = s.clone();
     let _ = sub.submit();

@@ -292,6 +292,12 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
             .collect(),
         |m| view.set_review_rows(m),
     );
+    view.set_notify(match session.notify {
+        None => 0,
+        Some(protocol::fleet::NoticeChannel::Sms) => 1,
+        Some(protocol::fleet::NoticeChannel::Email) => 2,
+    });
+    view.set_notify_to(s(&session.notify_to));
     view.set_identity(s(session
         .identity
         .as_ref()

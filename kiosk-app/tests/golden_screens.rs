@@ -7,12 +7,14 @@
 
 use std::path::Path;
 
-const SCREENS: [&str; 5] = [
+const SCREENS: [&str; 7] = [
     "landscape-normal-cs-home",
     "landscape-contrast-uk-form-errors",
     "portrait-normal-en-done-no-receipt",
     "landscape-normal-cs-review",
     "landscape-normal-cs-review-printer-down",
+    "landscape-normal-cs-review-sms",
+    "landscape-normal-cs-review-email-typing",
 ];
 
 fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {

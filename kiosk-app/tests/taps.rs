@@ -129,11 +129,28 @@ fn a_citizen_taps_through_a_submission_and_leaves_nothing_behind() {
     assert_eq!(ui.global::<View>().get_screen(), Screen::Review);
     assert_eq!(named(&ui, "bench by the town hall is broken").len(), 1);
 
+    // Text messages about the request: the form has no phone field, so the number is typed
+    // on the review screen's number pad.
+    tap(&ui, &c, "By text message");
+    assert!(ui.global::<View>().get_keyboard(), "the number pad is up");
+    type_keys(&ui, &c, "777123456");
+    let number: Vec<_> = ElementHandle::find_by_accessible_label(&ui, "Phone number for notices")
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::TextInput))
+        .collect();
+    assert_eq!(number[0].accessible_value().unwrap(), "777123456");
+
     tap(&ui, &c, "Submit");
     wait_for(&c, "the done screen", || {
         ui.global::<View>().get_screen() == Screen::Done
     });
     let code = ui.global::<View>().get_tracking_code().to_string();
+    // The choice reached the fleet with the submission: the number kept there, masked.
+    let plain = protocol::tracking::TrackingCode::parse(&code).unwrap();
+    wait_for(&c, "the fleet keeps the address", || {
+        k.fleet
+            .admin_get(&format!("/api/admin/v1/requests/{}", plain.as_str()))
+            .is_some_and(|v| v["contact"] == serde_json::json!(["sms", "+••• ••• ••456"]))
+    });
     assert_eq!(named(&ui, &code).len(), 1, "the code is on screen");
     assert!(printer.wait_for_jobs(1, Duration::from_secs(10)));
     assert!(printer.jobs()[0].receipt.to_text().contains(&code));

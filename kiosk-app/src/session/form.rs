@@ -30,6 +30,11 @@ impl Session {
         match self.screen {
             Screen::Catalog if self.searching => Some(self.layout),
             Screen::Status => Some(Layout::Code),
+            Screen::Review if self.notify_typing => match self.notify {
+                Some(NoticeChannel::Sms) => Some(Layout::Numeric),
+                Some(NoticeChannel::Email) => Some(Layout::English),
+                None => None,
+            },
             Screen::Form => {
                 let f = self.page_fields().get(self.focused?)?;
                 match f.kind {
@@ -60,6 +65,10 @@ impl Session {
                 self.layout = keyboard::next(self.layout);
                 return;
             }
+            "enter" if self.screen == Screen::Review => {
+                self.notify_typing = false;
+                return;
+            }
             "enter" => {
                 self.advance_focus();
                 return;
@@ -83,6 +92,12 @@ impl Session {
             Screen::Catalog if self.searching => edit(&mut self.search),
             Screen::Status if self.status_code.chars().count() < 16 || ch.is_none() => {
                 edit(&mut self.status_code)
+            }
+            Screen::Review
+                if self.notify_typing && (self.notify_to.len() < 254 || ch.is_none()) =>
+            {
+                edit(&mut self.notify_to);
+                self.message.clear();
             }
             Screen::Form => {
                 let Some(field) = self

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use protocol::app::{CatalogView, StatusAnswer, SubmitRequest};
+use protocol::fleet::{NoticeChannel, NoticeRequest};
 use protocol::form::{Field, FieldKind, Service};
 use protocol::validate::{Date, FieldError, FieldValue, FormValues, validate_field};
 use protocol::{Lang, Text};
@@ -115,6 +116,12 @@ pub struct Session {
     pub statuses: Vec<StatusAnswer>,
     /// A message for the current screen (an error from the agent, "no card", …).
     pub message: String,
+    /// How the citizen asked (on the review screen) to be told about changes, if they did.
+    pub notify: Option<NoticeChannel>,
+    /// Where to: taken from the form's phone or e-mail field, or typed on the review screen.
+    pub notify_to: String,
+    /// The keyboard types into the address on the review screen.
+    pub notify_typing: bool,
 }
 
 impl Default for Session {
@@ -153,6 +160,9 @@ impl Session {
             status_code: String::new(),
             statuses: Vec::new(),
             message: String::new(),
+            notify: None,
+            notify_to: String::new(),
+            notify_typing: false,
         }
     }
 

@@ -83,8 +83,75 @@ impl Session {
             .collect()
     }
 
+    /// The citizen's choice on the review screen: no notices (`None`), or by SMS or e-mail to
+    /// the form's phone or e-mail value (typed on the review screen when the form has none).
+    pub fn choose_notify(&mut self, channel: Option<NoticeChannel>) {
+        self.message.clear();
+        if channel == self.notify {
+            return;
+        }
+        self.notify = channel;
+        self.notify_to = channel
+            .and_then(|c| self.form_address(c))
+            .unwrap_or_default();
+        self.notify_typing = channel.is_some() && self.notify_to.is_empty();
+    }
+
+    /// The address field of the review screen was tapped: the keyboard types into it.
+    pub fn edit_notify_address(&mut self) {
+        self.notify_typing = self.notify.is_some();
+    }
+
+    /// The first phone (for SMS) or e-mail value the citizen entered in the form.
+    fn form_address(&self, channel: NoticeChannel) -> Option<String> {
+        let service = self.service.as_ref()?;
+        service
+            .form
+            .pages
+            .iter()
+            .flat_map(|p| &p.fields)
+            .filter(|f| match channel {
+                NoticeChannel::Sms => matches!(f.kind, FieldKind::Phone),
+                NoticeChannel::Email => matches!(f.kind, FieldKind::Email),
+            })
+            .find_map(|f| match self.values.get(&f.id) {
+                Some(FieldValue::Text(t)) if !t.trim().is_empty() => Some(t.trim().to_owned()),
+                _ => None,
+            })
+    }
+
     /// Submit: what to send to the agent (the same id on every retry).
     pub fn submit(&mut self) -> Option<Request> {
+        let notify = match self.notify {
+            None => None,
+            Some(channel) => {
+                let asked = NoticeRequest {
+                    channel,
+                    to: self.notify_to.clone(),
+                };
+                match asked.normalized() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.notify_typing = true;
+                        self.message = match channel {
+                            NoticeChannel::Sms => tr(
+                                self.lang,
+                                "Zadejte telefonní číslo, např. 777 123 456 nebo +420 777 123 456.",
+                                "Enter a phone number, e.g. +420 777 123 456.",
+                                "Введіть номер телефону, напр. +420 777 123 456.",
+                            ),
+                            NoticeChannel::Email => tr(
+                                self.lang,
+                                "Zadejte e-mailovou adresu, např. jana@example.cz.",
+                                "Enter an e-mail address, e.g. jana@example.cz.",
+                                "Введіть адресу електронної пошти, напр. jana@example.cz.",
+                            ),
+                        };
+                        return None;
+                    }
+                }
+            }
+        };
         let service = self.service.as_ref()?;
         let id = *self.submission_id.get_or_insert_with(uuid::Uuid::new_v4);
         self.screen = Screen::Submitting;
@@ -96,7 +163,7 @@ impl Session {
             language: self.lang,
             values: self.values.clone(),
             identity: self.identity.as_ref().map(|(hash, _)| hash.clone()),
-            notify: None,
+            notify,
         }))
     }
 
@@ -107,6 +174,7 @@ impl Session {
         // The personal data is no longer needed on screen.
         self.values.clear();
         self.typed.clear();
+        self.notify_to.clear();
     }
 
     /// The agent refused or failed: back to the review with the reason.

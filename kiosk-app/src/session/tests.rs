@@ -135,3 +135,68 @@ fn search_filters_in_the_citizens_language_and_a_retry_keeps_the_submission_id()
     };
     assert_eq!(a.submission_id, b.submission_id);
 }
+
+#[test]
+fn the_citizen_chooses_notices_on_the_review_and_they_travel_with_the_submission() {
+    use protocol::fleet::{NoticeChannel, NoticeRequest};
+    let mut s = Session::new();
+    s.service = Some(
+        protocol::json::decode::<protocol::fleet::Catalog>(
+            include_bytes!("../../../fleet-server/data/demo-catalog.json"),
+            1 << 20,
+        )
+        .unwrap()
+        .services
+        .into_iter()
+        .find(|x| {
+            x.form
+                .pages
+                .iter()
+                .flat_map(|p| &p.fields)
+                .any(|f| f.id == "telefon")
+        })
+        .unwrap(),
+    );
+    s.values.insert(
+        "telefon".into(),
+        FieldValue::Text("+420 601 234 567".into()),
+    );
+    s.screen = Screen::Review;
+    // SMS: the form's phone number, no typing.
+    s.choose_notify(Some(NoticeChannel::Sms));
+    assert_eq!(s.notify_to, "+420 601 234 567");
+    assert!(!s.notify_typing && s.keyboard_layout().is_none());
+    // E-mail without one in the form: typed on the review screen with the letter keyboard.
+    s.choose_notify(Some(NoticeChannel::Email));
+    assert!(s.notify_typing);
+    assert_eq!(s.keyboard_layout(), Some(crate::keyboard::Layout::English));
+    for k in ["j", "a", "n", "a", "@"] {
+        s.key(k);
+    }
+    // Not an address yet: refused on the review screen, nothing sent.
+    assert!(s.submit().is_none());
+    assert_eq!(s.screen, Screen::Review);
+    assert!(!s.message.is_empty());
+    for k in ["x", ".", "c", "z"] {
+        s.key(k);
+    }
+    let Some(Request::Submit(req)) = s.submit() else {
+        panic!("not submitted")
+    };
+    assert_eq!(
+        req.notify,
+        Some(NoticeRequest {
+            channel: NoticeChannel::Email,
+            to: "jana@x.cz".into()
+        })
+    );
+    // "No, thanks" sends nothing; the stored code clears the address from the screen.
+    s.screen = Screen::Review;
+    s.choose_notify(None);
+    let Some(Request::Submit(req)) = s.submit() else {
+        panic!("not submitted")
+    };
+    assert_eq!(req.notify, None);
+    s.submitted("X".into(), String::new(), true);
+    assert!(s.notify_to.is_empty());
+}
