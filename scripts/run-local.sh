@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole system locally on 127.0.0.1: the fleet server (with the demo catalog), the
-# reference agenda system, one kiosk agent on simulated devices, 23 simulated kiosks
+# reference agenda system, the reference SMS gateway (citizens' notices), one kiosk agent on simulated devices, 23 simulated kiosks
 # (kiosk-sim), and the kiosk app in a window
 # when there is a display. State lives in .run/ (delete it to start over).
 # Submit like the kiosk app does with:  target/debug/kioskctl --socket .run/agent.sock ...
@@ -16,10 +16,12 @@ export FONTCONFIG_FILE="$PWD/assets/fonts/fonts.conf"
 mkdir -p "$RUN"
 PORT=${OKENKO_PORT:-8080}
 AGENDA_PORT=${OKENKO_AGENDA_PORT:-9400}
+SMS_PORT=${OKENKO_SMS_PORT:-9500}
 ADMIN_TOKEN=${OKENKO_ADMIN_TOKEN:-local-admin-token-change-me}
 # The dashboard's first admin (made on the first run; more users are made on the dashboard).
 ADMIN_PASSWORD=${OKENKO_ADMIN_PASSWORD:-local-admin-password}
 AGENDA_TOKEN=local-agenda-token-change-me
+SMS_TOKEN=local-sms-token-change-me
 
 cat > "$RUN/fleet.toml" <<TOML
 [server]
@@ -34,6 +36,16 @@ inbound_token = "$AGENDA_TOKEN"
 
 [releases]
 keyring = "$RUN/release-keys"
+
+[notices]
+# The demo sends text messages at any hour.
+sms_hours = ""
+
+[notices.sms]
+url = "http://127.0.0.1:$SMS_PORT/messages"
+auth_header = "Authorization"
+auth_value = "Bearer $SMS_TOKEN"
+idempotency_header = "Idempotency-Key"
 TOML
 
 # Releases: a signing key (made once) and two demo releases for the kiosks' `dir` slots. Their
@@ -123,6 +135,7 @@ TOML
 $BIN/fleet-server --config "$RUN/fleet.toml" serve 2>"$RUN/fleet.log" & pids+=($!)
 $BIN/agenda-ref --listen "127.0.0.1:$AGENDA_PORT" --fleet "http://127.0.0.1:$PORT" \
   --fleet-token "$AGENDA_TOKEN" --progress-after 20 2>"$RUN/agenda.log" & pids+=($!)
+$BIN/sms-gateway-ref --listen "127.0.0.1:$SMS_PORT" --token "$SMS_TOKEN" >"$RUN/sms.log" 2>&1 & pids+=($!)
 $BIN/kiosk-agent --config "$RUN/agent.toml" 2>"$RUN/agent.log" & pids+=($!)
 sleep 1
 # Upload the demo releases (a release already there is refused, harmlessly).
@@ -157,6 +170,9 @@ Okénko is running locally (logs in $RUN/*.log):
   dashboard         http://127.0.0.1:$PORT/dashboard   (user admin, password $ADMIN_PASSWORD)
   fleet server      http://127.0.0.1:$PORT   (admin token: $ADMIN_TOKEN)
   agenda system     http://127.0.0.1:$AGENDA_PORT/submissions
+  SMS gateway       http://127.0.0.1:$SMS_PORT/messages (the texts citizens get: $RUN/sms.log)
+  call centre       the dashboard's Requests page (role call_centre); or
+                    $BIN/fleetctl request show CODE
   kiosk agent       socket $RUN/agent.sock
   receipt printer   simulated on $PRINTER (receipts appear in $RUN/printer.log)
   touchscreen       simulated on $RUN/touch (a tap every 4 s)

@@ -10,6 +10,8 @@
 //!   default, [`store::postgres`] the database several instances share.
 //! - [`bus`]: what one instance changed, told to the others (PostgreSQL's LISTEN/NOTIFY).
 //! - [`connector`]: delivery of submissions to the office's agenda system.
+//! - [`notices`]: text messages and e-mails to citizens when their request changes state (the
+//!   SMS gateway connector, quiet hours, the sealed addresses).
 //! - [`run`]: configuration to a serving process (HTTPS with rustls, graceful shutdown).
 //! - [`config`]: the TOML configuration; [`hours`]: opening hours in Czech local time.
 //! - [`auth`]: secrets hashed and compared in constant time; [`staff`]: staff accounts,

@@ -16,6 +16,8 @@
 //! - [`releases`]: signing keys, keyrings and bundles for the update tests, made with
 //!   `fleetctl`.
 //! - [`sinks`]: a webhook endpoint and an SMTP relay that keep what the fleet sends.
+//! - [`smsgw`]: a reference SMS gateway: one message per idempotency key, scripted faults
+//!   (binary `sms-gateway-ref`).
 //! - [`browser`]: a real headless Chromium over the DevTools protocol.
 //! - [`vm`]: the appliance image in QEMU (UEFI, virtio screen and touch, serial console, QMP).
 //! - [`postgres`]: a real PostgreSQL server (Debian's) in a temporary directory on 127.0.0.1,

@@ -46,6 +46,7 @@ fn the_receipt_and_the_kiosk_screens_in_the_docs_are_current() {
             "kiosk-form-contrast-uk.png",
             "landscape-contrast-uk-form-errors",
         ),
+        ("kiosk-review-sms-en.png", "landscape-normal-en-review-sms"),
     ] {
         run(Command::new(bin("kiosk-app"))
             .arg("--render-screens")

@@ -17,6 +17,7 @@ use hw_tests::agenda::{AgendaRef, push};
 use hw_tests::harness::{
     Agent, Fleet, TempDir, bin, demo_catalog, sample_submission, submit, wait_until,
 };
+use hw_tests::sinks::SmtpSink;
 use hw_tests::smsgw::{Fault, SmsGatewayRef};
 use protocol::fleet::{NoticeChannel, NoticeRequest, RequestState};
 use protocol::tracking::TrackingCode;
@@ -31,6 +32,7 @@ struct City {
     fleet: Fleet,
     agent: Agent,
     gateway: SmsGatewayRef,
+    smtp: SmtpSink,
     _agenda: AgendaRef,
 }
 
@@ -52,15 +54,18 @@ fn city(label: &str, notices: &str, sms: &str) -> City {
             Some(SMS_TOKEN.into()),
         ))
         .unwrap();
+    let smtp = SmtpSink::start().unwrap();
     let fleet = Fleet::start(
         &tmp.path().join("fleet"),
         &format!(
             "public_url = \"https://fleet.example.cz\"\n\
+             [alerts]\nsmtp_server = \"{}\"\nmail_from = \"okenko@example.cz\"\n\
              [connector]\nurl = \"{}\"\noutbound_token = \"out-token\"\n\
              inbound_token = \"{INBOUND}\"\nretry_max_s = 1\n\
              [notices]\nretry_max_s = 1\ntell_receipt = false\n{notices}\n\
              [notices.sms]\nurl = \"{}\"\nauth_header = \"Authorization\"\n\
              auth_value = \"Bearer {SMS_TOKEN}\"\ntimeout_s = 2\n{sms}\n",
+            smtp.addr(),
             agenda.url(),
             gateway.url()
         ),
@@ -79,6 +84,7 @@ fn city(label: &str, notices: &str, sms: &str) -> City {
         fleet,
         agent,
         gateway,
+        smtp,
         _agenda: agenda,
     }
 }
@@ -87,18 +93,31 @@ impl City {
     /// A submission asking for text messages, in `lang`; its code once the fleet and the
     /// agenda system have it.
     fn submit_with_sms(&self, marker: &str, lang: protocol::Lang) -> TrackingCode {
+        self.submit_asking(marker, lang, NoticeChannel::Sms, NUMBER)
+    }
+
+    /// A submission asking for notices by `channel` to `to`, in `lang`; its code once the
+    /// fleet and the agenda system have it.
+    fn submit_asking(
+        &self,
+        marker: &str,
+        lang: protocol::Lang,
+        channel: NoticeChannel,
+        to: &str,
+    ) -> TrackingCode {
         let mut req = sample_submission(uuid::Uuid::new_v4(), marker);
         req.language = lang;
         req.notify = Some(NoticeRequest {
-            channel: NoticeChannel::Sms,
-            to: NUMBER.into(),
+            channel,
+            to: to.into(),
         });
+        let before = self.agent.outbox_count("state = 'acked'");
         let ack = submit(&self.agent, &req).unwrap();
         assert!(
             wait_until(Duration::from_secs(30), || self
                 .agent
                 .outbox_count("state = 'acked'")
-                >= 1),
+                > before),
             "the fleet acknowledges"
         );
         assert!(
@@ -315,8 +334,33 @@ fn quiet_hours_hold_a_text_until_morning_and_a_lost_answer_is_never_repeated() {
                 .is_some_and(|e| e.contains("outside the SMS hours"))
         })
     }));
-    std::thread::sleep(Duration::from_secs(6));
-    assert!(c.gateway.posts().is_empty(), "nothing at night");
+    // An e-mail goes at any hour: a Ukrainian citizen's, now.
+    let mailed = c.submit_asking(
+        "mail-marker",
+        protocol::Lang::Uk,
+        NoticeChannel::Email,
+        "Olena.Shevchenko@Example.CZ",
+    );
+    c.push(&mailed, RequestState::WaitingForCitizen);
+    assert!(wait_until(Duration::from_secs(20), || c
+        .smtp
+        .messages()
+        .len()
+        == 1));
+    let mail = &c.smtp.messages()[0];
+    assert!(mail.contains("To: Olena.Shevchenko@example.cz"), "{mail}");
+    assert!(
+        mail.contains("Subject: =?UTF-8?B?"),
+        "an encoded subject: {mail}"
+    );
+    assert!(
+        mail.contains("Очікує на вас") && mail.contains(&mailed.to_string()),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("https://fleet.example.cz/s/{}", mailed.as_str())));
+    assert!(!mail.contains("mail-marker"), "no form values: {mail}");
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(c.gateway.posts().is_empty(), "no text message at night");
     assert_eq!(c.notice_statuses(&code), ["pending"]);
 
     // The next morning, 08:01: it goes, in Czech.
@@ -343,8 +387,9 @@ fn quiet_hours_hold_a_text_until_morning_and_a_lost_answer_is_never_repeated() {
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(c.gateway.posts().len(), 2, "{:?}", c.gateway.posts());
     assert_eq!(c.gateway.messages().len(), 2);
-    // Closed, nothing left to send: the address is gone.
-    assert_eq!(c.contacts_kept(), 0);
+    // Closed, nothing left to send: the address is gone (the e-mail's request is still open).
+    assert_eq!(c.contacts_kept(), 1);
+    assert!(c.view(&code).unwrap()["contact"].is_null());
     // A resend now has nowhere to go.
     let refused = c.fleet.admin_post(
         &format!("/api/admin/v1/requests/{}/resend", code.as_str()),
@@ -390,6 +435,19 @@ fn a_call_centre_finds_a_request_read_over_the_phone_and_resends_its_notice_in_c
     b.click("nav a[href='/dashboard/requests']").unwrap();
     b.wait_for("location.pathname === '/dashboard/requests'", WAIT)
         .unwrap();
+    let troubled = b
+        .wait_for(
+            "(document.getElementById('troubled-notices') || {}).innerText",
+            WAIT,
+        )
+        .unwrap();
+    assert!(
+        troubled
+            .as_str()
+            .unwrap()
+            .contains("every notice reached the citizen"),
+        "{troubled}"
+    );
     let spoken = |s: &str| {
         // Lower case, in groups, as typed while listening.
         let s = s.to_lowercase();

@@ -816,6 +816,11 @@ fn a_state_change_is_told_once_and_the_address_goes_at_close(s: &dyn Store) -> R
     );
     let statuses: Vec<&str> = v.notices.iter().map(|n| n.status.as_str()).collect();
     ensure!(statuses == ["sent", "sent", "failed"], "{statuses:?}");
+    let troubled = s.troubled_notices(NOW, 10).map_err(err)?;
+    ensure!(
+        troubled.len() == 1 && troubled[0].0 == code && troubled[0].1.status == "failed",
+        "staff see the failed notice: {troubled:?}"
+    );
     ensure!(
         s.resend_notice(&code, "cc", NOW + 3_000)
             .map_err(err)?

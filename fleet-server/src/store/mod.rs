@@ -889,6 +889,14 @@ pub trait Notices {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
 
+    /// Notices that failed for good or are unconfirmed since `since`, newest first, with their
+    /// request's code: what staff should look at.
+    fn troubled_notices(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(String, NoticeRecord)>, StoreError>;
+
     /// Deletes the addresses of closed requests with nothing left to send, and every address
     /// kept since before `kept_before` (its pending notices are cancelled); how many.
     fn forget_contacts(&self, kept_before: UnixMillis) -> Result<usize, StoreError>;

@@ -37,7 +37,9 @@ pub async fn requests(
          I or L as 1. The last character checks the others.</p></section>",
         esc(&typed)
     );
-    if !typed.is_empty() {
+    if typed.is_empty() {
+        body.push_str(&troubled(&state).await?);
+    } else {
         match crate::ops::notices::look_up(&state, &staff.name, &typed).await {
             Ok(view) => body.push_str(&request_card(&view, &staff)),
             Err(AppError::BadRequest(why) | AppError::NotFound(why)) => {
@@ -68,6 +70,45 @@ pub async fn requests(
         },
         &body,
     ))
+}
+
+/// Notices of the last 30 days that failed or may not have arrived: the citizens to call back.
+async fn troubled(state: &AppState) -> Result<String, AppError> {
+    let since = crate::now_ms() - 30 * 86_400_000;
+    let list = blocking(state, move |s| s.troubled_notices(since, 100)).await?;
+    let mut s = String::from(
+        "<section class=\"card\" id=\"troubled-notices\"><h2>Notices that need a look</h2>\
+         <p class=\"small muted\">Failed for good, or perhaps not delivered, in the last 30 \
+         days. Open the request to resend.</p>",
+    );
+    if list.is_empty() {
+        s.push_str("<p class=\"muted\">None: every notice reached the citizen.</p></section>");
+        return Ok(s);
+    }
+    s.push_str(
+        "<table><thead><tr><th>Request</th><th>About</th><th>To</th><th>What happened</th>\
+         <th>When</th></tr></thead><tbody>",
+    );
+    for (code, n) in list {
+        let shown = protocol::tracking::TrackingCode::parse(&code)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|_| code.clone());
+        let _ = write!(
+            s,
+            "<tr><td><a href=\"/dashboard/requests?code={c}\"><code>{shown}</code></a></td>\
+             <td>{about}</td><td>{ch} {to}</td><td>{status}<div class=\"small muted\">{err}</div>\
+             </td><td class=\"small\">{at}</td></tr>",
+            c = urlencode(&code),
+            about = esc(n.state.label().get(protocol::Lang::En)),
+            ch = n.channel.as_str().to_uppercase(),
+            to = esc(&n.to),
+            status = esc(&n.status),
+            err = esc(n.last_error.as_deref().unwrap_or("")),
+            at = when(n.created_at),
+        );
+    }
+    s.push_str("</tbody></table></section>");
+    Ok(s)
 }
 
 fn request_card(v: &RequestView, staff: &Staff) -> String {

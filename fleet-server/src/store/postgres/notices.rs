@@ -8,7 +8,9 @@ use crate::store::rows::{
     CLOSED_STATES, NOTICE_COLUMNS, NOTICE_JOB_COLUMNS, notice_job, notice_record, notice_update,
     request_history,
 };
-use crate::store::{NoticeJob, NoticeOutcome, Notices, RequestEvent, RequestView, SealedContact};
+use crate::store::{
+    NoticeJob, NoticeOutcome, NoticeRecord, Notices, RequestEvent, RequestView, SealedContact,
+};
 
 /// Queues the notice of state `$2` for request `$1` to the address kept for it, if any: `$3`
 /// now, `$4` who asked.
@@ -30,6 +32,23 @@ fn forget_if_closed() -> String {
          AND NOT EXISTS (SELECT 1 FROM notices n
                          WHERE n.tracking_code = $1 AND n.status = 'pending')"
     )
+}
+
+/// A notice from the first columns of `row` ([`NOTICE_COLUMNS`]).
+fn notice_row(r: &postgres::Row) -> Result<NoticeRecord, StoreError> {
+    notice_record((
+        get(r, 0)?,
+        get(r, 1)?,
+        get(r, 2)?,
+        get(r, 3)?,
+        get(r, 4)?,
+        get(r, 5)?,
+        get(r, 6)?,
+        get(r, 7)?,
+        get(r, 8)?,
+        get(r, 9)?,
+        get(r, 10)?,
+    ))
 }
 
 impl Notices for PgStore {
@@ -196,21 +215,7 @@ impl Notices for PgStore {
                 &[&code],
             )?
             .iter()
-            .map(|r| {
-                notice_record((
-                    get(r, 0)?,
-                    get(r, 1)?,
-                    get(r, 2)?,
-                    get(r, 3)?,
-                    get(r, 4)?,
-                    get(r, 5)?,
-                    get(r, 6)?,
-                    get(r, 7)?,
-                    get(r, 8)?,
-                    get(r, 9)?,
-                    get(r, 10)?,
-                ))
-            })
+            .map(notice_row)
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(RequestView {
             tracking_code: code.to_owned(),
@@ -271,6 +276,24 @@ impl Notices for PgStore {
                 &[&code, &now, &by, &text],
             )
             .map(|n| n > 0)
+    }
+
+    fn troubled_notices(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(String, NoticeRecord)>, StoreError> {
+        let rows = self.conn()?.query(
+            &format!(
+                "SELECT {NOTICE_COLUMNS}, tracking_code FROM notices
+                 WHERE status IN ('failed', 'unconfirmed') AND created_at >= $1
+                 ORDER BY id DESC LIMIT $2"
+            ),
+            &[&since, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| Ok((get(r, 11)?, notice_row(r)?)))
+            .collect()
     }
 
     fn forget_contacts(&self, kept_before: UnixMillis) -> Result<usize, StoreError> {

@@ -5,7 +5,9 @@ use crate::store::rows::{
     CLOSED_STATES, NOTICE_COLUMNS, NOTICE_JOB_COLUMNS, NoticeJobRow, NoticeRow, notice_job,
     notice_record, notice_update, request_history,
 };
-use crate::store::{NoticeJob, NoticeOutcome, Notices, RequestEvent, RequestView, SealedContact};
+use crate::store::{
+    NoticeJob, NoticeOutcome, NoticeRecord, Notices, RequestEvent, RequestView, SealedContact,
+};
 
 /// Queues the notice of state `?2` for request `?1` to the address kept for it, if any:
 /// `?3` now, `?4` who asked.
@@ -331,6 +333,47 @@ impl Notices for SqliteStore {
             )
             .map(|n| n > 0)
             .map_err(db)
+    }
+
+    fn troubled_notices(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(String, NoticeRecord)>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT tracking_code, {NOTICE_COLUMNS} FROM notices
+                 WHERE status IN ('failed', 'unconfirmed') AND created_at >= ?1
+                 ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![since, limit as i64], |r| {
+                let code: String = r.get(0)?;
+                Ok((
+                    code,
+                    (
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                        r.get(10)?,
+                        r.get(11)?,
+                    ),
+                ))
+            })
+            .map_err(db)?;
+        rows.map(|r| {
+            let (code, row) = r.map_err(db)?;
+            Ok((code, notice_record(row)?))
+        })
+        .collect()
     }
 
     fn forget_contacts(&self, kept_before: UnixMillis) -> Result<usize, StoreError> {
