@@ -343,30 +343,14 @@ impl Notices for SqliteStore {
         let conn = self.conn();
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT tracking_code, {NOTICE_COLUMNS} FROM notices
+                "SELECT {NOTICE_COLUMNS}, tracking_code FROM notices
                  WHERE status IN ('failed', 'unconfirmed') AND created_at >= ?1
                  ORDER BY id DESC LIMIT ?2"
             ))
             .map_err(db)?;
         let rows = st
             .query_map(params![since, limit as i64], |r| {
-                let code: String = r.get(0)?;
-                Ok((
-                    code,
-                    (
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                    ),
-                ))
+                Ok((r.get::<_, String>(11)?, notice_row(r)?))
             })
             .map_err(db)?;
         rows.map(|r| {
