@@ -99,6 +99,24 @@ fn garbage_gets_errors_and_changes_nothing() {
     assert!(
         matches!(good.call(RequestBody::Submit(unknown)), Err(ClientError::Agent(e)) if e.code == ErrorCode::UnknownService)
     );
+    // An address for notices that is none: refused with the reason, nothing stored.
+    for (channel, to) in [
+        (protocol::fleet::NoticeChannel::Sms, "12 34"),
+        (protocol::fleet::NoticeChannel::Email, "jana at example"),
+    ] {
+        let mut bad_address = common::sample_submission(0);
+        bad_address.notify = Some(protocol::fleet::NoticeRequest {
+            channel,
+            to: to.into(),
+        });
+        match good.call(RequestBody::Submit(bad_address)) {
+            Err(ClientError::Agent(e)) => {
+                assert_eq!(e.code, ErrorCode::Invalid);
+                assert!(e.message.contains("address for notices"), "{}", e.message);
+            }
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
     assert_eq!(outbox_rows(&agent), before, "nothing was stored");
 
     // The well-behaved client was never disturbed, and a valid submission still works.
