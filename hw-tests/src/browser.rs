@@ -306,8 +306,8 @@ fn fonts_conf() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/fonts/fonts.conf")
 }
 
-/// Standard base64 (the screenshot's encoding).
-fn decode_base64(s: &str) -> anyhow::Result<Vec<u8>> {
+/// Standard base64 (the screenshot's encoding, and e-mail headers' encoded words).
+pub(crate) fn decode_base64(s: &str) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0);
     for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {

@@ -135,6 +135,37 @@ impl SmtpSink {
         self.addr
     }
 
+    /// The subjects of the messages so far, decoded (RFC 2047 `=?UTF-8?B?…?=` words, folded
+    /// lines joined).
+    pub fn subjects(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .filter_map(|m| {
+                let unfolded = m.replace("\r\n ", " ");
+                let line = unfolded.lines().find_map(|l| l.strip_prefix("Subject: "))?;
+                Some(
+                    line.split(' ')
+                        .map(|w| {
+                            w.strip_prefix("=?UTF-8?B?")
+                                .and_then(|w| w.strip_suffix("?="))
+                                .and_then(|b| crate::browser::decode_base64(b).ok())
+                                .and_then(|b| String::from_utf8(b).ok())
+                                .map_or((w.to_owned(), false), |d| (d, true))
+                        })
+                        .fold((String::new(), false), |(mut acc, prev), (w, encoded)| {
+                            // Space between two encoded words is not part of the text.
+                            if !(acc.is_empty() || prev && encoded) {
+                                acc.push(' ');
+                            }
+                            acc.push_str(&w);
+                            (acc, encoded)
+                        })
+                        .0,
+                )
+            })
+            .collect()
+    }
+
     /// What it received so far.
     pub fn messages(&self) -> Vec<String> {
         self.messages

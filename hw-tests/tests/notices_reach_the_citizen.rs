@@ -349,6 +349,10 @@ fn quiet_hours_hold_a_text_until_morning_and_a_lost_answer_is_never_repeated() {
         == 1));
     let mail = &c.smtp.messages()[0];
     assert!(mail.contains("To: Olena.Shevchenko@example.cz"), "{mail}");
+    assert_eq!(
+        c.smtp.subjects(),
+        [format!("Ваша заява {mailed}: Очікує на вас")]
+    );
     assert!(
         mail.contains("Subject: =?UTF-8?B?"),
         "an encoded subject: {mail}"

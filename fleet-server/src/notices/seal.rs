@@ -55,10 +55,17 @@ impl ContactKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut secret = [0u8; 32];
                 getrandom::fill(&mut secret).map_err(|e| format!("no random source: {e}"))?;
-                write_new(path, &protocol::hex(&secret))
-                    .map_err(|e| format!("cannot make {shown}: {e}"))?;
-                tracing::info!(path = %shown, "made a new contact key");
-                Ok(ContactKey::from_secret(&secret))
+                match write_new(path, &protocol::hex(&secret)) {
+                    Ok(()) => {
+                        tracing::info!(path = %shown, "made a new contact key");
+                        Ok(ContactKey::from_secret(&secret))
+                    }
+                    // Another instance sharing the directory made it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        ContactKey::load_or_create(path)
+                    }
+                    Err(e) => Err(format!("cannot make {shown}: {e}")),
+                }
             }
             Err(e) => Err(format!("cannot read {shown}: {e}")),
         }
@@ -121,16 +128,33 @@ impl ContactKey {
     }
 }
 
+/// Writes `text` to a new file at `path`, whole or not at all: written and synced under a
+/// temporary name, then linked to `path` (which fails if it exists), so an instance starting
+/// beside this one reads either nothing or the whole key.
 fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(format!("{text}\n").as_bytes())?;
-    f.sync_all()
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!(
+        "tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(format!("{text}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    written
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -185,8 +209,8 @@ mod tests {
     fn the_key_file_is_made_once_private_and_read_back() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("okenko-key-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("contact.key");
+        // The directory is made with the key (a PostgreSQL fleet's data_dir may not exist yet).
+        let path = dir.join("data/contact.key");
         let n = NoticeRequest {
             channel: NoticeChannel::Email,
             to: "jana@example.cz".into(),
@@ -199,6 +223,21 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let again = ContactKey::load_or_create(&path).unwrap();
         assert_eq!(again.open("C", &sealed).as_deref(), Ok("jana@example.cz"));
+        // Instances starting together end with one key.
+        let other = dir.join("other/contact.key");
+        let keys: Vec<ContactKey> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| ContactKey::load_or_create(&other).unwrap()))
+                .collect();
+            starts.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let first = keys[0].seal("C", &n, protocol::Lang::Cs).sealed;
+        assert!(keys.iter().all(|k| k.open("C", &first).is_ok()));
+        assert_eq!(
+            std::fs::read_dir(dir.join("other")).unwrap().count(),
+            1,
+            "no temporary left"
+        );
         std::fs::write(&path, "not hex\n").unwrap();
         assert!(
             ContactKey::load_or_create(&path)
