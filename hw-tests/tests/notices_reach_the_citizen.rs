@@ -488,6 +488,10 @@ fn a_call_centre_finds_a_request_read_over_the_phone_and_resends_its_notice_in_c
         .unwrap();
     let text = b.text().unwrap();
     assert!(text.contains("In progress"), "{text}");
+    assert!(
+        text.contains("Suggestion or complaint"),
+        "the service by name: {text}"
+    );
     assert!(text.contains(&code.to_string()), "{text}");
     assert!(text.contains("+••• ••• ••456"), "{text}");
     assert!(!text.contains("cc-marker"), "no form values: {text}");

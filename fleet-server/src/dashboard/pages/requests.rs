@@ -41,7 +41,18 @@ pub async fn requests(
         body.push_str(&troubled(&state).await?);
     } else {
         match crate::ops::notices::look_up(&state, &staff.name, &typed).await {
-            Ok(view) => body.push_str(&request_card(&view, &staff)),
+            Ok(view) => {
+                // The service as citizens know it (the catalog's English name), else its id.
+                let id = view.service_id.clone();
+                let service = blocking(&state, move |s| s.catalog())
+                    .await?
+                    .and_then(|c| c.services.into_iter().find(|x| x.id == id))
+                    .map_or_else(
+                        || view.service_id.clone(),
+                        |x| x.name.get(protocol::Lang::En).to_owned(),
+                    );
+                body.push_str(&request_card(&view, &service, &staff));
+            }
             Err(AppError::BadRequest(why) | AppError::NotFound(why)) => {
                 let _ = write!(
                     body,
@@ -111,7 +122,7 @@ async fn troubled(state: &AppState) -> Result<String, AppError> {
     Ok(s)
 }
 
-fn request_card(v: &RequestView, staff: &Staff) -> String {
+fn request_card(v: &RequestView, service: &str, staff: &Staff) -> String {
     let code = protocol::tracking::TrackingCode::parse(&v.tracking_code)
         .map(|c| c.to_string())
         .unwrap_or_else(|_| v.tracking_code.clone());
@@ -127,7 +138,7 @@ fn request_card(v: &RequestView, staff: &Staff) -> String {
          <p class=\"small muted\">Form values and the citizen's identity are not shown here; \
          the office's agenda system holds them.</p>",
         state = esc(v.state.label().get(protocol::Lang::En)),
-        service = esc(&v.service_id),
+        service = esc(service),
         kid = urlencode(&v.kiosk_id),
         kname = esc(&v.kiosk_name),
         created = when(v.created_at),
