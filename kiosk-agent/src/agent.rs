@@ -43,6 +43,8 @@ pub struct Agent {
     pub updates: Option<Arc<Updates>>,
     /// Reboot and restart.
     pub power: Power,
+    /// Audio mode's speech, when `[speech]` is configured.
+    pub speech: Option<Arc<crate::speech::Speech>>,
 }
 
 impl Agent {
@@ -67,6 +69,10 @@ impl Agent {
         Ok(Agent {
             updates,
             devices: Arc::new(Devices::new(&config.devices()?)),
+            speech: config
+                .speech
+                .clone()
+                .map(|s| Arc::new(crate::speech::Speech::new(s))),
             config: Arc::new(config),
             store: Shared::new(store),
             fleet,

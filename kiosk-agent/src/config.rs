@@ -58,6 +58,9 @@ pub struct Config {
     /// Signed updates into A/B slots; without this section the kiosk is not updated.
     #[serde(default)]
     pub update: Option<UpdateSection>,
+    /// Speech for audio mode; without this section the kiosk has none.
+    #[serde(default)]
+    pub speech: Option<crate::speech::SpeechSection>,
 }
 
 /// `[receipt]`

@@ -52,8 +52,33 @@ pub fn handle(agent: &Agent, rt: &Handle, body: RequestBody) -> ResponseBody {
                 "this kiosk has no touchscreen configured",
             )),
         },
+        RequestBody::Speak(u) => speech(agent).and_then(|s| {
+            s.speak(&u)
+                .map(|headset| ResponseBody::Speaking { headset })
+        }),
+        RequestBody::StopSpeaking => speech(agent).map(|s| {
+            s.stop_speaking();
+            ResponseBody::Stopped
+        }),
+        RequestBody::Headset { after, wait_ms } => speech(agent).map(|s| {
+            let (seq, plugged) = s.jack.after(after, wait(wait_ms));
+            ResponseBody::Headset {
+                seq,
+                plugged,
+                detected: s.detects_headset(),
+            }
+        }),
     };
     result.unwrap_or_else(ResponseBody::Error)
+}
+
+fn speech(agent: &Agent) -> Result<&crate::speech::Speech, ApiError> {
+    agent.speech.as_deref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "this kiosk has no speech configured ([speech])",
+        )
+    })
 }
 
 fn store_error(e: StoreError) -> ApiError {

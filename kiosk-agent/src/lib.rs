@@ -10,7 +10,8 @@
 //! subsystem owns its section), [`provision`] (an installer's provisioning), [`tracking`]
 //! (issuing tracking codes), [`card_tokens`] (cards behind short-lived tokens the UI holds),
 //! [`backoff`] (one back-off with jitter), [`random`] (bytes from the OS), [`logging`] (tracing,
-//! with the last lines kept for the fleet) and [`notify`] (systemd's `sd_notify`).
+//! with the last lines kept for the fleet), [`notify`] (systemd's `sd_notify`) and [`speech`]
+//! (audio mode: espeak-ng, the headset jack).
 //!
 //! [`agent`] wires it: it builds the parts and hands each subsystem only what it needs
 //! ([`sync::Parts`], [`update::Parts`], [`commands::Executor`]); nothing below it imports it.
@@ -36,6 +37,7 @@ pub mod programs;
 pub mod provision;
 pub mod random;
 pub mod run;
+pub mod speech;
 pub mod store;
 pub mod sync;
 pub mod tracking;

@@ -165,6 +165,25 @@ pub fn spawn_in_group(
         .spawn()
 }
 
+/// Starts `program` with `args` in a process group of its own, its output to `stdout` and its
+/// input from `stdin` (another program's output, or nothing): the speech pipeline, which the
+/// agent stops by killing the group.
+pub fn spawn_piped(
+    program: &Path,
+    args: &[String],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    Command::new(program)
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+}
+
 /// Replaces this process with the same program and arguments (same process id, so systemd's
 /// watchdog and notifications follow); returns only when that failed.
 pub fn exec_self() -> std::io::Error {

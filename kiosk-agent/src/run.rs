@@ -68,6 +68,9 @@ async fn serve(mut config: Config) -> anyhow::Result<Ended> {
     )
     .context("cannot start the local API")?;
     crate::devices::Devices::start(&agent.devices).context("cannot start the device threads")?;
+    if let Some(speech) = &agent.speech {
+        speech.start().context("cannot watch the headset jack")?;
+    }
     let console_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     crate::console::start(
         &agent,
@@ -98,6 +101,9 @@ async fn serve(mut config: Config) -> anyhow::Result<Ended> {
     let _ = stop_tx.send(true);
     console_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     agent.devices.stop();
+    if let Some(speech) = &agent.speech {
+        speech.shut_down();
+    }
     // The local API's threads block; stop them off the runtime.
     let _ = tokio::task::spawn_blocking(move || api.stop()).await;
     let _ = sync.await;

@@ -10,10 +10,11 @@ use agent_client::{Client, ClientError};
 
 use crate::errors::Problem;
 use protocol::Lang;
-use protocol::app::{CatalogView, RequestBody, ResponseBody};
+use protocol::app::{CatalogView, RequestBody, ResponseBody, Utterance};
 use slint::ComponentHandle;
 
 use crate::AppWindow;
+use crate::access::{Access, Now, Pad, Step, controls::Act};
 use crate::config::AppConfig;
 use crate::session::{Request, Screen, Session};
 use crate::ui::{self, Chrome};
@@ -44,6 +45,60 @@ enum Event {
     Status(Result<protocol::app::StatusAnswer, Problem>),
     /// The requests made with a card, or why there are none.
     MyRequests(Result<Vec<protocol::app::StatusAnswer>, Problem>),
+    /// A headset was plugged in (true) or pulled.
+    Headset(bool),
+}
+
+/// What the speech thread passes on to the agent.
+#[derive(Debug)]
+enum Voice {
+    /// Say this (in place of what is being said).
+    Say(Utterance),
+    /// Stop speaking.
+    Stop,
+}
+
+/// Passes utterances to the agent, which speaks them. A failure is logged without the text.
+fn speaker(socket: std::path::PathBuf, jobs: mpsc::Receiver<Voice>) {
+    while let Ok(mut job) = jobs.recv() {
+        // Only the newest matters: a citizen moving on does not wait for old sentences.
+        while let Ok(newer) = jobs.try_recv() {
+            job = newer;
+        }
+        let body = match job {
+            Voice::Say(u) => RequestBody::Speak(u),
+            Voice::Stop => RequestBody::StopSpeaking,
+        };
+        if let Err(e) = call(&socket, body, Duration::from_secs(3)) {
+            eprintln!("kiosk-app: speech: {e}");
+        }
+    }
+}
+
+/// Follows the headset jack through the agent (long poll); quiet when the kiosk has no speech.
+fn jack(socket: std::path::PathBuf, events: mpsc::Sender<Event>) {
+    let mut seen: Option<(u64, bool)> = None;
+    loop {
+        let after = seen.map_or(u64::MAX, |(seq, _)| seq);
+        let wait_ms = if seen.is_some() { DEVICE_WAIT_MS } else { 0 };
+        let body = RequestBody::Headset {
+            after: if seen.is_some() { after } else { 0 },
+            wait_ms,
+        };
+        let wait = Duration::from_millis(u64::from(wait_ms)) + Duration::from_secs(3);
+        match call(&socket, body, wait) {
+            Ok(ResponseBody::Headset { seq, plugged, .. }) => {
+                if seen.is_none_or(|(_, was)| was != plugged)
+                    && events.send(Event::Headset(plugged)).is_err()
+                {
+                    return;
+                }
+                seen = Some((seq, plugged));
+            }
+            // No speech here, or the agent away: ask again later.
+            _ => std::thread::sleep(Duration::from_secs(5)),
+        }
+    }
 }
 
 fn call(
@@ -250,7 +305,14 @@ struct State {
     config: AppConfig,
     /// The language the window's static text is in.
     shown_lang: Option<Lang>,
+    /// Audio mode and the keypad's focus.
+    access: Access,
+    /// Everything said in audio mode, oldest first (the last [`SPOKEN_KEPT`]; tests read it).
+    spoken: Vec<Utterance>,
 }
+
+/// How many utterances [`Controller::spoken`] keeps.
+const SPOKEN_KEPT: usize = 500;
 
 /// The app's logic around a window: the session, the workers that talk to the agent, the idle
 /// clock. The window may be a real one ([`run`]) or offscreen (tests, benchmarks).
@@ -258,6 +320,7 @@ pub struct Controller {
     state: Rc<RefCell<State>>,
     events: mpsc::Receiver<Event>,
     jobs: mpsc::Sender<(Request, Lang)>,
+    voice: mpsc::Sender<Voice>,
     ui: slint::Weak<AppWindow>,
 }
 
@@ -267,15 +330,86 @@ impl std::fmt::Debug for Controller {
     }
 }
 
-fn redraw(ui: &slint::Weak<AppWindow>, state: &RefCell<State>) {
+fn redraw(ui: &slint::Weak<AppWindow>, state: &RefCell<State>, voice: &mpsc::Sender<Voice>) {
     if let Some(ui) = ui.upgrade() {
-        let mut st = state.borrow_mut();
+        let mut guard = state.borrow_mut();
+        let st = &mut *guard;
         // Selecting a language re-translates every text of the window: only when it changes.
         if st.shown_lang != Some(st.session.lang) {
             crate::render::select_language(st.session.lang);
             st.shown_lang = Some(st.session.lang);
         }
         ui::show(&ui, &st.session, st.catalog.as_ref(), &st.chrome);
+        let now = Now {
+            session: &st.session,
+            catalog: st.catalog.as_ref(),
+            chrome: &st.chrome,
+        };
+        if let Some(u) = st.access.observe(now) {
+            say(st, voice, u);
+        }
+        ui::show_access(&ui, &st.access);
+    }
+}
+
+fn say(st: &mut State, voice: &mpsc::Sender<Voice>, u: Utterance) {
+    if st.spoken.len() >= SPOKEN_KEPT {
+        st.spoken.remove(0);
+    }
+    st.spoken.push(u.clone());
+    let _ = voice.send(Voice::Say(u));
+}
+
+/// Does what a tap on the control does: the same callback.
+fn perform(ui: &AppWindow, act: Act) {
+    let a = ui.global::<crate::Actions>();
+    let n = |i: usize| i32::try_from(i).unwrap_or(i32::MAX);
+    match act {
+        Act::Start => a.invoke_start(),
+        Act::OpenStatus => a.invoke_open_status(),
+        Act::Language(l) => a.invoke_language(l.code().into()),
+        Act::Contrast => a.invoke_contrast(),
+        Act::LargeText => a.invoke_large_text(),
+        Act::Finish => a.invoke_finish(),
+        Act::Search => a.invoke_search_tapped(),
+        Act::Category(i) => a.invoke_pick_category(n(i)),
+        Act::Service(i) => a.invoke_pick_service(n(i)),
+        Act::Field(i) => a.invoke_focus_field(n(i)),
+        Act::Toggle(i, j) => a.invoke_toggle(n(i), n(j)),
+        Act::DateStep(i, step) => a.invoke_date_step(n(i), step.into()),
+        Act::Key(k) => a.invoke_key(k.into()),
+        Act::Next => a.invoke_next(),
+        Act::Back => a.invoke_back(),
+        Act::Submit => a.invoke_submit(),
+        Act::Notify(c) => a.invoke_choose_notify(c),
+        Act::EditNotify => a.invoke_edit_notify(),
+        Act::ReadCard => a.invoke_read_card(),
+        Act::Lookup => a.invoke_lookup(),
+        Act::Continue => a.invoke_continue_session(),
+        Act::Read => {}
+    }
+}
+
+/// Carries out what a key (or the headset) asked for.
+fn step(
+    ui: &slint::Weak<AppWindow>,
+    state: &RefCell<State>,
+    voice: &mpsc::Sender<Voice>,
+    step: Step,
+) {
+    match step {
+        Step::Nothing => {}
+        Step::Redraw => redraw(ui, state, voice),
+        Step::Activate(act) => {
+            if let Some(ui) = ui.upgrade() {
+                // The callback borrows the state itself, and redraws.
+                perform(&ui, act);
+            }
+        }
+        Step::Say(u) => say(&mut state.borrow_mut(), voice, u),
+        Step::Stop => {
+            let _ = voice.send(Voice::Stop);
+        }
     }
 }
 
@@ -284,7 +418,18 @@ impl Controller {
     pub fn new(ui: &AppWindow, config: AppConfig) -> Result<Controller, String> {
         let (job_tx, job_rx) = mpsc::channel();
         let (ev_tx, ev_rx) = mpsc::channel();
+        let (voice_tx, voice_rx) = mpsc::channel();
         {
+            let socket = config.socket.clone();
+            std::thread::Builder::new()
+                .name("speech".into())
+                .spawn(move || speaker(socket, voice_rx))
+                .map_err(|e| e.to_string())?;
+            let (socket, ev) = (config.socket.clone(), ev_tx.clone());
+            std::thread::Builder::new()
+                .name("jack".into())
+                .spawn(move || jack(socket, ev))
+                .map_err(|e| e.to_string())?;
             let (socket, ev) = (config.socket.clone(), ev_tx.clone());
             std::thread::Builder::new()
                 .name("agent".into())
@@ -308,11 +453,14 @@ impl Controller {
             last_touch: Instant::now(),
             config,
             shown_lang: None,
+            access: Access::new(),
+            spoken: Vec::new(),
         }));
         let weak = ui.as_weak();
         macro_rules! on {
             ($setter:ident, |$st:ident, $jobs:ident $(, $arg:ident : $t:ty)*| $body:block) => {{
-                let (state, weak, $jobs) = (state.clone(), weak.clone(), job_tx.clone());
+                let (state, weak, $jobs, voice) =
+                    (state.clone(), weak.clone(), job_tx.clone(), voice_tx.clone());
                 ui.global::<crate::Actions>().$setter(move |$($arg: $t),*| {
                     {
                         let mut guard = state.borrow_mut();
@@ -320,7 +468,7 @@ impl Controller {
                         let _ = &$jobs;
                         $body
                     }
-                    redraw(&weak, &state);
+                    redraw(&weak, &state, &voice);
                 });
             }};
         }
@@ -341,10 +489,18 @@ impl Controller {
         on!(on_large_text, |st, jobs| {
             st.session.large_text = !st.session.large_text;
         });
-        on!(on_finish, |st, jobs| {
-            st.session.reset();
-            st.chrome.idle_warning = None;
-        });
+        {
+            let (state, weak, voice) = (state.clone(), weak.clone(), voice_tx.clone());
+            ui.global::<crate::Actions>().on_finish(move || {
+                {
+                    let mut st = state.borrow_mut();
+                    st.session.reset();
+                    st.chrome.idle_warning = None;
+                    end_audio(&mut st, &voice);
+                }
+                redraw(&weak, &state, &voice);
+            });
+        }
         on!(on_start, |st, jobs| {
             st.session.start();
         });
@@ -413,11 +569,35 @@ impl Controller {
             st.last_touch = Instant::now();
             st.chrome.idle_warning = None;
         });
-        redraw(&weak, &state);
+        {
+            let (state, weak, voice) = (state.clone(), weak.clone(), voice_tx.clone());
+            ui.global::<crate::Actions>().on_pad(move |text| {
+                let Some(pad) = Pad::from_key(&text) else {
+                    return false;
+                };
+                let next = {
+                    let mut guard = state.borrow_mut();
+                    let st = &mut *guard;
+                    // A key keeps the session alive, as a tap does.
+                    st.last_touch = Instant::now();
+                    st.chrome.idle_warning = None;
+                    let now = Now {
+                        session: &st.session,
+                        catalog: st.catalog.as_ref(),
+                        chrome: &st.chrome,
+                    };
+                    st.access.key(pad, now)
+                };
+                step(&weak, &state, &voice, next);
+                true
+            });
+        }
+        redraw(&weak, &state, &voice_tx);
         Ok(Controller {
             state,
             events: ev_rx,
             jobs: job_tx,
+            voice: voice_tx,
             ui: weak,
         })
     }
@@ -425,10 +605,21 @@ impl Controller {
     /// Applies what the workers reported and the idle clock; redraws when anything changed.
     pub fn pump(&self) {
         let mut changed = false;
+        let mut steps = Vec::new();
         {
             let mut st = self.state.borrow_mut();
             while let Ok(ev) = self.events.try_recv() {
                 changed = true;
+                if let Event::Headset(plugged) = ev {
+                    let st = &mut *st;
+                    let now = Now {
+                        session: &st.session,
+                        catalog: st.catalog.as_ref(),
+                        chrome: &st.chrome,
+                    };
+                    steps.push(st.access.headset(plugged, now));
+                    continue;
+                }
                 if let Some(job) = apply(&mut st, ev) {
                     let _ = self.jobs.send((job, st.session.lang));
                 }
@@ -445,15 +636,29 @@ impl Controller {
                     st.session.reset();
                     st.chrome.idle_warning = None;
                     st.last_touch = Instant::now();
+                    end_audio(&mut st, &self.voice);
                 } else {
                     st.chrome.idle_warning = Some(left);
                 }
                 changed = true;
             }
         }
-        if changed {
-            redraw(&self.ui, &self.state);
+        for s in steps {
+            step(&self.ui, &self.state, &self.voice, s);
         }
+        if changed {
+            redraw(&self.ui, &self.state, &self.voice);
+        }
+    }
+
+    /// Everything said in audio mode so far (the last few hundred utterances), for tests.
+    pub fn spoken(&self) -> Vec<Utterance> {
+        self.state.borrow().spoken.clone()
+    }
+
+    /// Audio mode and the focus, for tests.
+    pub fn access(&self) -> Access {
+        self.state.borrow().access.clone()
     }
 
     /// Pretends the last touch was `ago` ago (tests of the idle time-out).
@@ -466,6 +671,14 @@ impl Controller {
     pub fn session(&self) -> Session {
         self.state.borrow().session.clone()
     }
+}
+
+/// The session ended: audio mode ends, silently.
+fn end_audio(st: &mut State, voice: &mpsc::Sender<Voice>) {
+    if st.access.audio {
+        let _ = voice.send(Voice::Stop);
+    }
+    st.access.end();
 }
 
 /// Runs the app until its window is closed.
@@ -535,6 +748,8 @@ fn apply(st: &mut State, ev: Event) -> Option<Request> {
         }
         Event::Status(Ok(a)) => st.session.status_answer(a),
         Event::MyRequests(Ok(list)) => st.session.requests_listed(list),
+        // Handled by the pump (it changes audio mode, not the session).
+        Event::Headset(_) => {}
         Event::Status(Err(p)) | Event::MyRequests(Err(p)) => {
             let m = p.text(st.session.lang).to_owned();
             st.session.status_failed(m);
@@ -611,6 +826,8 @@ mod tests {
             last_touch: Instant::now(),
             config: AppConfig::default(),
             shown_lang: None,
+            access: Access::new(),
+            spoken: Vec::new(),
         }
     }
 

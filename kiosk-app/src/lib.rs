@@ -8,6 +8,8 @@
 //!   globals `View`, set from the session, and `Actions`, the taps; `ui/pages/`: one file per
 //!   screen; `ui/components/`: the top bar, the keyboard, the form's fields; `ui/models.slint`:
 //!   what Rust hands them; `ui/theme.slint`: colours, fonts, buttons).
+//! - [`access`]: audio mode and keypad navigation: each screen's controls in keypad order, the
+//!   focus (drawn as a ring), what to say after each change, in the UI's own translations.
 //! - [`render`]: the software renderer offscreen: `--render-screens DIR` and the benchmarks.
 //! - [`app`]: the running app: the window, the agent connection on a worker thread, the idle
 //!   time-out.
@@ -29,6 +31,7 @@ mod generated {
 }
 pub use generated::*;
 
+pub mod access;
 pub mod app;
 pub mod config;
 pub mod errors;

@@ -384,11 +384,22 @@ pub fn select_language(lang: Lang) {
     }
 }
 
+/// Screens rendered again with the keypad's focus ring on a control: `(sample, focus id)`; the
+/// file is named `…-<sample>-focus.png`.
+pub const FOCUS_SAMPLES: [(&str, &str); 5] = [
+    ("home", "start"),
+    ("catalog", "svc:1"),
+    ("form-errors", "field:0"),
+    ("review-email-typing", "key:2:3"),
+    ("status", "lookup"),
+];
+
 /// Renders every screen in every language, both themes and both orientations into `dir`
 /// (`<orientation>-<theme>-<lang>-<screen>.png`); with `only` (comma-separated), just those
 /// whose name contains one of its parts. Returns the files written.
 /// With `size`, only at that size (e.g. the appliance VM's 1280×800 screen, to compare with
-/// what it shows), named by orientation as the others.
+/// what it shows), named by orientation as the others. The screens of [`FOCUS_SAMPLES`] are
+/// rendered a second time with the focus ring.
 pub fn render_screens(
     dir: &Path,
     only: Option<&str>,
@@ -410,7 +421,12 @@ pub fn render_screens(
                 select_language(lang);
                 for (name, mut session, chrome) in sample_screens(lang, &catalog) {
                     let file = format!("{orientation}-{theme}-{}-{name}.png", lang.code());
-                    if only.is_some_and(|o| !o.split(',').any(|part| file.contains(part))) {
+                    let wanted =
+                        |f: &str| only.is_none_or(|o| o.split(',').any(|part| f.contains(part)));
+                    let focus = FOCUS_SAMPLES.iter().find(|(n, _)| *n == name);
+                    let focus_file =
+                        format!("{orientation}-{theme}-{}-{name}-focus.png", lang.code());
+                    if !(wanted(&file) || focus.is_some() && wanted(&focus_file)) {
                         continue;
                     }
                     session.high_contrast = contrast;
@@ -419,10 +435,22 @@ pub fn render_screens(
                         ..chrome
                     };
                     ui::show(&off.ui, &session, Some(&catalog), &chrome);
-                    off.render_full();
-                    std::fs::write(dir.join(&file), off.png()?)
-                        .map_err(|e| format!("{file}: {e}"))?;
-                    written.push(file);
+                    let mut renders = vec![(file, None)];
+                    if let Some((_, id)) = focus {
+                        renders.push((focus_file, Some(*id)));
+                    }
+                    for (file, focus) in renders {
+                        if !wanted(&file) {
+                            continue;
+                        }
+                        let mut access = crate::access::Access::new();
+                        access.focus = focus.map(str::to_owned);
+                        ui::show_access(&off.ui, &access);
+                        off.render_full();
+                        std::fs::write(dir.join(&file), off.png()?)
+                            .map_err(|e| format!("{file}: {e}"))?;
+                        written.push(file);
+                    }
                 }
             }
         }

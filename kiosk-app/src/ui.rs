@@ -5,7 +5,6 @@
 use protocol::Lang;
 use protocol::app::CatalogView;
 use protocol::form::FieldKind;
-use protocol::validate::{Date, FieldValue};
 use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
 };
@@ -233,25 +232,13 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let value = session.values.get(&f.id);
-            let shown = match (&f.kind, value) {
-                (FieldKind::Date { .. }, Some(FieldValue::Text(t))) => {
-                    Date::parse(t).map(|d| d.czech()).unwrap_or_default()
-                }
-                (FieldKind::Checkbox, Some(FieldValue::Bool(true))) => "✓".into(),
-                _ => session.typed.get(&f.id).cloned().unwrap_or_default(),
-            };
-            let selected = |v: &str| match value {
-                Some(FieldValue::Text(t)) => t == v,
-                Some(FieldValue::List(l)) => l.iter().any(|x| x == v),
-                _ => false,
-            };
+            let shown = session.shown(f);
             let options = match &f.kind {
                 FieldKind::Choice { options } | FieldKind::MultiChoice { options, .. } => options
                     .iter()
                     .map(|o| OptionView {
                         label: s(o.label.get(lang)),
-                        selected: selected(&o.value),
+                        selected: session.chosen(f, &o.value),
                     })
                     .collect(),
                 _ => Vec::new(),
@@ -334,7 +321,19 @@ pub fn show(ui: &AppWindow, session: &Session, catalog: Option<&CatalogView>, ch
     sync(view.get_status_rows(), rows, |m| view.set_status_rows(m));
 }
 
-fn status_when(lang: Lang, updated: i64, offline: bool, known: i64) -> String {
+/// Shows the keypad's focus (the ring) and the privacy screen.
+pub fn show_access(ui: &AppWindow, access: &crate::access::Access) {
+    let view = ui.global::<View>();
+    let focus = access.focus.as_deref().unwrap_or("");
+    if view.get_focus() != focus {
+        view.set_focus(s(focus));
+    }
+    view.set_blank(access.blank);
+}
+
+/// When a request's state changed, and whether the kiosk only knows it from before it went
+/// offline, as the status screen says it.
+pub fn status_when(lang: Lang, updated: i64, offline: bool, known: i64) -> String {
     let t = |cs: &str, en: &str, uk: &str| match lang {
         Lang::Cs => cs.to_owned(),
         Lang::En => en.to_owned(),

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-const SCREENS: [&str; 7] = [
+const SCREENS: [&str; 9] = [
     "landscape-normal-cs-home",
     "landscape-contrast-uk-form-errors",
     "portrait-normal-en-done-no-receipt",
@@ -15,6 +15,9 @@ const SCREENS: [&str; 7] = [
     "landscape-normal-cs-review-printer-down",
     "landscape-normal-cs-review-sms",
     "landscape-normal-cs-review-email-typing",
+    // The keypad's focus ring, on a key and on a field in error.
+    "landscape-normal-en-review-email-typing-focus",
+    "landscape-contrast-uk-form-errors-focus",
 ];
 
 fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
@@ -30,7 +33,9 @@ fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
 #[test]
 fn screens_match_their_golden_images() {
     let out = std::env::temp_dir().join(format!("okenko-golden-{}", std::process::id()));
-    let written = kiosk_app::render::render_screens(&out, Some(&SCREENS.join(",")), None).unwrap();
+    // Whole names: "…-home" alone would also take "…-home-focus".
+    let only: Vec<String> = SCREENS.iter().map(|s| format!("{s}.png")).collect();
+    let written = kiosk_app::render::render_screens(&out, Some(&only.join(",")), None).unwrap();
     assert_eq!(written.len(), SCREENS.len(), "{written:?}");
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let update = std::env::var_os("OKENKO_UPDATE_GOLDEN").is_some();

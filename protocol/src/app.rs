@@ -64,6 +64,19 @@ pub enum RequestBody {
         /// The card's token.
         identity: String,
     },
+    /// Speak this (audio mode): whatever is being said stops first.
+    Speak(Utterance),
+    /// Stop speaking now.
+    StopSpeaking,
+    /// Whether a headset is plugged in; after a change past `after` (a [`ResponseBody::Headset`]
+    /// `seq`), or after up to `wait_ms` (at most 30,000) when there is none.
+    Headset {
+        /// The last sequence number the caller has seen.
+        after: u64,
+        /// How long to wait for a change.
+        #[serde(default)]
+        wait_ms: u32,
+    },
     /// Device state changes after `after` (a [`DeviceEvent::seq`]; 0 for all that are kept).
     /// When there is none yet, waits up to `wait_ms` (at most 30,000) for one.
     DeviceEvents {
@@ -214,8 +227,60 @@ pub enum ResponseBody {
         /// The newest sequence number: pass it as `after` next time.
         last: u64,
     },
+    /// Answer to [`RequestBody::Speak`]: speech started on this output.
+    Speaking {
+        /// The personal headset (true) or the loudspeaker.
+        headset: bool,
+    },
+    /// Answer to [`RequestBody::StopSpeaking`].
+    Stopped,
+    /// Answer to [`RequestBody::Headset`].
+    Headset {
+        /// Increases with every plug and pull (per agent run).
+        seq: u64,
+        /// A headset is plugged in.
+        plugged: bool,
+        /// The kiosk can tell (it has a jack that reports plugging).
+        detected: bool,
+    },
     /// The request failed.
     Error(ApiError),
+}
+
+/// Something to say in audio mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Utterance {
+    /// What to say (plain text, at most [`Utterance::MAX_CHARS`] characters).
+    pub text: String,
+    /// In which language's voice.
+    pub lang: Lang,
+    /// Speed, 1 (slowest) to 9 (fastest); 5 is the engine's usual pace.
+    pub rate: u8,
+    /// Loudness, 1 to 9.
+    pub volume: u8,
+    /// It carries personal data: the agent speaks it only into a headset, never the loudspeaker.
+    #[serde(default)]
+    pub private: bool,
+}
+
+impl Utterance {
+    /// The longest text one utterance may carry.
+    pub const MAX_CHARS: usize = 4_000;
+
+    /// Why the agent will not speak this, if it will not.
+    pub fn check(&self) -> Result<(), String> {
+        if self.text.trim().is_empty() {
+            return Err("nothing to say".into());
+        }
+        if self.text.chars().count() > Self::MAX_CHARS {
+            return Err(format!("longer than {} characters", Self::MAX_CHARS));
+        }
+        if !(1..=9).contains(&self.rate) || !(1..=9).contains(&self.volume) {
+            return Err("rate and volume go from 1 to 9".into());
+        }
+        Ok(())
+    }
 }
 
 /// The kiosk's identity as the UI may show it.

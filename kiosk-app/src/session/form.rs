@@ -242,6 +242,27 @@ impl Session {
         }
     }
 
+    /// The value as the field shows it: the date the Czech way, a tick, or what was typed.
+    pub fn shown(&self, field: &Field) -> String {
+        match (&field.kind, self.values.get(&field.id)) {
+            (FieldKind::Date { .. }, Some(FieldValue::Text(t))) => {
+                Date::parse(t).map(|d| d.czech()).unwrap_or_default()
+            }
+            (FieldKind::Checkbox, Some(FieldValue::Bool(true))) => "✓".into(),
+            _ => self.typed.get(&field.id).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Whether option `value` of a choice field is chosen.
+    pub fn chosen(&self, field: &Field, value: &str) -> bool {
+        match self.values.get(&field.id) {
+            Some(FieldValue::Text(t)) => t == value,
+            Some(FieldValue::List(l)) => l.iter().any(|x| x == value),
+            Some(FieldValue::Bool(b)) => *b,
+            _ => false,
+        }
+    }
+
     /// The message next to a field, in the session's language.
     pub fn error_for(&self, field: &Field) -> String {
         let hint = match &field.kind {
@@ -283,8 +304,8 @@ impl Session {
     }
 }
 
-/// Key of a field value in `typed` / `values`.
-fn is_typed(kind: &FieldKind) -> bool {
+/// The citizen types this field's value on the keyboard.
+pub fn is_typed(kind: &FieldKind) -> bool {
     matches!(
         kind,
         FieldKind::Text { .. }

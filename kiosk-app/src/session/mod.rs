@@ -22,7 +22,7 @@ mod submit;
 #[cfg(test)]
 mod tests;
 
-pub use form::step_date;
+pub use form::{is_typed, step_date};
 
 /// The screens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

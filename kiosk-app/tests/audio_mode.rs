@@ -1,0 +1,298 @@
+//! Audio mode and the keypad, end to end: the app's window gets key events only (as a tactile
+//! keypad under the screen sends them), a real agent speaks with espeak-ng into WAV files
+//! (`[speech] record_dir`), and a real fleet answers.
+//!
+//! - A citizen who cannot see goes through whole flows in Czech, English and Ukrainian: audio
+//!   mode by the help key, a service, a form with an error, submit, the code, then the status by
+//!   code; the exact sequence of what the kiosk says is compared with
+//!   `tests/golden/speech-<lang>.txt` (`OKENKO_UPDATE_GOLDEN=1` writes them; read the diff).
+//! - A headset plugged into the jack starts audio mode; typed values are then spoken, only into
+//!   the headset; pulling it ends audio mode silently.
+//! - Every control of every screen has something to say in every language.
+//! - The WAV files are speech of a plausible length, not silence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::Kiosk;
+use kiosk_app::View;
+use kiosk_app::app::Controller;
+use kiosk_app::keyboard;
+use kiosk_app::render::Offscreen;
+use protocol::Lang;
+use slint::ComponentHandle;
+use slint::platform::{Key, WindowEvent};
+
+fn key_text(k: Key) -> String {
+    char::from(k).to_string()
+}
+
+/// Presses and releases a key on the window, then lets the app handle what follows.
+fn press(c: &Controller, off: &mut Offscreen, text: &str) {
+    let w = off.ui.window();
+    w.dispatch_event(WindowEvent::KeyPressed { text: text.into() });
+    w.dispatch_event(WindowEvent::KeyReleased { text: text.into() });
+    c.pump();
+    off.render();
+}
+
+fn focus(c: &Controller) -> String {
+    c.access().focus.unwrap_or_default()
+}
+
+fn pump_until(
+    c: &Controller,
+    off: &mut Offscreen,
+    what: &str,
+    mut ok: impl FnMut(&Controller, &kiosk_app::AppWindow) -> bool,
+) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while !ok(c, &off.ui) {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        c.pump();
+        off.render();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Moves the focus down (8 on the keypad, or the arrow) until it is on `id`.
+fn move_to(c: &Controller, off: &mut Offscreen, id: &str) {
+    for i in 0..300 {
+        if focus(c) == id {
+            return;
+        }
+        let down = if i % 2 == 0 {
+            "2".to_owned()
+        } else {
+            key_text(Key::DownArrow)
+        };
+        press(c, off, &down);
+    }
+    panic!("the focus never reached {id} (it is on {})", focus(c));
+}
+
+/// Types `text` on the on-screen keyboard with the keypad: moves row by row, then along the row,
+/// and activates the key.
+fn type_with_keypad(c: &Controller, off: &mut Offscreen, text: &str) {
+    for ch in text.chars() {
+        let layout = c.session().keyboard_layout().expect("a keyboard is shown");
+        let rows = keyboard::rows(layout, false);
+        let (r, col) = rows
+            .iter()
+            .enumerate()
+            .find_map(|(r, row)| {
+                row.iter()
+                    .position(|k| {
+                        if ch == ' ' {
+                            k.action == "space"
+                        } else {
+                            k.action.is_empty() && k.label == ch.to_string()
+                        }
+                    })
+                    .map(|col| (r, col))
+            })
+            .unwrap_or_else(|| panic!("no key types {ch:?}"));
+        for _ in 0..40 {
+            let at = focus(c);
+            let mut parts = at.strip_prefix("key:").expect("on the keyboard").split(':');
+            let fr: usize = parts.next().unwrap().parse().unwrap();
+            let fc: usize = parts.next().unwrap().parse().unwrap();
+            let k = if fr < r {
+                Key::DownArrow
+            } else if fr > r {
+                Key::UpArrow
+            } else if fc < col {
+                Key::RightArrow
+            } else if fc > col {
+                Key::LeftArrow
+            } else {
+                break;
+            };
+            press(c, off, &key_text(k));
+        }
+        assert_eq!(focus(c), format!("key:{r}:{col}"));
+        press(c, off, &key_text(Key::Return));
+    }
+}
+
+/// What was said, one utterance a line, with what changes from run to run replaced.
+fn transcript(c: &Controller, replace: &[(String, &str)]) -> String {
+    let mut out = String::new();
+    for u in c.spoken() {
+        let mut line = u.text.clone();
+        for (from, to) in replace {
+            if !from.is_empty() {
+                line = line.replace(from.as_str(), to);
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn check_golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("OKENKO_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (OKENKO_UPDATE_GOLDEN=1 writes it)", path.display()));
+    if want != got {
+        let first = want
+            .lines()
+            .zip(got.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(got.lines().count()));
+        panic!(
+            "{name}: what the kiosk says changed at line {}:\n  want: {:?}\n  got:  {:?}",
+            first + 1,
+            want.lines().nth(first),
+            got.lines().nth(first)
+        );
+    }
+}
+
+fn speech_config(dir: &Path, jack: Option<&Path>) -> String {
+    let mut s = format!(
+        "[speech]\nrecord_dir = \"{}\"\n",
+        dir.join("spoken").display()
+    );
+    if let Some(j) = jack {
+        s.push_str(&format!("jack = \"{}\"\n", j.display()));
+    }
+    s
+}
+
+/// One citizen's whole visit with the keypad alone, in `lang`: the transcript.
+fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
+    let start = c.spoken().len();
+    assert_eq!(c.session().screen, kiosk_app::session::Screen::Home);
+    // The help key starts audio mode.
+    press(c, off, "*");
+    assert!(c.access().audio);
+    if lang != Lang::Cs {
+        move_to(c, off, &format!("lang:{}", lang.code()));
+        press(c, off, "5");
+        assert_eq!(c.session().lang, lang);
+        move_to(c, off, "start");
+    }
+    press(c, off, &key_text(Key::Return));
+    pump_until(c, off, "the catalog", |c, ui| {
+        c.session().screen == kiosk_app::session::Screen::Catalog
+            && slint::Model::row_count(&ui.global::<View>().get_services()) == 3
+    });
+    // The suggestion service is the last of the three.
+    move_to(c, off, "svc:2");
+    press(c, off, "5");
+    assert_eq!(c.session().service.as_ref().unwrap().id, "podnet");
+    assert_eq!(focus(c), "field:0");
+    // Into the keyboard; a word too short; Next gives the validator's message.
+    press(c, off, "5");
+    let word = match lang {
+        Lang::Cs => "čáp",
+        Lang::En => "map",
+        Lang::Uk => "ліс",
+    };
+    type_with_keypad(c, off, word);
+    press(c, off, &key_text(Key::Escape));
+    assert_eq!(
+        focus(c),
+        "field:0",
+        "Back leaves the keyboard for its field"
+    );
+    move_to(c, off, "next");
+    press(c, off, "5");
+    assert!(!c.session().errors.is_empty());
+    assert_eq!(focus(c), "field:0", "the focus goes to the field in error");
+    press(c, off, "5");
+    type_with_keypad(c, off, " 12345678");
+    assert!(c.session().errors.is_empty(), "typing fixed it");
+    move_to(c, off, "next");
+    press(c, off, "5");
+    assert_eq!(c.session().screen, kiosk_app::session::Screen::Review);
+    move_to(c, off, "submit");
+    press(c, off, "5");
+    pump_until(c, off, "the done screen", |c, _| {
+        c.session().screen == kiosk_app::session::Screen::Done
+    });
+    let code = c.session().receipt.unwrap().code;
+    // The code again, character by character: the slash repeats.
+    move_to(c, off, "code");
+    press(c, off, "/");
+    move_to(c, off, "done-finish");
+    press(c, off, "5");
+    assert!(!c.access().audio, "the end of the session ends audio mode");
+
+    // Later: the status by code, the code typed with the keypad.
+    press(c, off, &key_text(Key::F1));
+    if lang != Lang::Cs {
+        move_to(c, off, &format!("lang:{}", lang.code()));
+        press(c, off, "5");
+    }
+    move_to(c, off, "status");
+    press(c, off, "5");
+    assert_eq!(c.session().screen, kiosk_app::session::Screen::Status);
+    press(c, off, "2");
+    type_with_keypad(c, off, &code.replace('-', ""));
+    move_to(c, off, "lookup");
+    press(c, off, "5");
+    pump_until(c, off, "the status", |c, _| {
+        !c.session().statuses.is_empty()
+    });
+    let answer = c.session().statuses[0].clone();
+    press(c, off, &key_text(Key::Escape));
+    assert_eq!(c.session().screen, kiosk_app::session::Screen::Home);
+
+    let said: Vec<_> = c.spoken()[start..].to_vec();
+    assert!(
+        said.iter().all(|u| !u.private),
+        "no headset: nothing private"
+    );
+    let spelled = kiosk_app::access::controls::spell(&code);
+    // The status answer came in the citizen's language (a new session starts in Czech; they
+    // chose theirs again).
+    let status = said
+        .iter()
+        .rev()
+        .find(|u| u.text.contains(&spelled))
+        .unwrap();
+    assert_eq!(status.lang, lang);
+    let spelled = kiosk_app::access::controls::spell(&code);
+    let when = kiosk_app::ui::status_when(lang, answer.updated_at, answer.offline, answer.known_at);
+    let all = transcript(c, &[(spelled, "<CODE>"), (when, "<WHEN>")]);
+    all.lines().skip(start).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn a_blind_citizen_files_a_request_and_checks_it_with_the_keypad_alone_in_each_language() {
+    let k = Kiosk::start("audio-1", |d| speech_config(d, None));
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
+    // The agent's catalog is there before the first citizen comes.
+    pump_until(&c, &mut off, "the agent", |_, ui| {
+        ui.global::<View>().get_kiosk_name() != ""
+    });
+    for lang in [Lang::Cs, Lang::En, Lang::Uk] {
+        let said = visit(&c, &mut off, lang);
+        // Read by a person: what each language's citizen hears.
+        check_golden(&format!("speech-{}.txt", lang.code()), &said);
+    }
+    // The agent spoke: a WAV file per utterance, the last one whole.
+    let dir = k.agent_dir.join("spoken");
+    let log = std::fs::read_to_string(dir.join("spoken.tsv")).unwrap();
+    assert!(
+        log.lines().count() >= c.spoken().len() - 1,
+        "{} lines",
+        log.lines().count()
+    );
+    assert!(log.lines().all(|l| l.split('\t').nth(1) == Some("speaker")));
+    drop(k);
+}
