@@ -118,6 +118,7 @@ packages=(
   systemd-boot  # systemd-bless-boot and its generator: a counted boot is blessed (docs/image.md)
   rauc rauc-service
   libinput10 libudev1 libxkbcommon0 libfontconfig1
+  espeak-ng alsa-utils  # audio mode: the agent speaks (espeak-ng) through ALSA (aplay)
   kmod procps e2fsprogs iproute2
 )
 peer_hooks=()

@@ -119,6 +119,11 @@ path = "$RUN/touch"
 [receipt]
 header = "Statutární město Ostrava"
 
+[speech]
+# Audio mode (press * or F1 in the app): what the kiosk says is written to WAV files there
+# (play them with aplay), unless OKENKO_PLAY_SPEECH=1 plays it on this machine's sound card.
+$( [ "${OKENKO_PLAY_SPEECH:-}" = 1 ] || echo "record_dir = \"$RUN/speech\"" )
+
 [console]
 path = "$CONSOLE_KIOSK"
 

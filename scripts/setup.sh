@@ -36,6 +36,9 @@ done
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || need_apt+=(ovmf)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
+# Audio mode's speech (the agent's tests synthesise real WAV files) and its player.
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+command -v aplay >/dev/null 2>&1 || need_apt+=(alsa-utils)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"

@@ -164,6 +164,20 @@ impl Vm {
         .args(["-device", "virtio-blk-pci,drive=disk"])
         .args(["-device", "virtio-vga,xres=1280,yres=800"])
         .args(["-device", "virtio-multitouch-pci"])
+        // The tactile keypad under the screen (QMP key events), and a sound card whose output
+        // QEMU writes to audio.wav (what a headset would hear).
+        .args(["-device", "virtio-keyboard-pci"])
+        .arg("-audiodev")
+        .arg(format!(
+            "wav,id=snd0,path={}",
+            dir.join("audio.wav").display()
+        ))
+        .args([
+            "-device",
+            "intel-hda",
+            "-device",
+            "hda-output,audiodev=snd0",
+        ])
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", qmp.display()))
         .arg("-chardev")
@@ -235,6 +249,19 @@ impl Vm {
             c.set_read_timeout(Some(Duration::from_millis(200)))?;
         }
         Ok(vm)
+    }
+
+    /// Presses and releases a key of the keypad, by QEMU's key code (`kp_multiply`, `kp_2`, `ret`).
+    pub fn key(&mut self, qcode: &str) -> std::io::Result<()> {
+        for down in [true, false] {
+            let event = serde_json::json!({
+                "events": [{"type": "key", "data": {
+                    "down": down, "key": {"type": "qcode", "data": qcode}}}]
+            });
+            self.qmp("input-send-event", event)?;
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        Ok(())
     }
 
     /// The VM's directory (logs, sockets, screenshots).

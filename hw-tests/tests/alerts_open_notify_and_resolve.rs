@@ -175,16 +175,44 @@ fn alerts_open_notify_are_acknowledged_and_resolve_by_themselves() {
     );
     agent.restart();
     assert!(wait_until(settle, || admin.open_kinds().is_empty()));
-    // Each opening and resolution was notified exactly once.
-    let count = |event: &str, kind: &str| {
-        hook.bodies()
+    // Each opening and resolution was notified exactly once. On a loaded machine the agent may
+    // be silent past the 4 s threshold more than once (each time is an alert of its own), so
+    // what is counted is the notifications per alert.
+    let per_alert = |kind: &str| {
+        let bodies = hook.bodies();
+        let ids: std::collections::BTreeSet<i64> = bodies
             .iter()
-            .filter(|b| b["event"] == event && b["alert"]["kind"] == kind)
-            .count()
+            .filter(|b| b["alert"]["kind"] == kind)
+            .filter_map(|b| b["alert"]["id"].as_i64())
+            .collect();
+        ids.into_iter()
+            .map(|id| {
+                let n = |event: &str| {
+                    bodies
+                        .iter()
+                        .filter(|b| b["event"] == event && b["alert"]["id"] == id)
+                        .count()
+                };
+                (n("opened"), n("resolved"))
+            })
+            .collect::<Vec<_>>()
     };
-    assert!(wait_until(settle, || count("resolved", "offline") == 1));
+    assert!(
+        wait_until(settle, || {
+            let offline = per_alert("offline");
+            !offline.is_empty() && offline.iter().all(|&(_, resolved)| resolved >= 1)
+        }),
+        "{:?}",
+        hook.bodies()
+    );
     for kind in ["printer_paper_out", "offline"] {
-        assert_eq!(count("opened", kind), 1, "{kind}: {:?}", hook.bodies());
-        assert_eq!(count("resolved", kind), 1, "{kind}: {:?}", hook.bodies());
+        let alerts = per_alert(kind);
+        assert!(!alerts.is_empty(), "{kind}: {:?}", hook.bodies());
+        assert!(
+            alerts.iter().all(|&counts| counts == (1, 1)),
+            "{kind}: {alerts:?} {:?}",
+            hook.bodies()
+        );
     }
+    assert_eq!(per_alert("printer_paper_out").len(), 1);
 }

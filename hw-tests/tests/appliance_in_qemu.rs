@@ -150,6 +150,36 @@ fn a_citizen_and_a_technician_use_the_appliance() {
     let code = stored(&lab, "díra č1 ve zdi")[0].1.clone();
     let receipt = lab.printer.jobs()[0].receipt.to_text();
     assert!(receipt.contains(&code), "the receipt has {code}: {receipt}");
+
+    // 2b. Audio mode on the image, started by the keypad's help key (`*`): the agent speaks
+    //     (espeak-ng through ALSA) on the sound card, whose output QEMU writes to audio.wav.
+    let wav = dir.join("vm/audio.wav");
+    let before = std::fs::metadata(&wav).map_or(0, |m| m.len());
+    let pressed = std::time::Instant::now();
+    vm.key("kp_multiply").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(90), || sound_after(&wav, before) > 0.2),
+        "speech on the sound card after the help key; journal:\n{}",
+        vm.journal()
+    );
+    let first = pressed.elapsed();
+    // The help and the done screen are long: wait for the sound to stop growing.
+    let mut heard = 0.0;
+    while wait_until(Duration::from_secs(8), || {
+        sound_after(&wav, before) > heard + 0.5
+    }) {
+        heard = sound_after(&wav, before);
+    }
+    eprintln!(
+        "audio mode: sound {:.1} s after the key (TCG), {heard:.1} s of speech heard",
+        first.as_secs_f64()
+    );
+    assert!(heard > 5.0, "the help was spoken: {heard:.1} s");
+    // The keypad moves the focus ring (and says the next control).
+    vm.key("kp_2").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    vm.screendump(&vm.dir().join("a-6-audio-focus.png"))
+        .unwrap();
     tap(&mut vm, at::FINISH.0, at::FINISH.1, "a-7-home");
 
     // 3. The technician on ttyS0: the fleet's one-time code, status, devices, a test print,
@@ -330,4 +360,31 @@ fn no_receipt_banner(shot: &[u8], down: &[u8], up: &[u8]) -> bool {
     }
     eprintln!("banner: {matching} of {differing} pixels as in the printer-down render");
     differing > 1000 && matching * 10 >= differing * 6
+}
+
+/// Seconds of sound (not silence) QEMU wrote to the WAV file `path` past byte `from`.
+fn sound_after(path: &std::path::Path, from: u64) -> f64 {
+    let Ok(bytes) = std::fs::read(path) else {
+        return 0.0;
+    };
+    if bytes.len() < 44 || &bytes[0..4] != b"RIFF" {
+        return 0.0;
+    }
+    let channels = usize::from(u16::from_le_bytes([bytes[22], bytes[23]])).max(1);
+    let rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]).max(1);
+    let start = (from as usize).max(44);
+    let Some(data) = bytes.get(start..) else {
+        return 0.0;
+    };
+    // 16-bit frames; a 10 ms window is sound when its loudest sample passes 1/64 of full scale.
+    let frame = 2 * channels;
+    let window = (rate as usize / 100) * frame;
+    let loud = data
+        .chunks(window.max(frame))
+        .filter(|w| {
+            w.chunks_exact(2)
+                .any(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs() > 512)
+        })
+        .count();
+    loud as f64 / 100.0
 }

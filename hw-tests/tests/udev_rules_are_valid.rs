@@ -140,8 +140,22 @@ fn every_rule_parses_and_hands_the_device_to_its_group() {
         .filter(|r| value(r, "SUBSYSTEM", "==") == Some("input"))
         .collect();
     assert!(wedges.len() >= 2);
-    for w in wedges {
-        assert_eq!(value(w, "ENV{LIBINPUT_IGNORE_DEVICE}", "="), Some("1"));
+    // Every event node that is the agent's alone (the wedges, the headset jack) is one the
+    // app's libinput must not try to open.
+    let agents_input = rules.iter().filter(|r| {
+        value(r, "SUBSYSTEM", "==") == Some("input")
+            && value(r, "SYMLINK", "+=").is_some_and(|l| l.starts_with("kiosk/"))
+    });
+    assert!(
+        agents_input.clone().count() > wedges.len(),
+        "the headset jack"
+    );
+    for w in agents_input {
+        assert_eq!(
+            value(w, "ENV{LIBINPUT_IGNORE_DEVICE}", "="),
+            Some("1"),
+            "{w:?}"
+        );
         assert_eq!(value(w, "KERNEL", "=="), Some("event[0-9]*"));
     }
     let touch = rules

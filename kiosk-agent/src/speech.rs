@@ -49,7 +49,7 @@ pub struct SpeechSection {
     #[serde(default = "default_pcm")]
     pub headset: String,
     /// The jack's evdev node (a switch device with `SW_HEADPHONE_INSERT`), e.g.
-    /// `/dev/input/kiosk-headset` (the udev rules' name). Without it no headset is known, and
+    /// `/dev/kiosk/headset-jack` (the udev rules' name). Without it no headset is known, and
     /// personal data is never spoken.
     #[serde(default)]
     pub jack: Option<PathBuf>,
@@ -425,26 +425,112 @@ mod tests {
     #[test]
     fn personal_data_is_refused_without_a_headset() {
         let dir = std::env::temp_dir().join(format!("okenko-speech-{}", crate::random::secret(6)));
-        let speech = Speech::new(SpeechSection {
-            engine: default_engine(),
-            player: default_player(),
-            speaker: default_pcm(),
-            headset: default_pcm(),
-            jack: None,
-            record_dir: Some(dir.clone()),
-        });
+        let speech = recording(&dir);
         let mut u = utterance("Jana Nováková");
         u.private = true;
         let e = speech.speak(&u).unwrap_err();
         assert_eq!(e.code, ErrorCode::Conflict);
         assert!(!dir.join("spoken.tsv").exists(), "nothing was recorded");
         speech.jack.set(true);
-        // With the headset in, it is spoken (if the engine is installed here) into it.
-        if let Ok(headset) = speech.speak(&u) {
-            assert!(headset);
-            speech.stop_speaking();
-            let log = std::fs::read_to_string(dir.join("spoken.tsv")).unwrap();
-            assert_eq!(log, "1\theadset\tcs\t5\t5\t[personal]\n");
+        // With the headset in, it is spoken into it; the log has no word of it.
+        assert!(speech.speak(&u).unwrap());
+        speech.stop_speaking();
+        let log = std::fs::read_to_string(dir.join("spoken.tsv")).unwrap();
+        assert_eq!(log, "1\theadset\tcs\t5\t5\t[personal]\n");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn recording(dir: &Path) -> Speech {
+        Speech::new(SpeechSection {
+            engine: default_engine(),
+            player: default_player(),
+            speaker: default_pcm(),
+            headset: default_pcm(),
+            jack: None,
+            record_dir: Some(dir.to_owned()),
+        })
+    }
+
+    /// The WAV file `n` once the engine has finished it: its samples (16-bit mono) and rate.
+    fn finished_wav(dir: &Path, n: u64, output: &str) -> (Vec<i16>, u32) {
+        let path = dir.join(format!("{n:06}-{output}.wav"));
+        let mut last = 0;
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(50));
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if len > 44 && len == last {
+                break;
+            }
+            last = len;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[0..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WAVE");
+        assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 1, "mono");
+        assert_eq!(u16::from_le_bytes([bytes[34], bytes[35]]), 16, "16-bit");
+        let rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+        let samples = bytes[44..]
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        (samples, rate)
+    }
+
+    /// The real engine makes speech: for a sentence in each language, a WAV of a plausible
+    /// length for its words (at the usual rate, 2 to 4 syllables a second), most of it sound,
+    /// with pauses between words; a faster rate makes it shorter.
+    #[test]
+    fn the_engine_speaks_each_language_as_speech_of_the_expected_length() {
+        let dir = std::env::temp_dir().join(format!("okenko-speech-{}", crate::random::secret(6)));
+        let speech = recording(&dir);
+        let sentences = [
+            (
+                Lang::Cs,
+                "Vítejte u samoobslužného kiosku města. Podejte žádost.",
+            ),
+            (
+                Lang::En,
+                "Welcome to the city's self-service kiosk. Apply for a service.",
+            ),
+            (
+                Lang::Uk,
+                "Ласкаво просимо до міського кіоску самообслуговування. Подайте заяву.",
+            ),
+        ];
+        let mut n = 0;
+        for (lang, text) in sentences {
+            let mut u = utterance(text);
+            u.lang = lang;
+            assert!(!speech.speak(&u).unwrap(), "no headset: the loudspeaker");
+            n += 1;
+            let (samples, rate) = finished_wav(&dir, n, "speaker");
+            let seconds = samples.len() as f64 / f64::from(rate);
+            assert!((2.0..9.0).contains(&seconds), "{lang:?}: {seconds:.2} s");
+            // In 20 ms frames: loud ones are speech, quiet ones the pauses.
+            let frame = (rate / 50) as usize;
+            let loud = samples
+                .chunks(frame)
+                .filter(|f| {
+                    let power =
+                        f.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / f.len() as f64;
+                    power.sqrt() > 500.0
+                })
+                .count();
+            let frames = samples.len().div_ceil(frame);
+            let share = loud as f64 / frames as f64;
+            assert!(
+                (0.4..0.97).contains(&share),
+                "{lang:?}: {share:.2} of it is sound"
+            );
+            // Faster: shorter.
+            u.rate = 9;
+            speech.speak(&u).unwrap();
+            n += 1;
+            let (fast, _) = finished_wav(&dir, n, "speaker");
+            assert!(
+                fast.len() * 10 < samples.len() * 8,
+                "{lang:?}: rate 9 is faster"
+            );
         }
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -20,6 +20,7 @@ mod common;
 
 use common::Kiosk;
 use kiosk_app::View;
+use kiosk_app::access::controls::controls;
 use kiosk_app::app::Controller;
 use kiosk_app::keyboard;
 use kiosk_app::render::Offscreen;
@@ -241,8 +242,11 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
     press(c, off, "5");
     assert_eq!(c.session().screen, kiosk_app::session::Screen::Status);
     press(c, off, "2");
+    let typing = c.spoken().len();
     type_with_keypad(c, off, &code.replace('-', ""));
     move_to(c, off, "lookup");
+    // (The walk from the code's last key down to "Look up" depends on the code too.)
+    let typed = c.spoken().len() - 1;
     press(c, off, "5");
     pump_until(c, off, "the status", |c, _| {
         !c.session().statuses.is_empty()
@@ -268,7 +272,23 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
     let spelled = kiosk_app::access::controls::spell(&code);
     let when = kiosk_app::ui::status_when(lang, answer.updated_at, answer.offline, answer.known_at);
     let all = transcript(c, &[(spelled, "<CODE>"), (when, "<WHEN>")]);
-    all.lines().skip(start).map(|l| format!("{l}\n")).collect()
+    // The code differs from run to run, and so do the keys walked to type it: each of those
+    // utterances names a key; the transcript has one line for them.
+    let key_word = kiosk_app::access::texts::ui(lang, "key");
+    let mut out = String::new();
+    for (i, line) in all.lines().enumerate().skip(start) {
+        if (typing..typed).contains(&i) {
+            let one = line.chars().count() <= 3 || line.ends_with(&format!(", {key_word}."));
+            assert!(one, "typing the code: {line}");
+            if i == typing {
+                out.push_str("<the code typed key by key>\n");
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
@@ -295,4 +315,157 @@ fn a_blind_citizen_files_a_request_and_checks_it_with_the_keypad_alone_in_each_l
     );
     assert!(log.lines().all(|l| l.split('\t').nth(1) == Some("speaker")));
     drop(k);
+}
+
+/// The jack's switch as the kernel reports it: `EV_SW`, `SW_HEADPHONE_INSERT`, then a report.
+fn jack_event(plugged: bool) -> hw_tests::touchsim::Recording {
+    let mut r = hw_tests::touchsim::Recording::new();
+    r.event(0x05, 0x02, i32::from(plugged)).event(0, 0, 0);
+    r
+}
+
+#[test]
+fn a_headset_starts_audio_mode_hears_what_is_typed_privately_and_pulling_it_ends_it() {
+    let tmp = hw_tests::harness::TempDir::new("audio-jack");
+    let mut jack = hw_tests::touchsim::InputFifo::create(&tmp.path().join("jack")).unwrap();
+    let jack_path = jack.path().to_owned();
+    let k = Kiosk::start("audio-2", |d| speech_config(d, Some(&jack_path)));
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
+    pump_until(&c, &mut off, "the agent", |_, ui| {
+        ui.global::<View>().get_kiosk_name() != ""
+    });
+    assert!(!c.access().audio);
+
+    jack.send(&jack_event(true)).unwrap();
+    pump_until(&c, &mut off, "audio mode", |c, _| c.access().audio);
+    let help = c.spoken().last().unwrap().clone();
+    assert!(help.text.starts_with("Hlasový režim."), "{}", help.text);
+    assert!(
+        !help.text.contains("sluchátka"),
+        "with a headset, no warning that typing stays silent: {}",
+        help.text
+    );
+
+    press(&c, &mut off, "5");
+    pump_until(&c, &mut off, "the catalog", |c, ui| {
+        c.session().screen == kiosk_app::session::Screen::Catalog
+            && slint::Model::row_count(&ui.global::<View>().get_services()) == 3
+    });
+    move_to(&c, &mut off, "svc:2");
+    press(&c, &mut off, "5");
+    press(&c, &mut off, "5");
+    type_with_keypad(&c, &mut off, "čáp");
+    press(&c, &mut off, "-");
+    let field = c.spoken().last().unwrap().clone();
+    assert_eq!(field.text, "Popis, textové pole, čáp, povinné.");
+    assert!(field.private, "a typed value is personal");
+
+    // Faster and louder for what follows; the privacy screen on and off.
+    press(&c, &mut off, "9");
+    press(&c, &mut off, "3");
+    assert_eq!(c.spoken().last().unwrap().text, "Hlasitost 6.");
+    press(&c, &mut off, ".");
+    assert!(off.ui.global::<View>().get_blank());
+    assert_eq!(c.spoken().last().unwrap().text, "Obrazovka je skrytá.");
+    press(&c, &mut off, ".");
+    assert!(!off.ui.global::<View>().get_blank());
+    press(&c, &mut off, "/");
+    let again = c.spoken().last().unwrap().clone();
+    assert_eq!((again.rate, again.volume), (6, 6));
+
+    // The agent spoke the personal one into the headset and wrote no word of it down.
+    let log_path = k.agent_dir.join("spoken/spoken.tsv");
+    let end = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if log.lines().count() >= c.spoken().len() || Instant::now() > end {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        log.lines().all(|l| l.split('\t').nth(1) == Some("headset")),
+        "{log}"
+    );
+    assert!(log.contains("\t[personal]\n"), "{log}");
+    assert!(!log.contains("čáp"), "{log}");
+
+    // Pulled: audio mode ends without a word; the keypad still moves the focus ring.
+    jack.send(&jack_event(false)).unwrap();
+    pump_until(&c, &mut off, "audio mode to end", |c, _| !c.access().audio);
+    let said = c.spoken().len();
+    let before = focus(&c);
+    press(&c, &mut off, "2");
+    assert_ne!(focus(&c), before);
+    assert_eq!(off.ui.global::<View>().get_focus(), focus(&c).as_str());
+    assert_eq!(c.spoken().len(), said, "nothing more is said");
+}
+
+/// Every control of every screen (each sample screen of `--render-screens`, the idle warning,
+/// the keyboards) has something to say in every language, in that language.
+#[test]
+fn every_control_of_every_screen_has_something_to_say_in_every_language() {
+    use kiosk_app::access::Access;
+    use kiosk_app::access::controls::screen_texts;
+    let catalog = kiosk_app::render::demo_catalog();
+    let mut checked = 0;
+    let screens = |lang| {
+        let mut all = kiosk_app::render::sample_screens(lang, &catalog);
+        let (_, s, chrome) = all[0].clone();
+        let mut idle = chrome.clone();
+        idle.idle_warning = Some(20);
+        all.push(("idle", s.clone(), idle));
+        let mut out = s.clone();
+        out.screen = kiosk_app::session::Screen::OutOfService;
+        let mut gone = chrome;
+        gone.out_of_service = "x".into();
+        all.push(("out-of-service", out, gone));
+        all
+    };
+    let english = screens(Lang::En);
+    for lang in [Lang::Cs, Lang::En, Lang::Uk] {
+        for (i, (name, session, chrome)) in screens(lang).into_iter().enumerate() {
+            let (_, en_session, en_chrome) = &english[i];
+            let mine = controls(&session, Some(&catalog), &chrome);
+            let theirs = controls(en_session, Some(&catalog), en_chrome);
+            // The same controls in each language, but for the keyboard (each language has its
+            // own) and what a search finds.
+            let ids = |list: &[kiosk_app::access::controls::Control]| -> Vec<String> {
+                list.iter()
+                    .filter(|c| !c.id.starts_with("key:"))
+                    .map(|c| c.id.clone())
+                    .collect()
+            };
+            if name != "catalog-search" {
+                assert_eq!(ids(&mine), ids(&theirs), "{name}: {lang:?}");
+            }
+            if session.screen != kiosk_app::session::Screen::OutOfService {
+                assert!(!mine.is_empty(), "{name}: nothing to reach");
+            }
+            let texts = screen_texts(&session, Some(&catalog), &chrome);
+            assert!(
+                texts.iter().any(|t| !t.trim().is_empty()) || name == "idle",
+                "{name}: no title"
+            );
+            let access = Access::new();
+            for c in &mine {
+                let (said, _) = access.describe(c, lang);
+                assert!(
+                    !c.label.trim().is_empty(),
+                    "{name} {lang:?} {}: no label",
+                    c.id
+                );
+                assert!(!said.contains("{}"), "{name} {lang:?} {}: {said}", c.id);
+                if lang != Lang::En
+                    && let Some(en) = theirs.iter().find(|e| e.id == c.id)
+                {
+                    let (en_said, _) = access.describe(en, Lang::En);
+                    assert_ne!(said, en_said, "{name} {lang:?} {}: said in English", c.id);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked} controls");
 }

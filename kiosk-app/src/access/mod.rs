@@ -60,7 +60,8 @@ pub enum Pad {
 impl Pad {
     /// The key of a Slint key event (its text): arrows, Enter, Escape, Backspace, F1–F8, or a
     /// numeric keypad's keys (8 2 4 6 move, 5 activates, `-` back, `*` help, `/` repeat, 0
-    /// stop, 7 9 speed, 1 3 volume, `.` privacy).
+    /// stop, 7 9 speed, 1 3 volume, `.` privacy). With Num Lock off a keypad sends the arrows,
+    /// Home, Page Up, End, Page Down, Insert and Delete for those keys: the same.
     pub fn from_key(text: &str) -> Option<Pad> {
         use slint::platform::Key;
         let mut chars = text.chars();
@@ -84,17 +85,17 @@ impl Pad {
             Pad::Help
         } else if is(Key::F2) || c == '/' {
             Pad::Repeat
-        } else if is(Key::F3) || c == '0' {
+        } else if is(Key::F3) || is(Key::Insert) || c == '0' {
             Pad::Stop
-        } else if is(Key::F4) || c == '.' || c == ',' {
+        } else if is(Key::F4) || is(Key::Delete) || c == '.' || c == ',' {
             Pad::Privacy
-        } else if is(Key::F5) || c == '7' {
+        } else if is(Key::F5) || is(Key::Home) || c == '7' {
             Pad::Slower
-        } else if is(Key::F6) || c == '9' {
+        } else if is(Key::F6) || is(Key::PageUp) || c == '9' {
             Pad::Faster
-        } else if is(Key::F7) || c == '1' {
+        } else if is(Key::F7) || is(Key::End) || c == '1' {
             Pad::Quieter
-        } else if is(Key::F8) || c == '3' {
+        } else if is(Key::F8) || is(Key::PageDown) || c == '3' {
             Pad::Louder
         } else {
             return None;
