@@ -20,6 +20,7 @@ kiosk-home-cs landscape-normal-cs-home
 kiosk-my-requests-cs landscape-normal-cs-status-card
 kiosk-form-contrast-uk landscape-contrast-uk-form-errors
 kiosk-review-sms-en landscape-normal-en-review-sms
+kiosk-keypad-focus-en landscape-normal-en-review-email-typing-focus
 LIST
 target/debug/escpos-sim sample --png "$out/receipt-cs.png" >/dev/null
 echo "render-docs: kiosk screens and the receipt written to $out"

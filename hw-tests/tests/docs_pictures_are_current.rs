@@ -47,6 +47,10 @@ fn the_receipt_and_the_kiosk_screens_in_the_docs_are_current() {
             "landscape-contrast-uk-form-errors",
         ),
         ("kiosk-review-sms-en.png", "landscape-normal-en-review-sms"),
+        (
+            "kiosk-keypad-focus-en.png",
+            "landscape-normal-en-review-email-typing-focus",
+        ),
     ] {
         run(Command::new(bin("kiosk-app"))
             .arg("--render-screens")

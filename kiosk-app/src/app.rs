@@ -309,6 +309,8 @@ struct State {
     access: Access,
     /// Everything said in audio mode, oldest first (the last [`SPOKEN_KEPT`]; tests read it).
     spoken: Vec<Utterance>,
+    /// How many utterances were said in all (the kept ones are the last of them).
+    said: usize,
 }
 
 /// How many utterances [`Controller::spoken`] keeps.
@@ -352,11 +354,20 @@ fn redraw(ui: &slint::Weak<AppWindow>, state: &RefCell<State>, voice: &mpsc::Sen
     }
 }
 
+impl State {
+    fn spoken_since(&self, mark: usize) -> Option<Vec<Utterance>> {
+        let first_kept = self.said - self.spoken.len();
+        let skip = mark.checked_sub(first_kept)?;
+        Some(self.spoken.iter().skip(skip).cloned().collect())
+    }
+}
+
 fn say(st: &mut State, voice: &mpsc::Sender<Voice>, u: Utterance) {
     if st.spoken.len() >= SPOKEN_KEPT {
         st.spoken.remove(0);
     }
     st.spoken.push(u.clone());
+    st.said += 1;
     let _ = voice.send(Voice::Say(u));
 }
 
@@ -455,6 +466,7 @@ impl Controller {
             shown_lang: None,
             access: Access::new(),
             spoken: Vec::new(),
+            said: 0,
         }));
         let weak = ui.as_weak();
         macro_rules! on {
@@ -656,6 +668,18 @@ impl Controller {
         self.state.borrow().spoken.clone()
     }
 
+    /// How many utterances were said since the app started, a mark for
+    /// [`Controller::spoken_since`] (it keeps counting when old utterances are dropped).
+    pub fn spoken_count(&self) -> usize {
+        self.state.borrow().said
+    }
+
+    /// What was said after `mark` (a [`Controller::spoken_count`]), oldest first; `None` when
+    /// some of it has already been dropped.
+    pub fn spoken_since(&self, mark: usize) -> Option<Vec<Utterance>> {
+        self.state.borrow().spoken_since(mark)
+    }
+
     /// Audio mode and the focus, for tests.
     pub fn access(&self) -> Access {
         self.state.borrow().access.clone()
@@ -828,7 +852,36 @@ mod tests {
             shown_lang: None,
             access: Access::new(),
             spoken: Vec::new(),
+            said: 0,
         }
+    }
+
+    /// The app keeps its last utterances only; a mark still finds what followed it, and says
+    /// so when that is gone (a long visit once read the wrong lines after the oldest went).
+    #[test]
+    fn marks_count_every_utterance_when_the_oldest_are_dropped() {
+        let mut st = state(Lang::Cs);
+        let (voice, _heard) = mpsc::channel();
+        let line = |n: usize| Utterance {
+            text: format!("{n}"),
+            lang: Lang::Cs,
+            rate: 5,
+            volume: 5,
+            private: false,
+        };
+        for n in 0..SPOKEN_KEPT + 20 {
+            say(&mut st, &voice, line(n));
+        }
+        assert_eq!(st.spoken.len(), SPOKEN_KEPT);
+        assert_eq!(st.said, SPOKEN_KEPT + 20);
+        let mark = SPOKEN_KEPT + 10;
+        let after = st.spoken_since(mark).expect("kept");
+        let texts: Vec<_> = after.iter().map(|u| u.text.clone()).collect();
+        let want: Vec<_> = (mark..SPOKEN_KEPT + 20).map(|n| n.to_string()).collect();
+        assert_eq!(texts, want);
+        assert_eq!(st.spoken_since(st.said), Some(Vec::new()));
+        assert_eq!(st.spoken_since(19), None, "dropped");
+        assert_eq!(st.spoken_since(20).map(|v| v.len()), Some(SPOKEN_KEPT));
     }
 
     /// Each error path of the app, in each language: what the citizen reads comes from the one

@@ -8,6 +8,7 @@
 //!   `tests/golden/speech-<lang>.txt` (`OKENKO_UPDATE_GOLDEN=1` writes them; read the diff).
 //! - A headset plugged into the jack starts audio mode; typed values are then spoken, only into
 //!   the headset; pulling it ends audio mode silently.
+//! - A finger held on the city's name starts audio mode too (the gesture).
 //! - Every control of every screen has something to say in every language.
 //! - The WAV files are speech of a plausible length, not silence.
 
@@ -25,6 +26,7 @@ use kiosk_app::app::Controller;
 use kiosk_app::keyboard;
 use kiosk_app::render::Offscreen;
 use protocol::Lang;
+use protocol::app::Utterance;
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
 
@@ -120,20 +122,18 @@ fn type_with_keypad(c: &Controller, off: &mut Offscreen, text: &str) {
     }
 }
 
-/// What was said, one utterance a line, with what changes from run to run replaced.
-fn transcript(c: &Controller, replace: &[(String, &str)]) -> String {
-    let mut out = String::new();
-    for u in c.spoken() {
-        let mut line = u.text.clone();
-        for (from, to) in replace {
-            if !from.is_empty() {
-                line = line.replace(from.as_str(), to);
-            }
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
+/// What was said, one utterance each, with what changes from run to run replaced.
+fn transcript(said: &[Utterance], replace: &[(String, &str)]) -> Vec<String> {
+    said.iter()
+        .map(|u| {
+            replace
+                .iter()
+                .filter(|(from, _)| !from.is_empty())
+                .fold(u.text.clone(), |line, (from, to)| {
+                    line.replace(from.as_str(), to)
+                })
+        })
+        .collect()
 }
 
 fn check_golden(name: &str, got: &str) {
@@ -172,9 +172,22 @@ fn speech_config(dir: &Path, jack: Option<&Path>) -> String {
     s
 }
 
+/// A kiosk with speech recorded (and the jack at `jack`), its app offscreen, the agent's catalog
+/// there before the first citizen comes.
+fn kiosk(name: &str, jack: Option<&Path>) -> (Kiosk, Offscreen, Controller) {
+    let k = Kiosk::start(name, |d| speech_config(d, jack));
+    let mut off = Offscreen::new(1920, 1080, true).unwrap();
+    let c = Controller::new(&off.ui, k.app_config()).unwrap();
+    pump_until(&c, &mut off, "the agent", |_, ui| {
+        ui.global::<View>().get_kiosk_name() != ""
+    });
+    (k, off, c)
+}
+
 /// One citizen's whole visit with the keypad alone, in `lang`: the transcript.
 fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
-    let start = c.spoken().len();
+    // Marks, not indices: the app keeps only its last few hundred utterances.
+    let start = c.spoken_count();
     assert_eq!(c.session().screen, kiosk_app::session::Screen::Home);
     // The help key starts audio mode.
     press(c, off, "*");
@@ -242,11 +255,11 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
     press(c, off, "5");
     assert_eq!(c.session().screen, kiosk_app::session::Screen::Status);
     press(c, off, "2");
-    let typing = c.spoken().len();
+    let typing = c.spoken_count() - start;
     type_with_keypad(c, off, &code.replace('-', ""));
     move_to(c, off, "lookup");
     // (The walk from the code's last key down to "Look up" depends on the code too.)
-    let typed = c.spoken().len() - 1;
+    let typed = c.spoken_count() - start - 1;
     press(c, off, "5");
     pump_until(c, off, "the status", |c, _| {
         !c.session().statuses.is_empty()
@@ -255,7 +268,7 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
     press(c, off, &key_text(Key::Escape));
     assert_eq!(c.session().screen, kiosk_app::session::Screen::Home);
 
-    let said: Vec<_> = c.spoken()[start..].to_vec();
+    let said = c.spoken_since(start).expect("the app keeps a whole visit");
     assert!(
         said.iter().all(|u| !u.private),
         "no headset: nothing private"
@@ -271,12 +284,12 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
     assert_eq!(status.lang, lang);
     let spelled = kiosk_app::access::controls::spell(&code);
     let when = kiosk_app::ui::status_when(lang, answer.updated_at, answer.offline, answer.known_at);
-    let all = transcript(c, &[(spelled, "<CODE>"), (when, "<WHEN>")]);
+    let all = transcript(&said, &[(spelled, "<CODE>"), (when, "<WHEN>")]);
     // The code differs from run to run, and so do the keys walked to type it: each of those
     // utterances names a key; the transcript has one line for them.
     let key_word = kiosk_app::access::texts::ui(lang, "key");
     let mut out = String::new();
-    for (i, line) in all.lines().enumerate().skip(start) {
+    for (i, line) in all.iter().enumerate() {
         if (typing..typed).contains(&i) {
             let one = line.chars().count() <= 3 || line.ends_with(&format!(", {key_word}."));
             assert!(one, "typing the code: {line}");
@@ -293,27 +306,42 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
 
 #[test]
 fn a_blind_citizen_files_a_request_and_checks_it_with_the_keypad_alone_in_each_language() {
-    let k = Kiosk::start("audio-1", |d| speech_config(d, None));
-    let mut off = Offscreen::new(1920, 1080, true).unwrap();
-    let c = Controller::new(&off.ui, k.app_config()).unwrap();
-    // The agent's catalog is there before the first citizen comes.
-    pump_until(&c, &mut off, "the agent", |_, ui| {
-        ui.global::<View>().get_kiosk_name() != ""
-    });
+    let (k, mut off, c) = kiosk("audio-1", None);
     for lang in [Lang::Cs, Lang::En, Lang::Uk] {
         let said = visit(&c, &mut off, lang);
         // Read by a person: what each language's citizen hears.
         check_golden(&format!("speech-{}.txt", lang.code()), &said);
     }
-    // The agent spoke: a WAV file per utterance, the last one whole.
+    // The agent spoke what the app said, in order, the last utterance too. (An utterance still
+    // waiting to be sent when a newer one comes is replaced by it: a citizen moving on does
+    // not wait; so the agent may hear fewer than were said.)
     let dir = k.agent_dir.join("spoken");
     let log = std::fs::read_to_string(dir.join("spoken.tsv")).unwrap();
-    assert!(
-        log.lines().count() >= c.spoken().len() - 1,
-        "{} lines",
-        log.lines().count()
-    );
     assert!(log.lines().all(|l| l.split('\t').nth(1) == Some("speaker")));
+    let logged: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.splitn(6, '\t').nth(5))
+        .collect();
+    let said: Vec<String> = c
+        .spoken()
+        .iter()
+        .map(|u| u.text.replace(['\t', '\n'], " "))
+        .collect();
+    assert_eq!(logged.last().copied(), said.last().map(String::as_str));
+    assert!(
+        logged.len() >= c.spoken_count() / 4,
+        "{} of {} reached the agent",
+        logged.len(),
+        c.spoken_count()
+    );
+    let mut rest = said.iter();
+    let tail = &logged[logged.len().saturating_sub(said.len() / 2)..];
+    for line in tail {
+        assert!(
+            rest.any(|s| s == line),
+            "the agent spoke {line:?}, out of order or never said"
+        );
+    }
     drop(k);
 }
 
@@ -329,12 +357,7 @@ fn a_headset_starts_audio_mode_hears_what_is_typed_privately_and_pulling_it_ends
     let tmp = hw_tests::harness::TempDir::new("audio-jack");
     let mut jack = hw_tests::touchsim::InputFifo::create(&tmp.path().join("jack")).unwrap();
     let jack_path = jack.path().to_owned();
-    let k = Kiosk::start("audio-2", |d| speech_config(d, Some(&jack_path)));
-    let mut off = Offscreen::new(1920, 1080, true).unwrap();
-    let c = Controller::new(&off.ui, k.app_config()).unwrap();
-    pump_until(&c, &mut off, "the agent", |_, ui| {
-        ui.global::<View>().get_kiosk_name() != ""
-    });
+    let (k, mut off, c) = kiosk("audio-2", Some(&jack_path));
     assert!(!c.access().audio);
 
     jack.send(&jack_event(true)).unwrap();
@@ -400,6 +423,55 @@ fn a_headset_starts_audio_mode_hears_what_is_typed_privately_and_pulling_it_ends
     assert_ne!(focus(&c), before);
     assert_eq!(off.ui.global::<View>().get_focus(), focus(&c).as_str());
     assert_eq!(c.spoken().len(), said, "nothing more is said");
+}
+
+/// The gesture for a kiosk without a keypad in reach: a finger held two seconds on the city's
+/// name (top left) starts audio mode and its help; a tap there does not.
+#[test]
+fn a_finger_held_on_the_city_name_starts_audio_mode_and_a_tap_does_not() {
+    let (_k, mut off, c) = kiosk("audio-3", None);
+    let touch = |off: &Offscreen, pressed: bool| {
+        let position = slint::LogicalPosition::new(120.0, 40.0);
+        let button = slint::platform::PointerEventButton::Left;
+        off.ui.window().dispatch_event(if pressed {
+            WindowEvent::PointerPressed { position, button }
+        } else {
+            WindowEvent::PointerReleased { position, button }
+        });
+    };
+
+    // A tap, and a finger lifted after one second: nothing.
+    touch(&off, true);
+    touch(&off, false);
+    touch(&off, true);
+    let lifted = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < lifted {
+        c.pump();
+        off.render();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    touch(&off, false);
+    for _ in 0..100 {
+        c.pump();
+        off.render();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!c.access().audio, "a short touch starts nothing");
+    assert!(c.spoken().is_empty());
+
+    // Held: audio mode and its help, once, while the finger stays.
+    touch(&off, true);
+    pump_until(&c, &mut off, "audio mode", |c, _| c.access().audio);
+    let help = c.spoken().last().unwrap().text.clone();
+    assert!(help.starts_with("Hlasový režim."), "{help}");
+    for _ in 0..150 {
+        c.pump();
+        off.render();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    touch(&off, false);
+    assert_eq!(c.spoken().len(), 1, "said once: {:?}", c.spoken());
+    assert_eq!(c.session().screen, kiosk_app::session::Screen::Home);
 }
 
 /// Every control of every screen (each sample screen of `--render-screens`, the idle warning,
