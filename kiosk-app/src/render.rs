@@ -386,12 +386,13 @@ pub fn select_language(lang: Lang) {
 
 /// Screens rendered again with the keypad's focus ring on a control: `(sample, focus id)`; the
 /// file is named `…-<sample>-focus.png`.
-pub const FOCUS_SAMPLES: [(&str, &str); 5] = [
+pub const FOCUS_SAMPLES: [(&str, &str); 6] = [
     ("home", "start"),
     ("catalog", "svc:1"),
     ("form-errors", "field:0"),
     ("review-email-typing", "key:2:3"),
     ("status", "lookup"),
+    ("done", "code"),
 ];
 
 /// Renders every screen in every language, both themes and both orientations into `dir`

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-const SCREENS: [&str; 9] = [
+const SCREENS: [&str; 10] = [
     "landscape-normal-cs-home",
     "landscape-contrast-uk-form-errors",
     "portrait-normal-en-done-no-receipt",
@@ -15,9 +15,10 @@ const SCREENS: [&str; 9] = [
     "landscape-normal-cs-review-printer-down",
     "landscape-normal-cs-review-sms",
     "landscape-normal-cs-review-email-typing",
-    // The keypad's focus ring, on a key and on a field in error.
+    // The keypad's focus ring, on a key, on a field in error, around the tracking code.
     "landscape-normal-en-review-email-typing-focus",
     "landscape-contrast-uk-form-errors-focus",
+    "portrait-normal-cs-done-focus",
 ];
 
 fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
