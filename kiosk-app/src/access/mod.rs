@@ -8,9 +8,10 @@
 //! The keypad (a numeric keypad or arrow keys, [`Pad::from_key`]) moves a focus through the
 //! controls, and activating one calls the same callback a tap on it does. The focus is drawn as
 //! a ring (`View.focus`). In audio mode (started by a headset plugged in, by the help key, or
-//! by a finger held two seconds on the city's name, `TopBar.hold`) the app says the screen's title on arrival, each control the focus reaches (label, role,
-//! state, value, error), the validator's messages as they appear, the tracking code character
-//! by character, status answers; the agent speaks it ([`protocol::app::Utterance`]). A typed
+//! by a finger held two seconds on the city's name, `TopBar.hold`) the app says the screen's
+//! title on arrival, each control the focus reaches (label, role, state, value, error), the
+//! validator's messages as they appear, the tracking code character by character, status
+//! answers; the agent speaks it ([`protocol::app::Utterance`]). A typed
 //! value or the card is spoken only into a headset: without one it is "hidden".
 
 pub mod controls;
