@@ -282,7 +282,6 @@ fn visit(c: &Controller, off: &mut Offscreen, lang: Lang) -> String {
         .find(|u| u.text.contains(&spelled))
         .unwrap();
     assert_eq!(status.lang, lang);
-    let spelled = kiosk_app::access::controls::spell(&code);
     let when = kiosk_app::ui::status_when(lang, answer.updated_at, answer.offline, answer.known_at);
     let all = transcript(&said, &[(spelled, "<CODE>"), (when, "<WHEN>")]);
     // The code differs from run to run, and so do the keys walked to type it: each of those
